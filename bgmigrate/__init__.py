@@ -1,0 +1,7 @@
+"""bgmigrate: move FastAPI BackgroundTasks onto real job queues."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

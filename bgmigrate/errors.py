@@ -1,0 +1,39 @@
+"""Exceptions raised by bgmigrate.
+
+Every error bgmigrate raises derives from :class:`BgmigrateError`, which is never raised
+directly. Errors from Redis, kombu, Celery, arq or libcst are caught where bgmigrate calls
+them and re-raised as one of these types ``from`` the original::
+
+    BgmigrateError
+    ├── ConfigError          a setting or task definition is invalid (raised at start-up/import)
+    ├── SerializationError   an argument cannot be carried to a worker
+    ├── UnknownTaskError     a task name is not registered
+    ├── EnqueueError         the broker did not accept a task: nothing was enqueued
+    └── UnsupportedOption    a backend cannot honour a task option
+"""
+
+from __future__ import annotations
+
+
+class BgmigrateError(Exception):
+    """Base class of every bgmigrate error; catch this to catch them all."""
+
+
+class ConfigError(BgmigrateError):
+    """A setting, route or task definition is invalid; the message lists the valid choices."""
+
+
+class SerializationError(BgmigrateError, TypeError):
+    """An argument cannot be validated or encoded for a worker; the message names the fix."""
+
+
+class UnknownTaskError(BgmigrateError, LookupError):
+    """A task name is not in the registry (workers reject such messages, never import them)."""
+
+
+class EnqueueError(BgmigrateError):
+    """The backend did not durably accept a task; in a request this becomes a ``503``."""
+
+
+class UnsupportedOption(BgmigrateError):
+    """A task option that the selected backend cannot honour (checked at decoration/enqueue)."""

@@ -1,0 +1,61 @@
+"""The audit rules: one module per rule, each with a stable ``BGM1xx`` code and examples.
+
+``Rule`` is the registry (and the type of ``--select``/``--ignore`` values); ``RULES`` maps
+each code to its ``RuleSpec``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bgmigrate.codemods.rules import (
+    bgm101_long_running,
+    bgm102_must_not_lose,
+    bgm103_request_scoped,
+    bgm104_mutated_after,
+    bgm105_not_importable,
+    bgm106_async_blocking,
+    bgm107_in_process,
+    bgm108_coroutine_never_awaited,
+    bgm199_unused_suppression,
+)
+from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext, TracedCall
+
+
+class Rule(StrEnum):
+    """Stable rule codes; never renumbered, never reused."""
+
+    LONG_RUNNING = "BGM101"
+    MUST_NOT_LOSE = "BGM102"
+    REQUEST_SCOPED_ARGUMENT = "BGM103"
+    MUTATED_AFTER_ADD_TASK = "BGM104"
+    NOT_IMPORTABLE_CALLABLE = "BGM105"
+    ASYNC_BLOCKING = "BGM106"
+    MUST_STAY_IN_PROCESS = "BGM107"
+    COROUTINE_NEVER_AWAITED = "BGM108"
+    UNUSED_SUPPRESSION = "BGM199"
+
+
+RULES: dict[Rule, RuleSpec] = {
+    Rule(module.RULE.code): module.RULE
+    for module in (
+        bgm101_long_running,
+        bgm102_must_not_lose,
+        bgm103_request_scoped,
+        bgm104_mutated_after,
+        bgm105_not_importable,
+        bgm106_async_blocking,
+        bgm107_in_process,
+        bgm108_coroutine_never_awaited,
+        bgm199_unused_suppression,
+    )
+}
+
+
+def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """Whether a rule code passes ``--select``/``--ignore`` (prefixes such as ``BGM10`` work)."""
+    chosen = not select or any(code.startswith(s.upper()) for s in select)
+    return chosen and not any(code.startswith(i.upper()) for i in ignore)
+
+
+__all__ = ["RULES", "Effect", "Rule", "RuleSpec", "SiteContext", "TracedCall", "selected"]

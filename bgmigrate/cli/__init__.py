@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
+from bgmigrate.cli import config, rewrite, scan
 
 app = typer.Typer(
     name="bgmigrate",
@@ -27,6 +28,11 @@ def _root(
     ),
 ) -> None:
     """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ)."""
+
+
+app.command("scan")(scan.scan)
+app.command("rewrite")(rewrite.rewrite)
+app.command("config")(config.config)
 
 
 def main() -> None:

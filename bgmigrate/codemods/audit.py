@@ -10,7 +10,14 @@ import dataclasses
 from collections.abc import Iterator
 
 from bgmigrate.codemods.config import CodemodConfig
-from bgmigrate.codemods.facts import Call, CallableKind, FileFacts, FunctionFacts, RawCallSite
+from bgmigrate.codemods.facts import (
+    Call,
+    CallableKind,
+    FileFacts,
+    FunctionFacts,
+    RawCallSite,
+    StateWrite,
+)
 from bgmigrate.codemods.model import (
     CallSiteReport,
     ErrorReport,
@@ -68,7 +75,7 @@ class Auditor:
         target = site.task.target
         found = self.project.resolve(target) if target else None
         calls: tuple[TracedCall, ...] = ()
-        writes: tuple[tuple[str, object], ...] = ()
+        writes: tuple[tuple[str, StateWrite], ...] = ()
         task = task_path = None
         if found is not None:
             task_facts, task = found
@@ -92,7 +99,7 @@ class Auditor:
             else target,
             task_path=task_path,
             calls=calls,
-            state_writes=writes,  # type: ignore[arg-type]
+            state_writes=writes,
             async_targets=async_targets,
             config=self.config,
         )
@@ -112,7 +119,7 @@ class Auditor:
 
     def findings(self, ctx: SiteContext) -> tuple[Finding, ...]:
         """Selected, unsuppressed findings of every rule, in rule order."""
-        found = []
+        found: list[Finding] = []
         for rule, spec in RULES.items():
             if not selected(rule.value, self.config.select, self.config.ignore):
                 continue
@@ -164,7 +171,7 @@ def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
 def run_audit(project: Project, config: CodemodConfig) -> tuple[ScanReport, list[AuditedSite]]:
     """Audit every call site of a settled project."""
     auditor = Auditor(project, config)
-    report = ScanReport(files_scanned=len(project.files), files_parsed=len(project.facts))
+    report = ScanReport(files_scanned=len(project.files))
     sites: list[AuditedSite] = []
     for facts in list(project.facts.values()):
         if facts.error is not None:
@@ -179,5 +186,6 @@ def run_audit(project: Project, config: CodemodConfig) -> tuple[ScanReport, list
             for o in facts.other_uses
         )
     report.unused_suppressions.extend(auditor.unused())
+    report.files_parsed = len(project.facts)
     report.sort()
     return report, sites

@@ -33,6 +33,13 @@ def module_name(relative: Path) -> str:
     return ".".join(parts)
 
 
+def package_root(directory: Path) -> Path:
+    """The directory module names count from: above every enclosing package (``__init__.py``)."""
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        directory = directory.parent
+    return directory
+
+
 def _excluded(relative: str, name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(relative, p) for p in patterns)
 
@@ -77,19 +84,18 @@ def _walk(
 def discover(paths: list[Path], config: CodemodConfig, cwd: Path) -> Iterator[SourceFile]:
     """Every Python file under ``paths``; a file named explicitly is always included.
 
-    Reports show paths relative to ``cwd`` when the file is below it; module names are
-    relative to the directory given (or the file's directory for a single file).
+    Reports show paths relative to ``cwd`` when the file is below it; module names count from
+    the directory given (or the file's directory), above any package it is part of.
     """
     seen: set[Path] = set()
     for given in paths:
         absolute = (cwd / given).resolve()
         if absolute.is_file():
             found: Iterator[Path] = iter([absolute])
-            root = absolute.parent
         else:
-            root = absolute
-            stack = _gitignore_stack(root.parent) if config.respect_gitignore else []
-            found = _walk(root, root, config, stack)
+            stack = _gitignore_stack(absolute.parent) if config.respect_gitignore else []
+            found = _walk(absolute, absolute, config, stack)
+        root = package_root(absolute if absolute.is_dir() else absolute.parent)
         for path in found:
             if path in seen:
                 continue

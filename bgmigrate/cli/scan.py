@@ -1,0 +1,58 @@
+"""``bgmigrate scan``: report every BackgroundTasks use with findings and a verdict."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bgmigrate.cli import options
+from bgmigrate.codemods.reporters import Format, json_report, sarif, text
+from bgmigrate.codemods.runner import analyse, effective_config
+
+EXIT_CODES = """Exit codes: 0 nothing found; 1 findings, hand-built uses or unused
+suppressions; 2 a file could not be parsed, or a usage, configuration or internal error."""
+
+
+def scan(
+    paths: list[Path] | None = options.PATHS,
+    output_format: Format = typer.Option(Format.TEXT, "--format", help="Report format."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here."),
+    config: Path | None = options.CONFIG,
+    select: list[str] | None = options.SELECT,
+    ignore: list[str] | None = options.IGNORE,
+    exclude: list[str] | None = options.EXCLUDE,
+    jobs: int | None = options.JOBS,
+    no_progress: bool = options.NO_PROGRESS,
+) -> None:
+    """Find every BackgroundTasks use, audit each add_task call site, give a verdict.
+
+    Exit codes: 0 nothing found; 1 findings, hand-built uses or unused suppressions;
+    2 a file could not be parsed, or a usage, configuration or internal error.
+    """
+    with options.error_boundary():
+        here = options.cwd()
+        given = list(paths or [])
+        settings = effective_config(
+            given, config, here, **options.overrides(select, ignore, exclude)
+        )
+        run = analyse(given, settings, here, jobs, not no_progress)
+        if output_format is Format.TEXT:
+            buffer = io.StringIO() if output else None
+            console = (
+                Console(file=buffer, highlight=False, soft_wrap=True)
+                if buffer
+                else Console(highlight=False, soft_wrap=True)
+            )
+            text.render(run.report, console)
+            rendered = buffer.getvalue() if buffer else None
+        else:
+            module = json_report if output_format is Format.JSON else sarif
+            rendered = module.render(run.report)
+            if output is None:
+                typer.echo(rendered, nl=False)
+        if output is not None and rendered is not None:
+            output.write_text(rendered, encoding="utf-8")
+    raise typer.Exit(run.report.exit_code())

@@ -1,0 +1,140 @@
+"""``--format sarif``: SARIF 2.1.0 for code scanning.
+
+Every result has a stable ``ruleId`` (the ``BGMxxx`` code), a repository-relative URI and a
+``partialFingerprints`` entry built from the rule, the path, the enclosing function and the
+normalised call text, so an alert survives unrelated lines moving above it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from bgmigrate import __version__
+from bgmigrate.codemods.model import CallSiteReport, ScanReport
+from bgmigrate.codemods.rules import RULES
+
+_DOCS = "https://github.com/bgmigrate/bgmigrate/blob/main/docs/rules.md"
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+OTHER_USE_RULE = {
+    "id": "BGM110",
+    "name": "hand-built-background",
+    "shortDescription": {"text": "A hand-built BackgroundTasks/BackgroundTask to review by hand."},
+}
+ERROR_RULE = {
+    "id": "BGM000",
+    "name": "unparsable-file",
+    "shortDescription": {"text": "A file that could not be parsed was skipped."},
+}
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _location(path: str, line: int, column: int) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line, "startColumn": column + 1},
+        }
+    }
+
+
+def _site_results(site: CallSiteReport) -> list[dict[str, Any]]:
+    results = []
+    for finding in site.findings:
+        text = f"{finding.message} [task {site.task or '?'}, verdict {site.verdict.value}]"
+        related = [
+            {"id": i, **_location(e.path, e.line, 0), "message": {"text": e.what}}
+            for i, e in enumerate(finding.evidence)
+        ]
+        results.append(
+            {
+                "ruleId": finding.rule,
+                "level": "warning",
+                "message": {"text": text},
+                "locations": [_location(site.path, site.line, site.column)],
+                "relatedLocations": related,
+                "partialFingerprints": {
+                    "bgmigrate/v1": _fingerprint(
+                        finding.rule, site.path, site.function, site.task, finding.message
+                    )
+                },
+            }
+        )
+    return results
+
+
+def _rules() -> list[dict[str, Any]]:
+    rules = [
+        {
+            "id": spec.code,
+            "name": spec.name,
+            "shortDescription": {"text": spec.summary},
+            "helpUri": f"{_DOCS}#{spec.code.lower()}",
+        }
+        for spec in RULES.values()
+    ]
+    return [*rules, OTHER_USE_RULE, ERROR_RULE]
+
+
+def build(report: ScanReport) -> dict[str, Any]:
+    """The SARIF log as plain data."""
+    results = [r for site in report.call_sites for r in _site_results(site)]
+    for use in report.other_uses:
+        results.append(
+            {
+                "ruleId": OTHER_USE_RULE["id"],
+                "level": "warning",
+                "message": {"text": f"{use.kind}: {use.message}"},
+                "locations": [_location(use.path, use.line, use.column)],
+                "partialFingerprints": {
+                    "bgmigrate/v1": _fingerprint(use.kind, use.path, use.message)
+                },
+            }
+        )
+    for unused in report.unused_suppressions:
+        results.append(
+            {
+                "ruleId": "BGM199",
+                "level": "note",
+                "message": {"text": f"unused suppression of {', '.join(unused.codes)}"},
+                "locations": [_location(unused.path, unused.line, 0)],
+                "partialFingerprints": {
+                    "bgmigrate/v1": _fingerprint("BGM199", unused.path, unused.codes)
+                },
+            }
+        )
+    for error in report.errors:
+        results.append(
+            {
+                "ruleId": ERROR_RULE["id"],
+                "level": "error",
+                "message": {"text": error.message},
+                "locations": [_location(error.path, error.line or 1, 0)],
+                "partialFingerprints": {"bgmigrate/v1": _fingerprint("BGM000", error.path)},
+            }
+        )
+    driver = {
+        "name": "bgmigrate",
+        "version": __version__,
+        "informationUri": "https://github.com/bgmigrate/bgmigrate",
+        "rules": _rules(),
+    }
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "results": results,
+            }
+        ],
+    }
+
+
+def render(report: ScanReport) -> str:
+    """The SARIF log as JSON text."""
+    return json.dumps(build(report), indent=2) + "\n"

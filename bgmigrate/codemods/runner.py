@@ -1,0 +1,73 @@
+"""One run of ``scan`` or ``rewrite``: configuration, discovery, analysis and audit together.
+
+The CLI calls only this module; it turns every foreign error into a ``BgmigrateError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from bgmigrate.codemods.audit import AuditedSite, run_audit
+from bgmigrate.codemods.config import CodemodConfig, find_pyproject, load_config
+from bgmigrate.codemods.discovery import SourceFile, discover
+from bgmigrate.codemods.model import ScanReport
+from bgmigrate.codemods.project import Progress as Tick
+from bgmigrate.codemods.project import Project, build, default_jobs
+from bgmigrate.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Run:
+    """The outcome of analysing a tree."""
+
+    config: CodemodConfig
+    project: Project
+    report: ScanReport
+    sites: list[AuditedSite]
+
+
+def effective_config(
+    paths: list[Path], config_file: Path | None, cwd: Path, **overrides: object
+) -> CodemodConfig:
+    """``[tool.bgmigrate]`` (from ``config_file`` or the nearest ``pyproject.toml``) + flags."""
+    start = cwd / paths[0] if paths else cwd
+    pyproject = config_file or find_pyproject(start if start.is_dir() else start.parent)
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"{config_file}: no such configuration file")
+    return load_config(pyproject).with_overrides(**overrides)
+
+
+def _check_paths(paths: list[Path], cwd: Path) -> None:
+    missing = [str(p) for p in paths if not (cwd / p).exists()]
+    if missing:
+        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Tick | None]:
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("scan", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def analyse(
+    paths: list[Path], config: CodemodConfig, cwd: Path, jobs: int | None, progress: bool
+) -> Run:
+    """Discover, analyse and audit ``paths`` (or the configured paths when empty)."""
+    given = paths or [Path(p) for p in config.paths]
+    _check_paths(given, cwd)
+    files: list[SourceFile] = list(discover(given, config, cwd))
+    with _progress(progress, len(files)) as tick:
+        project = build(files, jobs or default_jobs(), tick)
+    report, sites = run_audit(project, config)
+    return Run(config, project, report, sites)

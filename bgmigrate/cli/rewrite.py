@@ -1,1 +1,57 @@
-def rewrite() -> None: ...
+"""``bgmigrate rewrite``: move BackgroundTasks call sites onto bgmigrate's runtime API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bgmigrate.cli import options
+from bgmigrate.codemods.model import ErrorReport
+from bgmigrate.codemods.rewrite_run import changes
+from bgmigrate.codemods.runner import analyse, effective_config
+
+_DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
+_CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
+
+
+def rewrite(
+    paths: list[Path] | None = options.PATHS,
+    diff: bool = _DIFF,
+    check: bool = _CHECK,
+    config: Path | None = options.CONFIG,
+    select: list[str] | None = options.SELECT,
+    ignore: list[str] | None = options.IGNORE,
+    exclude: list[str] | None = options.EXCLUDE,
+    jobs: int | None = options.JOBS,
+    no_progress: bool = options.NO_PROGRESS,
+) -> None:
+    """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
+
+    add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
+    must fix. Exit codes: 0 done (or nothing to change); 1 with --diff/--check when a file
+    would change; 2 a file could not be parsed or rewritten, or a usage/config/internal error.
+    """
+    with options.error_boundary():
+        here = options.cwd()
+        given = list(paths or [])
+        settings = effective_config(
+            given, config, here, **options.overrides(select, ignore, exclude)
+        )
+        run = analyse(given, settings, here, jobs, not no_progress)
+        errors: list[ErrorReport] = list(run.report.errors)
+        changed = 0
+        for change in changes(run, errors):
+            changed += 1
+            if diff:
+                typer.echo(change.diff(), nl=False)
+            elif check:
+                typer.echo(f"would rewrite {change.source.display}", err=True)
+            else:
+                change.write()
+                typer.echo(f"rewrote {change.source.display}", err=True)
+        for error in errors:
+            typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
+    if errors:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if changed and (diff or check) else 0)

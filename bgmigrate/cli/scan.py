@@ -12,14 +12,14 @@ from bgmigrate.cli import options
 from bgmigrate.codemods.reporters import Format, json_report, sarif, text
 from bgmigrate.codemods.runner import analyse, effective_config
 
-EXIT_CODES = """Exit codes: 0 nothing found; 1 findings, hand-built uses or unused
-suppressions; 2 a file could not be parsed, or a usage, configuration or internal error."""
+_FORMAT = typer.Option(Format.TEXT, "--format", help="Report format.")
+_OUTPUT = typer.Option(None, "--output", "-o", help="Write the report to this file.")
 
 
 def scan(
     paths: list[Path] | None = options.PATHS,
-    output_format: Format = typer.Option(Format.TEXT, "--format", help="Report format."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here."),
+    output_format: Format = _FORMAT,
+    output: Path | None = _OUTPUT,
     config: Path | None = options.CONFIG,
     select: list[str] | None = options.SELECT,
     ignore: list[str] | None = options.IGNORE,

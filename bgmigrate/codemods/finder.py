@@ -224,15 +224,10 @@ def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
         functions=tuple(functions),
         call_sites=tuple(c for r in scans for c in r.call_sites),
         other_uses=tuple(o for r in scans for o in r.other_uses),
-        passes=tuple(p for r in scans for p in r.passes if not _is_local(p, analysis)),
+        passes=tuple(p for r in scans for p in r.passes),
         imports=tuple(sorted(analysis.resolver.imports.items())),
         bg_exports=analysis.exports(),
         bg_local_names=tuple(sorted(analysis.reader.aliases)),
         dependencies=analysis.dependencies(),
         suppressions=suppressions(text),
     )
-
-
-def _is_local(passed: Pass, analysis: ModuleAnalysis) -> bool:
-    name = passed.callee.removeprefix(f"{analysis.module}.")
-    return name in analysis.by_name or f"{name}.__init__" in analysis.by_name

@@ -40,7 +40,8 @@ def dotted(node: ast.expr) -> str | None:
 
 def matches(name: str, known: Iterable[str]) -> bool:
     """``name`` is one of ``known``, allowing for a module prefix the scan root cut off."""
-    return any(k == name or k.endswith("." + name) for k in known)
+    suffix = "." + name
+    return any(k == name or k.endswith(suffix) or name.endswith("." + k) for k in known)
 
 
 class Resolver:

@@ -15,7 +15,8 @@ from bgmigrate import __version__
 from bgmigrate.codemods.model import CallSiteReport, ScanReport
 from bgmigrate.codemods.rules import RULES
 
-_DOCS = "https://github.com/bgmigrate/bgmigrate/blob/main/docs/rules.md"
+_HOME = "https://github.com/bgmigrate/bgmigrate"
+_DOCS = f"{_HOME}/blob/main/docs/rules.md"
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 OTHER_USE_RULE = {
     "id": "BGM110",
@@ -80,58 +81,55 @@ def _rules() -> list[dict[str, Any]]:
     return [*rules, OTHER_USE_RULE, ERROR_RULE]
 
 
+def _result(
+    rule: str, level: str, text: str, where: tuple[str, int, int], *key: object
+) -> dict[str, Any]:
+    return {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": text},
+        "locations": [_location(*where)],
+        "partialFingerprints": {"bgmigrate/v1": _fingerprint(rule, where[0], *key)},
+    }
+
+
 def build(report: ScanReport) -> dict[str, Any]:
     """The SARIF log as plain data."""
     results = [r for site in report.call_sites for r in _site_results(site)]
-    for use in report.other_uses:
-        results.append(
-            {
-                "ruleId": OTHER_USE_RULE["id"],
-                "level": "warning",
-                "message": {"text": f"{use.kind}: {use.message}"},
-                "locations": [_location(use.path, use.line, use.column)],
-                "partialFingerprints": {
-                    "bgmigrate/v1": _fingerprint(use.kind, use.path, use.message)
-                },
-            }
+    results += [
+        _result(
+            str(OTHER_USE_RULE["id"]),
+            "warning",
+            f"{use.kind}: {use.message}",
+            (use.path, use.line, use.column),
+            use.kind,
         )
-    for unused in report.unused_suppressions:
-        results.append(
-            {
-                "ruleId": "BGM199",
-                "level": "note",
-                "message": {"text": f"unused suppression of {', '.join(unused.codes)}"},
-                "locations": [_location(unused.path, unused.line, 0)],
-                "partialFingerprints": {
-                    "bgmigrate/v1": _fingerprint("BGM199", unused.path, unused.codes)
-                },
-            }
+        for use in report.other_uses
+    ]
+    results += [
+        _result(
+            "BGM199",
+            "note",
+            f"unused suppression of {', '.join(unused.codes)}",
+            (unused.path, unused.line, 0),
+            unused.codes,
         )
-    for error in report.errors:
-        results.append(
-            {
-                "ruleId": ERROR_RULE["id"],
-                "level": "error",
-                "message": {"text": error.message},
-                "locations": [_location(error.path, error.line or 1, 0)],
-                "partialFingerprints": {"bgmigrate/v1": _fingerprint("BGM000", error.path)},
-            }
-        )
+        for unused in report.unused_suppressions
+    ]
+    results += [
+        _result(str(ERROR_RULE["id"]), "error", error.message, (error.path, error.line or 1, 0))
+        for error in report.errors
+    ]
     driver = {
         "name": "bgmigrate",
         "version": __version__,
-        "informationUri": "https://github.com/bgmigrate/bgmigrate",
+        "informationUri": _HOME,
         "rules": _rules(),
     }
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": driver},
-                "results": results,
-            }
-        ],
+        "runs": [{"tool": {"driver": driver}, "results": results}],
     }
 
 

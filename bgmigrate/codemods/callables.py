@@ -93,6 +93,8 @@ def _attribute(resolver: Resolver, scope: Scope, node: ast.Attribute, text: str)
     if base in {"self", "cls"} and scope.class_name:
         target = _qualify_local(resolver, f"{scope.class_name}.{node.attr}")
         return TaskRef(CallableKind.BOUND_METHOD, target, text)
+    if isinstance(node.value, ast.Call) and (owner := resolver.qualify(node.value.func)):
+        return TaskRef(CallableKind.BOUND_METHOD, f"{owner}.{node.attr}", text)
     if base is not None and base in scope.instances:
         return TaskRef(CallableKind.BOUND_METHOD, f"{scope.instances[base]}.{node.attr}", text)
     head = (base or "").partition(".")[0]

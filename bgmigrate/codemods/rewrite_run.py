@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import tokenize
 from collections.abc import Iterator
-from io import BytesIO
 
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.model import ErrorReport
@@ -23,14 +21,9 @@ class Change:
     before: bytes
     after: bytes
 
-    def diff(self) -> str:
-        """The change as a unified diff."""
-        try:
-            encoding, _ = tokenize.detect_encoding(BytesIO(self.before).readline)
-        except SyntaxError:
-            encoding = "utf-8"
-        encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        return unified_diff(self.source.display, self.before, self.after, encoding)
+    def diff(self) -> bytes:
+        """The change as a unified diff (bytes: the file's own encoding and line endings)."""
+        return unified_diff(self.source.display, self.before, self.after)
 
     def write(self) -> None:
         """Replace the file atomically."""

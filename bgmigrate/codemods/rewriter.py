@@ -170,7 +170,13 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     except cst.ParserSyntaxError as exc:
         message = f"cannot parse: line {exc.raw_line}: {exc.message}"
         raise RewriteError(message) from exc
-    context = CodemodContext(filename=plan.facts.path, full_module_name=plan.facts.module)
+    module_name = plan.facts.module
+    package = (
+        module_name if plan.facts.path.endswith("__init__.py") else module_name.rpartition(".")[0]
+    )
+    context = CodemodContext(
+        filename=plan.facts.path, full_module_name=module_name, full_package_name=package
+    )
     result = Rewriter(context, plan).transform_module(module)
     output = result.bytes
     if output == source:

@@ -8,27 +8,23 @@ import os
 import tempfile
 from pathlib import Path
 
-_NO_NEWLINE = "\\ No newline at end of file\n"
+_NO_NEWLINE = b"\\ No newline at end of file\n"
 
 
-def _lines(data: bytes, encoding: str) -> list[str]:
-    return data.decode(encoding).splitlines(keepends=True)
-
-
-def unified_diff(path: str, before: bytes, after: bytes, encoding: str = "utf-8") -> str:
-    """A plain ``git``-style unified diff of one file (``a/path`` -> ``b/path``)."""
-    lines = difflib.unified_diff(
-        _lines(before, encoding), _lines(after, encoding), f"a/{path}", f"b/{path}", n=3
+def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
+    """A plain ``git``-style unified diff of one file, in the file's own bytes and encoding."""
+    lines = difflib.diff_bytes(
+        difflib.unified_diff,
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        f"a/{path}".encode(),
+        f"b/{path}".encode(),
+        n=3,
     )
-    out = []
-    for line in lines:
-        if line.endswith("\n"):
-            out.append(line)
-        else:
-            out.append(line + "\n" + _NO_NEWLINE)
+    out = [line if line.endswith(b"\n") else line + b"\n" + _NO_NEWLINE for line in lines]
     if not out:
-        return ""
-    return f"diff --git a/{path} b/{path}\n" + "".join(out)
+        return b""
+    return f"diff --git a/{path} b/{path}\n".encode() + b"".join(out)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Every before/after fixture case: scan summary, rewrite result, idempotence, git-applicable diff."""
+"""Every before/after fixture case: scan summary, rewrite, idempotence, git-applicable diff."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""``bgmigrate rewrite``: --diff, --check, atomic in-place writes, cross-file @task."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
+from tests.codemods.golden import invoke
+
+
+def rewrite(*args: str) -> tuple[int, str, str]:
+    return invoke("rewrite", "--no-progress", *args)
+
+
+def test_check_exits_1_until_rewritten_then_0(project: Write) -> None:
+    path = project("app.py", SLOW_APP)
+    before = path.read_bytes()
+    code, _, err = rewrite("--check", ".")
+    assert code == 1
+    assert "would rewrite app.py" in err
+    assert path.read_bytes() == before
+    assert rewrite(".")[0] == 0
+    assert path.read_bytes() != before
+    assert rewrite("--check", ".")[0] == 0
+
+
+def test_write_keeps_permissions_and_leaves_no_temporary_files(
+    project: Write, tmp_path: Path
+) -> None:
+    path = project("app.py", SLOW_APP)
+    os.chmod(path, 0o640)
+    rewrite(".")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.py"]
+
+
+def test_untouched_files_are_not_rewritten(project: Write) -> None:
+    quiet = project("quiet.py", "def add_task() -> None: ...\n")
+    inode = quiet.stat().st_ino
+    project("app.py", SLOW_APP)
+    rewrite(".")
+    assert quiet.stat().st_ino == inode
+
+
+def test_cross_file_task_gets_decorated_where_it_is_defined(project: Write) -> None:
+    project("pkg/__init__.py", "")
+    tasks = project(
+        "pkg/tasks.py",
+        """
+        import requests
+
+
+        def embed(doc_id: int) -> None:
+            requests.post("https://embeddings.example.com", json={"id": doc_id})
+
+
+        def log(doc_id: int) -> None:
+            print(doc_id)
+        """,
+    )
+    api = project(
+        "pkg/api.py",
+        """
+        from fastapi import BackgroundTasks, FastAPI
+
+        from pkg.tasks import embed, log
+
+        app = FastAPI()
+
+
+        @app.post("/docs/{doc_id}")
+        def upload(doc_id: int, background_tasks: BackgroundTasks):
+            background_tasks.add_task(embed, doc_id)
+            background_tasks.add_task(log, doc_id)
+        """,
+    )
+    code, diff, _ = rewrite("--diff", "pkg")
+    assert code == 1
+    assert "+@task\n def embed" in diff
+    assert "+@task\n def log" not in diff
+    rewrite("pkg")
+    assert "from bgmigrate import task\n" in tasks.read_text()
+    assert "background_tasks: Tasks" in api.read_text()
+    assert "BackgroundTasks" not in api.read_text()
+
+
+def test_no_change_without_a_use(project: Write) -> None:
+    project("app.py", "from rich.progress import Progress\nProgress().add_task('x')\n")
+    code, out, _ = rewrite("--diff", ".")
+    assert (code, out) == (0, "")
+
+
+def test_quiet_app_still_moves_to_tasks_without_task_decorator(project: Write) -> None:
+    path = project("app.py", QUIET_APP)
+    rewrite(".")
+    text = path.read_text()
+    assert "background_tasks: Tasks" in text
+    assert "@task" not in text

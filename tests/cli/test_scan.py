@@ -1,0 +1,126 @@
+"""``bgmigrate scan``: exit codes, formats, paths and options, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
+from tests.codemods.golden import invoke
+
+
+def scan(*args: str) -> tuple[int, str, str]:
+    return invoke("scan", "--no-progress", *args)
+
+
+def test_exit_0_when_call_sites_have_no_findings(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    code, out, _ = scan(".")
+    assert code == 0
+    assert "keep-in-process" in out
+
+
+def test_exit_1_with_findings_and_path_line_col_messages(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    code, out, _ = scan(".")
+    assert code == 1
+    assert "app.py:11:5: POST /wait -> app.wait (sync) [migrate]" in out
+    assert "BGM101 calls time.sleep()" in out
+
+
+def test_exit_2_for_an_unparsable_file_and_the_rest_is_still_scanned(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("broken.py", "def add_task(:\n")
+    code, out, _ = scan(".")
+    assert code == 2
+    assert "broken.py:1:1: error: cannot parse" in out
+    assert "app.py:11:5" in out
+
+
+def test_missing_path_is_a_usage_error_without_traceback(project: Write) -> None:
+    code, _, err = scan("nowhere")
+    assert code == 2
+    assert err == "bgmigrate: error: no such file or directory: nowhere\n"
+
+
+def test_unknown_config_key_lists_the_valid_ones(project: Write) -> None:
+    project("pyproject.toml", "[tool.bgmigrate]\nslow_calls = []\n")
+    project("app.py", QUIET_APP)
+    code, _, err = scan(".")
+    assert code == 2
+    assert "unknown key 'slow_calls'" in err
+    assert "slow-calls" in err
+    assert "Traceback" not in err
+
+
+def test_several_paths_absolute_and_relative_with_options_anywhere(
+    project: Write, tmp_path: Path
+) -> None:
+    project("a/app.py", SLOW_APP)
+    project("b/app.py", SLOW_APP)
+    code, out, _ = scan(str(tmp_path / "a"), "--format", "json", "b", "-j", "1")
+    assert code == 1
+    paths = [site["path"] for site in json.loads(out)["call_sites"]]
+    assert paths == ["a/app.py", "b/app.py"]
+
+
+def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) -> None:
+    project("app.py", SLOW_APP)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, _ = scan(".", "--format", "json", "--output", "report.json")
+    assert code == 1
+    assert out == ""
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["version"] == 1
+    assert report["call_sites"][0]["verdict"] == "migrate"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "report.json"])
+
+
+def test_json_contract_fields(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    _, out, _ = scan(".", "--format", "json")
+    report = json.loads(out)
+    assert set(report) >= {"version", "files_scanned", "files_parsed", "call_sites"}
+    assert set(report) >= {"other_uses", "errors"}
+    site = report["call_sites"][0]
+    assert site["line"] == 11
+    assert site["endpoint"] == "POST /wait"
+    assert site["task"] == "app.wait"
+    assert site["task_path"] == "app.py"
+    assert site["task_line"] == 6
+    assert site["task_is_async"] is False
+    assert site["findings"][0]["rule"] == "BGM101"
+
+
+def test_default_excludes_and_gitignore(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project(".venv/lib/site.py", SLOW_APP)
+    project("node_modules/x/app.py", SLOW_APP)
+    project("build/app.py", SLOW_APP)
+    project("generated/app.py", SLOW_APP)
+    project(".gitignore", "generated/\n")
+    code, out, _ = scan(".", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["files_scanned"] == 1
+
+
+def test_exclude_and_ignore_path_patterns(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project("legacy/app.py", SLOW_APP)
+    assert scan(".")[0] == 1
+    assert scan(".", "--exclude", "legacy")[0] == 0
+    assert scan(".", "--ignore", "legacy")[0] == 0
+
+
+def test_select_and_ignore_rule_codes(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    assert scan(".", "--ignore", "BGM101")[0] == 0
+    assert scan(".", "--select", "BGM102")[0] == 0
+    assert scan(".", "--select", "BGM1")[0] == 1
+
+
+def test_pyproject_configures_rules(project: Write) -> None:
+    project("pyproject.toml", '[tool.bgmigrate]\nignore = ["BGM101"]\n')
+    project("app.py", SLOW_APP)
+    assert scan(".")[0] == 0
+    assert scan(".", "--ignore", "BGM102")[0] == 1  # the flag replaces the file's list

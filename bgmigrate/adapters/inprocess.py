@@ -155,7 +155,6 @@ class InProcessBackend(TaskBackend):
         policy = job.task.options.retry or _NO_RETRY
         attempt = 1
         while True:
-            self._set_status(job, TaskStatus.RUNNING)
             started = time.monotonic()
             try:
                 result = await self._attempt(job)
@@ -184,8 +183,9 @@ class InProcessBackend(TaskBackend):
     async def _attempt(self, job: Job) -> Any:
         func, timeout = job.task.func, job.task.options.timeout
         if is_async_callable(func):
+            self._set_status(job, TaskStatus.RUNNING)
             return await asyncio.wait_for(func(*job.args, **job.kwargs), timeout)
-        call = functools.partial(func, *job.args, **job.kwargs)
+        call = functools.partial(self._run_sync, job)
         context = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         # A sync function cannot be interrupted: on timeout the attempt fails, the thread ends
@@ -198,6 +198,11 @@ class InProcessBackend(TaskBackend):
             # would never await it and the work would silently not happen.
             return await asyncio.wait_for(result, timeout)
         return result
+
+    def _run_sync(self, job: Job) -> Any:
+        """Run a sync task on a pool thread (RUNNING only once a thread has picked it up)."""
+        self._set_status(job, TaskStatus.RUNNING)
+        return job.task.func(*job.args, **job.kwargs)
 
     def _report_budget(self, job: Job, seconds: float) -> None:
         budget = self.settings.inprocess_budget

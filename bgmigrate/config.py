@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     """bgmigrate's configuration; every field is read from ``BGMIGRATE_<FIELD>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BGMIGRATE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="BGMIGRATE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
     backend: str = "inprocess"
@@ -129,6 +133,16 @@ class Settings(BaseSettings):
             if fnmatch.fnmatchcase(task_name, pattern):
                 return backend
         return self.backend
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, as published in ``docs/configuration.md``."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = "" if info.default in (None, [], {}) else f"`{json.dumps(info.default)}`"
+        meaning = (info.description or "").replace("``", "`")
+        rows.append(f"| `BGMIGRATE_{name.upper()}` | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -53,7 +53,7 @@ def inspect_request(request: object) -> None:
 
 
 @pytest.fixture(autouse=True)
-def clear_events() -> Iterator[None]:
+def clear_events() -> None:
     events.clear()
     RecordingBackend.batches.clear()
     return

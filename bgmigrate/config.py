@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
     """Largest encoded argument payload accepted at enqueue time."""
+    stats_path: Path | None = None
+    """File where the in-process backend writes its task statistics (for ``scan --evidence``)."""
+    stats_interval: float = Field(60.0, gt=0)
+    """Seconds between two writes of the statistics file (it is also written at shutdown)."""
+    stats_warn_interval: float = Field(300.0, ge=0)
+    """Seconds between two warnings about the same slow or failing in-process task."""
 
     @field_validator("backend")
     @classmethod

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     """Seconds between two writes of the statistics file (it is also written at shutdown)."""
     stats_warn_interval: float = Field(300.0, ge=0)
     """Seconds between two warnings about the same slow or failing in-process task."""
+    prometheus: bool = False
+    """Export in-process task metrics to prometheus-client (the ``prometheus`` extra)."""
 
     @field_validator("backend")
     @classmethod

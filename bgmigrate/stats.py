@@ -13,11 +13,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bgmigrate.histogram import Histogram
 
@@ -76,12 +76,30 @@ class TaskStats:
         )
 
 
+class RunObserver(Protocol):
+    """Something told about every finished run (e.g. Prometheus metrics)."""
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        duration: float,
+        queue_delay: float,
+        attempts: int,
+        error: BaseException | None,
+    ) -> None:
+        """Record one finished run of task ``name``."""
+
+
 class StatsCollector:
     """Thread-safe per-task statistics, with rate-limited warnings about tasks that misbehave."""
 
-    def __init__(self, *, budget: float, warn_interval: float) -> None:
+    def __init__(
+        self, *, budget: float, warn_interval: float, observers: Sequence[RunObserver] = ()
+    ) -> None:
         self.budget = budget
         self.warn_interval = warn_interval
+        self._observers = tuple(observers)
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskStats] = {}
         self._last_warned: dict[str, float] = {}
@@ -110,6 +128,10 @@ class StatsCollector:
             message = self._warning(name, stats, duration, error)
         if message:
             logger.warning(message)
+        for observer in self._observers:
+            observer(
+                name, duration=duration, queue_delay=queue_delay, attempts=attempts, error=error
+            )
 
     def _warning(
         self, name: str, stats: TaskStats, duration: float, error: BaseException | None

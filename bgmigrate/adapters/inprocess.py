@@ -29,6 +29,7 @@ from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.stats import StatsCollector, StatsExporter
 from bgmigrate.task import is_async_callable
@@ -88,7 +89,9 @@ class InProcessBackend(TaskBackend):
         self._idle = threading.Event()
         self._idle.set()
         self.stats = StatsCollector(
-            budget=settings.inprocess_budget, warn_interval=settings.stats_warn_interval
+            budget=settings.inprocess_budget,
+            warn_interval=settings.stats_warn_interval,
+            observers=[PrometheusObserver()] if settings.prometheus else [],
         )
         self._exporter = (
             StatsExporter(self.stats, settings.stats_path, settings.stats_interval)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import prometheus_client
 import pytest
 
 import bgmigrate
@@ -223,3 +224,17 @@ def test_stats_are_written_at_shutdown_with_queueing_delay(tmp_path: Path) -> No
     assert figures[takes.name].runs == 1
     assert figures[takes.name].duration.maximum >= 0.2
     assert figures[quick.name].queue_delay.maximum >= 0.1
+
+
+def test_prometheus_metrics_count_runs_and_failures() -> None:
+    bgmigrate.configure(prometheus=True)
+    quick.enqueue(1).result(timeout=WAIT)
+    with pytest.raises(ValueError, match="not retried"):
+        wrong_kind_of_error.enqueue().result(timeout=WAIT)
+    exposition = prometheus_client.generate_latest().decode()
+    assert f'bgmigrate_task_runs_total{{outcome="success",task="{quick.name}"}}' in exposition
+    assert (
+        f'bgmigrate_task_runs_total{{outcome="failure",task="{wrong_kind_of_error.name}"}}'
+        in exposition
+    )
+    assert f'bgmigrate_task_duration_seconds_count{{task="{quick.name}"}}' in exposition

@@ -29,8 +29,9 @@ def rewrite(
     """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
-    must fix. Exit codes: 0 done (or nothing to change); 1 with --diff/--check when a file
-    would change; 2 a file could not be parsed or rewritten, or a usage/config/internal error.
+    must fix. --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with
+    --check when a file would change; 2 a file could not be parsed or rewritten, or a usage,
+    configuration or internal error.
     """
     with options.error_boundary():
         here = options.cwd()
@@ -54,4 +55,4 @@ def rewrite(
             typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
     if errors:
         raise typer.Exit(2)
-    raise typer.Exit(1 if changed and (diff or check) else 0)
+    raise typer.Exit(1 if changed and check else 0)

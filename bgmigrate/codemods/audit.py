@@ -30,7 +30,7 @@ from bgmigrate.codemods.model import (
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
 
-_DEPTH = 2
+_DEPTH = 3
 _OTHER_USE_RULE = "BGM199"
 
 

@@ -26,6 +26,13 @@ def test_check_exits_1_until_rewritten_then_0(project: Write) -> None:
     assert rewrite("--check", ".")[0] == 0
 
 
+def test_diff_with_check_prints_and_exits_1(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    code, out, _ = rewrite("--diff", "--check", ".")
+    assert code == 1
+    assert out.startswith("diff --git a/app.py b/app.py\n")
+
+
 def test_write_keeps_permissions_and_leaves_no_temporary_files(
     project: Write, tmp_path: Path
 ) -> None:
@@ -77,7 +84,7 @@ def test_cross_file_task_gets_decorated_where_it_is_defined(project: Write) -> N
         """,
     )
     code, diff, _ = rewrite("--diff", "pkg")
-    assert code == 1
+    assert code == 0
     assert "+@task\n def embed" in diff
     assert "+@task\n def log" not in diff
     rewrite("pkg")

@@ -26,17 +26,24 @@ EXCLUDE = typer.Option(
     None, "--exclude", help="Extra path patterns to skip, added to the configured excludes."
 )
 JOBS = typer.Option(None, "--jobs", "-j", min=1, help="Processes for parsing (default: all cores).")
+NO_CACHE = typer.Option(
+    False, "--no-cache", help="Neither read nor write the per-file cache (.bgmigrate_cache/)."
+)
 NO_PROGRESS = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal.")
 
 
 def overrides(
-    select: list[str] | None, ignore: list[str] | None, exclude: list[str] | None
+    select: list[str] | None,
+    ignore: list[str] | None,
+    exclude: list[str] | None,
+    no_cache: bool = False,
 ) -> dict[str, object]:
     """Command-line values that override ``[tool.bgmigrate]`` (``None``: not given)."""
     return {
         "select": tuple(select) if select else None,
         "ignore": tuple(ignore) if ignore else None,
         "extend_exclude": tuple(exclude) if exclude else None,
+        "cache": False if no_cache else None,
     }
 
 

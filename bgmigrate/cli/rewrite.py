@@ -24,6 +24,7 @@ def rewrite(
     ignore: list[str] | None = options.IGNORE,
     exclude: list[str] | None = options.EXCLUDE,
     jobs: int | None = options.JOBS,
+    no_cache: bool = options.NO_CACHE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
     """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
@@ -37,7 +38,7 @@ def rewrite(
         here = options.cwd()
         given = list(paths or [])
         settings = effective_config(
-            given, config, here, **options.overrides(select, ignore, exclude)
+            given, config, here, **options.overrides(select, ignore, exclude, no_cache)
         )
         run = analyse(given, settings, here, jobs, not no_progress)
         errors: list[ErrorReport] = list(run.report.errors)

@@ -25,6 +25,7 @@ def scan(
     ignore: list[str] | None = options.IGNORE,
     exclude: list[str] | None = options.EXCLUDE,
     jobs: int | None = options.JOBS,
+    no_cache: bool = options.NO_CACHE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
     """Find every BackgroundTasks use, audit each add_task call site, give a verdict.
@@ -36,7 +37,7 @@ def scan(
         here = options.cwd()
         given = list(paths or [])
         settings = effective_config(
-            given, config, here, **options.overrides(select, ignore, exclude)
+            given, config, here, **options.overrides(select, ignore, exclude, no_cache)
         )
         run = analyse(given, settings, here, jobs, not no_progress)
         if output_format is Format.TEXT:

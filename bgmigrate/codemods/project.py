@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bgmigrate.codemods import cache
+from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts
 from bgmigrate.codemods.finder import Hints, analyze
@@ -48,23 +50,14 @@ def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
     return analyze(data, display, module, hints)
 
 
-def analyze_many(
-    sources: list[SourceFile], hints: Hints, jobs: int, progress: Progress | None = None
-) -> Iterator[FileFacts]:
+def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
     """Analyse ``sources`` with ``jobs`` processes (serially for few files), streaming results."""
     work = [(s.path, s.display, s.module, hints) for s in sources]
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        results: Iterable[FileFacts] = map(_analyze_path, work)
-        for facts in results:
-            if progress:
-                progress(1)
-            yield facts
+        yield from map(_analyze_path, work)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for facts in pool.map(_analyze_path, work, chunksize=max(1, len(work) // (jobs * 8))):
-            if progress:
-                progress(1)
-            yield facts
+        yield from pool.map(_analyze_path, work, chunksize=max(1, len(work) // (jobs * 8)))
 
 
 @dataclasses.dataclass
@@ -167,21 +160,71 @@ class Project:
             self.hints[facts.path] = hints
 
 
-def build(files: list[SourceFile], jobs: int, progress: Progress | None = None) -> Project:
-    """Byte-test every file, analyse the candidates and settle cross-file facts."""
+_CACHE: Entries = {}
+"""The previous run's entries, in each worker process (set by ``_init``)."""
+
+
+def _init(entries: Entries) -> None:
+    global _CACHE
+    _CACHE = entries
+
+
+def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts] | None:
+    """Byte-test one file and analyse it if it is a candidate (in a worker process)."""
+    path, display, module = job
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", FileFacts(display, module, error=f"cannot read: {exc.strerror}")
+    if not is_candidate(data):
+        return None
+    entry = cache.key(data, display, module)
+    facts = _CACHE.get(entry)
+    return entry, facts if facts is not None else analyze(data, display, module, Hints())
+
+
+def _probe_all(
+    files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
+) -> Iterator[tuple[str, FileFacts]]:
+    work = [(s.path, s.display, s.module) for s in files]
+    if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
+        _init(entries)
+        results: Iterable[tuple[str, FileFacts] | None] = map(_probe, work)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(entries,))
+        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 16)))
+    try:
+        for result in results:
+            if progress:
+                progress(1)
+            if result is not None:
+                yield result
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def build(
+    files: list[SourceFile],
+    jobs: int,
+    progress: Progress | None = None,
+    cache_path: Path | None = None,
+) -> Project:
+    """Byte-test every file and analyse the candidates (in parallel), then settle cross-file
+    facts. With ``cache_path``, unchanged files reuse the previous run's analysis."""
     index = FunctionIndex(ModuleIndex(files))
     project = Project(files, index, {})
-    candidates = []
-    for source in files:
-        data = read(source)
-        if data is None or is_candidate(data):
-            candidates.append(source)
-        elif progress:
-            progress(1)
-    project.candidates = len(candidates)
-    for facts in analyze_many(candidates, Hints(), jobs, progress):
+    entries = cache.load(cache_path) if cache_path else {}
+    fresh: Entries = {}
+    for entry, facts in _probe_all(files, jobs, entries, progress):
         index.add(facts)
         project.hints[facts.path] = Hints()
+        if entry:
+            fresh[entry] = facts
+    project.candidates = len(project.facts)
+    if cache_path is not None and fresh.keys() != entries.keys():
+        cache.save(cache_path, fresh)
     project.settle(jobs)
     return project
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from bgmigrate.codemods import cache
 from bgmigrate.codemods.audit import AuditedSite, run_audit
 from bgmigrate.codemods.config import CodemodConfig, find_pyproject, load_config
 from bgmigrate.codemods.discovery import SourceFile, discover
@@ -60,6 +61,14 @@ def _progress(enabled: bool, total: int) -> Iterator[Tick | None]:
         yield lambda n: bar.advance(task, n)
 
 
+def _cache_path(config: CodemodConfig, start: Path) -> Path | None:
+    if not config.cache:
+        return None
+    pyproject = find_pyproject(start if start.is_dir() else start.parent)
+    root = pyproject.parent if pyproject else start if start.is_dir() else start.parent
+    return cache.cache_file(root, config.fingerprint())
+
+
 def analyse(
     paths: list[Path], config: CodemodConfig, cwd: Path, jobs: int | None, progress: bool
 ) -> Run:
@@ -67,7 +76,8 @@ def analyse(
     given = paths or [Path(p) for p in config.paths]
     _check_paths(given, cwd)
     files: list[SourceFile] = list(discover(given, config, cwd))
+    cache_path = _cache_path(config, cwd / given[0])
     with _progress(progress, len(files)) as tick:
-        project = build(files, jobs or default_jobs(), tick)
+        project = build(files, jobs or default_jobs(), tick, cache_path)
     report, sites = run_audit(project, config)
     return Run(config, project, report, sites)

@@ -38,7 +38,7 @@ def test_write_keeps_permissions_and_leaves_no_temporary_files(
 ) -> None:
     path = project("app.py", SLOW_APP)
     os.chmod(path, 0o640)
-    rewrite(".")
+    rewrite(".", "--no-cache")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.py"]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+from bgmigrate.codemods import cache
 from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
 from tests.codemods.golden import invoke
 
@@ -67,7 +69,7 @@ def test_several_paths_absolute_and_relative_with_options_anywhere(
 def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) -> None:
     project("app.py", SLOW_APP)
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, out, _ = scan(".", "--format", "json", "--output", "report.json")
+    code, out, _ = scan(".", "--format", "json", "--output", "report.json", "--no-cache")
     assert code == 1
     assert out == ""
     report = json.loads((tmp_path / "report.json").read_text())
@@ -124,3 +126,18 @@ def test_pyproject_configures_rules(project: Write) -> None:
     project("app.py", SLOW_APP)
     assert scan(".")[0] == 0
     assert scan(".", "--ignore", "BGM102")[0] == 1  # the flag replaces the file's list
+
+
+def test_cache_is_reused_for_unchanged_files_only(project: Write, tmp_path: Path) -> None:
+    app = project("app.py", SLOW_APP)
+    assert scan(".")[0] == 1
+    (stored,) = (tmp_path / ".bgmigrate_cache").glob("facts-*.pickle")
+    entries = cache.load(stored)
+    assert len(entries) == 1
+    # Plant a stale result: a re-run must use it while the file is unchanged...
+    cache.save(stored, {k: dataclasses.replace(v, call_sites=()) for k, v in entries.items()})
+    assert scan(".")[0] == 0
+    assert scan(".", "--no-cache")[0] == 1
+    # ...and must not once the content changes.
+    app.write_text(SLOW_APP + "\n")
+    assert scan(".")[0] == 1

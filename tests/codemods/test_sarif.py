@@ -82,7 +82,7 @@ def test_scan_format_sarif_covers_other_uses_and_errors(tmp_path: Path) -> None:
     for case in ("hand_built", "unparsable"):
         shutil.copytree(FIXTURES / case / "before", tmp_path / case)
         with chdir(tmp_path / case):
-            _, out, _ = invoke("scan", "--format", "sarif", "--no-progress", ".")
+            _, out, _ = invoke("scan", "--format", "sarif", "--no-progress", "--no-cache", ".")
         log = json.loads(out)
         check_sarif(log)
         ids = {r["ruleId"] for r in log["runs"][0]["results"]}

@@ -79,7 +79,9 @@ def run_case(case: str, work: Path) -> tuple[list[str], dict[str, bytes]]:
     project = work / case
     shutil.copytree(FIXTURES / case / "before", project)
     with chdir(project):
-        _, out, _ = invoke("scan", "--format", "json", "--no-progress", "--no-cache", "-j", "1", ".")
+        _, out, _ = invoke(
+            "scan", "--format", "json", "--no-progress", "--no-cache", "-j", "1", "."
+        )
         invoke("rewrite", "--no-progress", "--no-cache", "-j", "1", ".")
     return summarize(json.loads(out)), files(project)
 

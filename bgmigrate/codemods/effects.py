@@ -33,6 +33,10 @@ def location(node: ast.expr | ast.stmt) -> Location:
     return Location(node.lineno, node.col_offset)
 
 
+Nodes = list[tuple[ast.AST, bool, ast.AST | None]]
+"""``own_nodes`` of one body, listed once and shared by every pass over it."""
+
+
 def own_nodes(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, bool, ast.AST | None]]:
     """``(node, in_loop, parent)`` for every node of ``body``, not entering nested scopes."""
     stack: list[tuple[ast.AST, bool, ast.AST | None]] = [(s, False, None) for s in reversed(body)]
@@ -56,13 +60,13 @@ def callee_name(resolver: Resolver, func: ast.expr) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def body_calls(resolver: Resolver, body: list[ast.stmt]) -> tuple[Call, ...]:
+def body_calls(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
     """Every call in ``body`` with its resolved callee name."""
     calls = [
         Call(
             callee_name(resolver, node.func), location(node), in_loop, isinstance(parent, ast.Await)
         )
-        for node, in_loop, parent in own_nodes(body)
+        for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
     ]
     return tuple(calls)
@@ -74,21 +78,21 @@ def _base_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _local_names(body: list[ast.stmt]) -> set[str]:
+def _local_names(nodes: Nodes) -> set[str]:
     names: set[str] = set()
-    for node, _, _ in own_nodes(body):
+    for node, _, _ in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
 
 
-def state_writes(
-    body: list[ast.stmt], module_vars: set[str], params: set[str]
-) -> tuple[StateWrite, ...]:
+def state_writes(nodes: Nodes, module_vars: set[str], params: set[str]) -> tuple[StateWrite, ...]:
     """Writes to module-level variables: ``global`` rebinding, item/attribute stores, mutators."""
-    shadowed = (_local_names(body) | params) - _declared_global(body)
+    if not module_vars:
+        return ()
+    shadowed = (_local_names(nodes) | params) - _declared_global(nodes)
     writes: list[StateWrite] = []
-    for node, _, _ in own_nodes(body):
+    for node, _, _ in nodes:
         target = _written_base(node)
         if target is not None and target in module_vars and target not in shadowed:
             assert isinstance(node, ast.expr | ast.stmt)
@@ -96,13 +100,8 @@ def state_writes(
     return tuple(writes)
 
 
-def _declared_global(body: list[ast.stmt]) -> set[str]:
-    return {
-        name
-        for node, _, _ in own_nodes(body)
-        if isinstance(node, ast.Global)
-        for name in node.names
-    }
+def _declared_global(nodes: Nodes) -> set[str]:
+    return {name for node, _, _ in nodes if isinstance(node, ast.Global) for name in node.names}
 
 
 def _written_base(node: ast.AST) -> str | None:
@@ -123,9 +122,9 @@ def _written_base(node: ast.AST) -> str | None:
     return None
 
 
-def mutation_after(body: list[ast.stmt], name: str, line: int) -> Location | None:
-    """The first in-place change of variable ``name`` after ``line`` in ``body``."""
-    for node, _, _ in own_nodes(body):
+def mutation_after(nodes: Nodes, name: str, line: int) -> Location | None:
+    """The first in-place change of variable ``name`` after ``line`` in ``nodes``."""
+    for node, _, _ in nodes:
         if getattr(node, "lineno", 0) <= line:
             continue
         if _written_base(node) == name and not isinstance(node, ast.Global):

@@ -153,7 +153,8 @@ class ModuleAnalysis:
 
     def _absorb(self, results: list[ScanResult]) -> None:
         for item, result in zip(self.defs, results, strict=True):
-            self.class_attrs.setdefault(item.class_name or "", set()).update(result.self_attrs)
+            if result.self_attrs:
+                self.class_attrs.setdefault(item.class_name or "", set()).update(result.self_attrs)
             for passed in result.passes:
                 self._local_pass(passed)
 

@@ -8,7 +8,14 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from bgmigrate.codemods.callables import Scope, classify, wrapped_task
-from bgmigrate.codemods.effects import body_calls, location, mutation_after, own_nodes, state_writes
+from bgmigrate.codemods.effects import (
+    Nodes,
+    body_calls,
+    location,
+    mutation_after,
+    own_nodes,
+    state_writes,
+)
 from bgmigrate.codemods.facts import (
     Argument,
     Call,
@@ -66,6 +73,7 @@ class FunctionScan:
         self.resolver = analysis.resolver
         self.node = node
         self.body: list[ast.stmt] = node.body if node else []
+        self.nodes: Nodes = list(own_nodes(self.body))
         self.qualname = qualname
         self.attrs = attrs
         self.bg: set[str] = set(outer)
@@ -83,14 +91,15 @@ class FunctionScan:
         self._bind_locals()
         self._visit()
         module_vars = self.analysis.module_vars
-        self.result.calls = body_calls(self.resolver, self.body)
-        self.result.state_writes = state_writes(self.body, module_vars, {p.name for p in params})
+        self.result.calls = body_calls(self.resolver, self.nodes)
+        self.result.state_writes = state_writes(self.nodes, module_vars, {p.name for p in params})
         self.result.bg_names = frozenset(self.bg)
         return self.result
 
     def run_module(self, tree: ast.Module) -> ScanResult:
         """Hand-built uses in module-level statements."""
         self.body = tree.body
+        self.nodes = list(own_nodes(tree.body))
         self._bind_locals()
         self._visit()
         return self.result
@@ -111,11 +120,11 @@ class FunctionScan:
             self.scope.instances[name] = self.resolver.qualify_dotted(text)
 
     def _bind_locals(self) -> None:
-        for node, _, _ in own_nodes(self.body):
+        for node, _, _ in self.nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.scope.nested_defs[node.name] = f"{self.qualname}.<locals>.{node.name}"
         for _ in range(2):
-            for node, _, _ in own_nodes(self.body):
+            for node, _, _ in self.nodes:
                 if isinstance(node, ast.Assign):
                     for target in node.targets:
                         self._bind(target, node.value)
@@ -153,7 +162,7 @@ class FunctionScan:
         return False
 
     def _visit(self) -> None:
-        for node, _, parent in own_nodes(self.body):
+        for node, _, parent in self.nodes:
             if isinstance(node, ast.Call):
                 self._call(node, parent)
 
@@ -239,5 +248,5 @@ class FunctionScan:
         name = arg.value if isinstance(arg, ast.Starred) else arg
         mutated = None
         if isinstance(name, ast.Name):
-            mutated = mutation_after(self.body, name.id, call.end_lineno or call.lineno)
+            mutated = mutation_after(self.nodes, name.id, call.end_lineno or call.lineno)
         return Argument(ast.unparse(arg), location(arg), argument_kind(arg, self._scoped), mutated)

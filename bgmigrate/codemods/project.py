@@ -193,7 +193,7 @@ def _probe_all(
         pool = None
     else:
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(entries,))
-        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 16)))
+        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 64)))
     try:
         for result in results:
             if progress:

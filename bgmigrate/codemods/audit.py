@@ -44,6 +44,22 @@ class AuditedSite:
     """``(task file's display path, qualname)`` when the task is defined in the tree."""
 
 
+FunctionKey = tuple[str, str]
+"""``(display path, qualname)`` of a function in the scanned tree."""
+
+
+def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
+    """Who hands the BackgroundTasks object to whom: callee -> callers."""
+    callers: dict[FunctionKey, set[FunctionKey]] = {}
+    for facts in list(project.facts.values()):
+        for passed in facts.passes:
+            target = project.resolve(passed.callee)
+            if target is not None:
+                key = (target[0].path, target[1].qualname)
+                callers.setdefault(key, set()).add((facts.path, passed.caller))
+    return callers
+
+
 class Auditor:
     """Runs the rules over a settled ``Project``."""
 
@@ -51,6 +67,28 @@ class Auditor:
         self.project = project
         self.config = config
         self._used: set[tuple[str, int, str]] = set()
+        self._callers = _callers(project)
+        self._routes = {
+            (facts.path, f.qualname): f.route
+            for facts in project.facts.values()
+            for f in facts.functions
+            if f.route
+        }
+
+    def endpoints(self, start: FunctionKey) -> str | None:
+        """The route of ``start``, or of the endpoints that pass it the object (``, ``-joined)."""
+        seen, frontier, found = {start}, [start], []
+        while frontier:
+            key = frontier.pop(0)
+            route = self._routes.get(key)
+            if route:
+                found.append(route)
+                continue
+            for caller in sorted(self._callers.get(key, ())):
+                if caller not in seen:
+                    seen.add(caller)
+                    frontier.append(caller)
+        return ", ".join(sorted(set(found))) or None
 
     def _traced(self, facts: FileFacts, function: FunctionFacts) -> Iterator[TracedCall]:
         """The task's calls, then the calls of project functions it calls (bounded depth)."""
@@ -130,7 +168,7 @@ class Auditor:
         """Report one call site with its findings and verdict."""
         ctx, key = self.context(facts, site)
         findings = self.findings(ctx)
-        endpoint = ctx.endpoint.route if ctx.endpoint else None
+        endpoint = self.endpoints((facts.path, site.function))
         report = CallSiteReport(
             path=facts.path,
             line=site.at.line,

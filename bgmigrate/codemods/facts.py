@@ -141,8 +141,8 @@ class Pass:
     index: int
     """Positional index of the argument, or -1 when given by keyword."""
     keyword: str | None
-    bound: bool = False
-    """The callee is a method called on an instance (``self`` shifts positions by one)."""
+    caller: str = ""
+    """Qualified name (in this module) of the function that passes the object on."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import io
 import re
-from collections.abc import Iterator
+import tokenize
+from collections.abc import Callable, Iterator
 
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Param, Pass
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
 from bgmigrate.codemods.routes import route_of, router_prefixes
@@ -207,13 +209,28 @@ class ModuleAnalysis:
 
 
 def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
-    """Analyse one file; a file that does not parse becomes a result with ``error`` set."""
+    """Analyse one file; a file that does not parse becomes a result with ``error`` set.
+
+    An unexpected failure inside the analysis also becomes that file's error (and the run
+    goes on): one odd file must not stop a scan of thousands.
+    """
     try:
         tree = ast.parse(source, filename=path)
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
-        reason = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
         return FileFacts(path, module, error=f"cannot parse: {where}{reason}")
+    try:
+        facts = _analyze_tree(tree, source, path, module, hints)
+    except Exception as exc:
+        message = f"internal error while analysing ({type(exc).__name__}: {exc}); please report"
+        return FileFacts(path, module, error=message)
+    return facts if source.isascii() else character_columns(facts, source)
+
+
+def _analyze_tree(
+    tree: ast.Module, source: bytes, path: str, module: str, hints: Hints
+) -> FileFacts:
     analysis = ModuleAnalysis(tree, module, path.endswith("__init__.py"), hints)
     functions, results = analysis.run()
     module_level = FunctionScan(analysis, None, "", None, set(), frozenset()).run_module(tree)
@@ -232,3 +249,35 @@ def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
         dependencies=analysis.dependencies(),
         suppressions=suppressions(text),
     )
+
+
+def character_columns(facts: FileFacts, source: bytes) -> FileFacts:
+    """``facts`` with ``ast``'s UTF-8 byte columns turned into character columns."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        lines = source.decode(encoding).splitlines()
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return facts
+
+    def fix(at: Location) -> Location:
+        if not 0 < at.line <= len(lines):
+            return at
+        prefix = lines[at.line - 1].lstrip("\ufeff").encode()[: at.column]
+        return Location(at.line, len(prefix.decode("utf-8", errors="replace")))
+
+    relocated = _relocate(facts, fix)
+    assert isinstance(relocated, FileFacts)
+    return relocated
+
+
+def _relocate(value: object, fix: Callable[[Location], Location]) -> object:
+    if isinstance(value, Location):
+        return fix(value)
+    if isinstance(value, tuple):
+        return tuple(_relocate(item, fix) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _relocate(getattr(value, f.name), fix) for f in dataclasses.fields(value)
+        }
+        return dataclasses.replace(value, **changes)
+    return value

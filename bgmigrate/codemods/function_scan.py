@@ -209,10 +209,10 @@ class FunctionScan:
             return
         for index, arg in enumerate(node.args):
             if self._is_receiver(arg):
-                self.result.passes.append(Pass(callee, index, None))
+                self.result.passes.append(Pass(callee, index, None, self.qualname))
         for keyword in node.keywords:
             if keyword.arg and keyword.arg != "background" and self._is_receiver(keyword.value):
-                self.result.passes.append(Pass(callee, -1, keyword.arg))
+                self.result.passes.append(Pass(callee, -1, keyword.arg, self.qualname))
 
     def _callee(self, func: ast.expr) -> str | None:
         if isinstance(func, ast.Attribute):

@@ -141,3 +141,42 @@ def test_cache_is_reused_for_unchanged_files_only(project: Write, tmp_path: Path
     # ...and must not once the content changes.
     app.write_text(SLOW_APP + "\n")
     assert scan(".")[0] == 1
+
+
+def test_columns_count_characters_on_non_ascii_lines(project: Write) -> None:
+    source = SLOW_APP.replace(
+        "    background_tasks.add_task(wait)", '    note = "héllo"; background_tasks.add_task(wait)'
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert json.loads(out)["call_sites"][0]["column"] == len('    note = "héllo"; ')
+
+
+def test_helper_call_sites_name_the_endpoints_that_reach_them(project: Write) -> None:
+    project(
+        "app.py",
+        """
+        import time
+        from fastapi import BackgroundTasks, FastAPI
+
+        app = FastAPI()
+
+        def wait() -> None:
+            time.sleep(60)
+
+        def schedule(tasks) -> None:
+            tasks.add_task(wait)
+
+        @app.post("/a")
+        def a(background_tasks: BackgroundTasks):
+            schedule(background_tasks)
+
+        @app.put("/b")
+        async def b(background_tasks: BackgroundTasks):
+            schedule(tasks=background_tasks)
+        """,
+    )
+    _, out, _ = scan(".", "--format", "json")
+    (site,) = json.loads(out)["call_sites"]
+    assert site["function"] == "schedule"
+    assert site["endpoint"] == "POST /a, PUT /b"

@@ -20,8 +20,6 @@ def config(
 ) -> None:
     """Print the effective [tool.bgmigrate] configuration (file values + flags) as JSON."""
     with options.error_boundary():
-        here = options.cwd()
-        settings = effective_config(
-            list(paths or []), config_file, here, **options.overrides(select, ignore, exclude)
-        )
+        flags = options.overrides(select, ignore, exclude)
+        settings = effective_config(list(paths or []), config_file, Path.cwd(), **flags)
         typer.echo(json.dumps(settings.to_dict(), indent=2))

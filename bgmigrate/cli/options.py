@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from bgmigrate.codemods.runner import Run, analyse, effective_config
 from bgmigrate.errors import BgmigrateError
 
 PATHS = typer.Argument(
@@ -66,6 +67,18 @@ def error_boundary() -> Iterator[None]:
         raise fail(f"internal error: {type(exc).__name__}: {exc}") from exc
 
 
-def cwd() -> Path:
-    """The current directory (paths in reports are relative to it)."""
-    return Path.cwd()
+def analyse_paths(
+    paths: list[Path] | None,
+    config: Path | None,
+    flags: dict[str, object],
+    jobs: int | None,
+    progress: bool,
+) -> Run:
+    """Read the configuration (file + ``flags``), then discover, analyse and audit ``paths``.
+
+    Paths in reports are relative to the current directory.
+    """
+    here = Path.cwd()
+    given = list(paths or [])
+    settings = effective_config(given, config, here, **flags)
+    return analyse(given, settings, here, jobs, progress)

@@ -9,7 +9,6 @@ import typer
 from bgmigrate.cli import options
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.rewrite_run import changes
-from bgmigrate.codemods.runner import analyse, effective_config
 
 _DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
 _CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
@@ -35,12 +34,8 @@ def rewrite(
     configuration or internal error.
     """
     with options.error_boundary():
-        here = options.cwd()
-        given = list(paths or [])
-        settings = effective_config(
-            given, config, here, **options.overrides(select, ignore, exclude, no_cache)
-        )
-        run = analyse(given, settings, here, jobs, not no_progress)
+        flags = options.overrides(select, ignore, exclude, no_cache)
+        run = options.analyse_paths(paths, config, flags, jobs, not no_progress)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         for change in changes(run, errors):

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from bgmigrate.cli import options
 from bgmigrate.codemods.reporters import Format, json_report, sarif, text
-from bgmigrate.codemods.runner import analyse, effective_config
 
 _FORMAT = typer.Option(Format.TEXT, "--format", help="Report format.")
 _OUTPUT = typer.Option(None, "--output", "-o", help="Write the report to this file.")
@@ -34,12 +33,8 @@ def scan(
     2 a file could not be parsed, or a usage, configuration or internal error.
     """
     with options.error_boundary():
-        here = options.cwd()
-        given = list(paths or [])
-        settings = effective_config(
-            given, config, here, **options.overrides(select, ignore, exclude, no_cache)
-        )
-        run = analyse(given, settings, here, jobs, not no_progress)
+        flags = options.overrides(select, ignore, exclude, no_cache)
+        run = options.analyse_paths(paths, config, flags, jobs, not no_progress)
         if output_format is Format.TEXT:
             buffer = io.StringIO() if output else None
             console = (

@@ -3,23 +3,31 @@ on the in-process backend; ``scan`` gives it the verdicts its tasks deserve."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from tests.codemods.golden import chdir, invoke
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
 
 
-def _copy(target: Path) -> None:
-    skip = shutil.ignore_patterns("__pycache__", "*.sqlite3")
-    for name in ("docapp", "tests"):
-        shutil.copytree(EXAMPLES / name, target / name, ignore=skip)
-    shutil.copy(EXAMPLES / "pytest.ini", target / "pytest.ini")
+def _load_copy() -> Callable[[Path], None]:
+    """The demo script's own ``copy_example`` (the same files the README's demo migrates)."""
+    spec = importlib.util.spec_from_file_location("demo", DEMO)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return cast(Callable[[Path], None], module.copy_example)
+
+
+_copy = _load_copy()
 
 
 def test_scan_of_the_example_app(tmp_path: Path) -> None:

@@ -103,6 +103,8 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
         file_plan.keep_imports = _reexported(project, facts)
+        # ``@task`` needs the bare name; never shadow a different ``task`` the module imports.
+        taken = dict(facts.imports).get("task", TASK_DECORATOR) != TASK_DECORATOR
         for function in facts.functions:
             qualified = f"{facts.module}.{function.qualname}"
             is_dependency = function.route is not None or matches(qualified, dependencies)
@@ -115,7 +117,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
                     )
             already = TASK_DECORATOR in function.decorators
             chosen = function.qualname in decorations.get(path, set())
-            if chosen and function.module_level and not already:
+            if chosen and function.module_level and not already and not taken:
                 file_plan.decorate.add(function.qualname)
         plans[path] = file_plan
     return plans

@@ -45,8 +45,11 @@ def scan(
             text.render(run.report, console)
             rendered = buffer.getvalue() if buffer else None
         else:
-            module = json_report if output_format is Format.JSON else sarif
-            rendered = module.render(run.report)
+            rendered = (
+                json_report.render(run.report)
+                if output_format is Format.JSON
+                else sarif.render(run.report, Path.cwd())
+            )
             if output is None:
                 typer.echo(rendered, nl=False)
         if output is not None and rendered is not None:

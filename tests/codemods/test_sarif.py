@@ -87,3 +87,20 @@ def test_scan_format_sarif_covers_other_uses_and_errors(tmp_path: Path) -> None:
         check_sarif(log)
         ids = {r["ruleId"] for r in log["runs"][0]["results"]}
         assert ids == ({"BGM110"} if case == "hand_built" else {"BGM000"})
+
+
+def test_uris_are_relative_to_the_repository_root(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    service = tmp_path / "services" / "api"
+    service.mkdir(parents=True)
+    (service / "app.py").write_text(RULES[next(iter(RULES))].invalid[0])
+    with chdir(service):
+        _, out, _ = invoke("scan", "--format", "sarif", "--no-progress", "--no-cache", ".")
+    log = json.loads(out)
+    check_sarif(log)
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for result in log["runs"][0]["results"]
+        for loc in result["locations"]
+    }
+    assert uris == {"services/api/app.py"}

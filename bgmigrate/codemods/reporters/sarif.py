@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from bgmigrate import __version__
@@ -32,6 +33,19 @@ ERROR_RULE = {
 
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def repository_prefix(cwd: Path) -> str:
+    """Where ``cwd`` is inside its git checkout (``services/api/``), so URIs are repo-relative."""
+    for directory in [cwd, *cwd.parents]:
+        if (directory / ".git").exists():
+            relative = cwd.relative_to(directory).as_posix()
+            return "" if relative == "." else relative + "/"
+    return ""
+
+
+def _uri(path: str, prefix: str) -> str:
+    return Path(path).as_uri() if path.startswith("/") else prefix + path
 
 
 def _location(path: str, line: int, column: int) -> dict[str, Any]:
@@ -93,8 +107,17 @@ def _result(
     }
 
 
-def build(report: ScanReport) -> dict[str, Any]:
-    """The SARIF log as plain data."""
+def _rebase(results: list[dict[str, Any]], prefix: str) -> None:
+    for result in results:
+        for location in result["locations"] + result.get("relatedLocations", []):
+            artifact = location["physicalLocation"]["artifactLocation"]
+            artifact["uri"] = _uri(artifact["uri"], prefix)
+            if artifact["uri"].startswith("file:"):
+                del artifact["uriBaseId"]
+
+
+def build(report: ScanReport, prefix: str = "") -> dict[str, Any]:
+    """The SARIF log as plain data; ``prefix`` turns cwd-relative paths repo-relative."""
     results = [r for site in report.call_sites for r in _site_results(site)]
     results += [
         _result(
@@ -120,6 +143,7 @@ def build(report: ScanReport) -> dict[str, Any]:
         _result(str(ERROR_RULE["id"]), "error", error.message, (error.path, error.line or 1, 0))
         for error in report.errors
     ]
+    _rebase(results, prefix)
     driver = {
         "name": "bgmigrate",
         "version": __version__,
@@ -133,6 +157,6 @@ def build(report: ScanReport) -> dict[str, Any]:
     }
 
 
-def render(report: ScanReport) -> str:
-    """The SARIF log as JSON text."""
-    return json.dumps(build(report), indent=2) + "\n"
+def render(report: ScanReport, cwd: Path) -> str:
+    """The SARIF log as JSON text, URIs relative to the repository holding ``cwd``."""
+    return json.dumps(build(report, repository_prefix(cwd)), indent=2) + "\n"

@@ -88,7 +88,7 @@ def _rules() -> list[dict[str, Any]]:
             "id": spec.code,
             "name": spec.name,
             "shortDescription": {"text": spec.summary},
-            "helpUri": f"{_DOCS}#{spec.code.lower()}",
+            "helpUri": f"{_DOCS}#{spec.code.lower()}-{spec.name}",
         }
         for spec in RULES.values()
     ]

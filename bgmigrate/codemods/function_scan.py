@@ -19,12 +19,14 @@ from bgmigrate.codemods.effects import (
 from bgmigrate.codemods.facts import (
     Argument,
     Call,
+    CallableKind,
     Location,
     OtherUse,
     Param,
     Pass,
     RawCallSite,
     StateWrite,
+    TaskRef,
 )
 from bgmigrate.codemods.names import SINGLE_TASK, dotted
 from bgmigrate.codemods.request_scope import argument_kind, scoped_locals, scoped_params
@@ -168,8 +170,8 @@ class FunctionScan:
 
     def _call(self, node: ast.Call, parent: ast.AST | None) -> None:
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "add_task" and node.args:
-            if self._is_receiver(func.value):
+        if isinstance(func, ast.Attribute) and func.attr == "add_task":
+            if self._is_receiver(func.value) and _task_arguments(node):
                 self.result.call_sites.append(self._call_site(node))
             return
         if self._constructs(node):
@@ -231,11 +233,17 @@ class FunctionScan:
         return f"{module}.{qualname}" if module else qualname
 
     def _call_site(self, node: ast.Call) -> RawCallSite:
-        index = wrapped_task(self.resolver, node.args)
-        task = classify(self.resolver, self.scope, node.args[index])
+        given = _task_arguments(node)
+        index = wrapped_task(self.resolver, given)
+        first = given[index]
+        if isinstance(first, ast.Starred):
+            task = TaskRef(CallableKind.DYNAMIC, None, ast.unparse(first))
+        else:
+            task = classify(self.resolver, self.scope, first)
         if index:
-            task = dataclasses.replace(task, text=f"{ast.unparse(node.args[0])}({task.text}, ...)")
-        rest = [*node.args[index + 1 :], *(k.value for k in node.keywords)]
+            task = dataclasses.replace(task, text=f"{ast.unparse(given[0])}({task.text}, ...)")
+        keywords = [k.value for k in node.keywords if k.arg != "func" or node.args]
+        rest = [*given[index + 1 :], *keywords]
         arguments = tuple(self._argument(node, arg) for arg in rest)
         end = Location(node.end_lineno or node.lineno, node.end_col_offset or 0)
         return RawCallSite(location(node), end, self.qualname, task, arguments)
@@ -250,3 +258,10 @@ class FunctionScan:
         if isinstance(name, ast.Name):
             mutated = mutation_after(self.nodes, name.id, call.end_lineno or call.lineno)
         return Argument(ast.unparse(arg), location(arg), argument_kind(arg, self._scoped), mutated)
+
+
+def _task_arguments(node: ast.Call) -> list[ast.expr]:
+    """``add_task``'s positional arguments, the callable first (also when given as ``func=``)."""
+    if node.args:
+        return list(node.args)
+    return [k.value for k in node.keywords if k.arg == "func"]

@@ -27,6 +27,12 @@ EXCLUDE = typer.Option(
     None, "--exclude", help="Extra path patterns to skip, added to the configured excludes."
 )
 JOBS = typer.Option(None, "--jobs", "-j", min=1, help="Processes for parsing (default: all cores).")
+EVIDENCE = typer.Option(
+    None,
+    "--evidence",
+    help="Runtime statistics file(s) of the in-process backend (BGMIGRATE_STATS_PATH); "
+    "tasks measured over budget or failing get BGM109.",
+)
 NO_CACHE = typer.Option(
     False, "--no-cache", help="Neither read nor write the per-file cache (.bgmigrate_cache/)."
 )
@@ -73,6 +79,7 @@ def analyse_paths(
     flags: dict[str, object],
     jobs: int | None,
     progress: bool,
+    evidence: list[Path] | None = None,
 ) -> Run:
     """Read the configuration (file + ``flags``), then discover, analyse and audit ``paths``.
 
@@ -81,4 +88,4 @@ def analyse_paths(
     here = Path.cwd()
     given = list(paths or [])
     settings = effective_config(given, config, here, **flags)
-    return analyse(given, settings, here, jobs, progress)
+    return analyse(given, settings, here, jobs, progress, evidence)

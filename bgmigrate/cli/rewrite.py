@@ -23,6 +23,7 @@ def rewrite(
     ignore: list[str] | None = options.IGNORE,
     exclude: list[str] | None = options.EXCLUDE,
     jobs: int | None = options.JOBS,
+    evidence: list[Path] | None = options.EVIDENCE,
     no_cache: bool = options.NO_CACHE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
@@ -35,7 +36,7 @@ def rewrite(
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache)
-        run = options.analyse_paths(paths, config, flags, jobs, not no_progress)
+        run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         for change in changes(run, errors):

@@ -24,6 +24,7 @@ def scan(
     ignore: list[str] | None = options.IGNORE,
     exclude: list[str] | None = options.EXCLUDE,
     jobs: int | None = options.JOBS,
+    evidence: list[Path] | None = options.EVIDENCE,
     no_cache: bool = options.NO_CACHE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
@@ -34,7 +35,7 @@ def scan(
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache)
-        run = options.analyse_paths(paths, config, flags, jobs, not no_progress)
+        run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         if output_format is Format.TEXT:
             buffer = io.StringIO() if output else None
             console = (

@@ -7,7 +7,7 @@ that triggered a finding silence it; comments that silence nothing are reported.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.facts import (
@@ -27,8 +27,10 @@ from bgmigrate.codemods.model import (
     UnusedSuppression,
     Verdict,
 )
+from bgmigrate.codemods.names import matches
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
+from bgmigrate.stats import TaskStats
 
 _DEPTH = 3
 _OTHER_USE_RULE = "BGM199"
@@ -63,9 +65,12 @@ def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
 class Auditor:
     """Runs the rules over a settled ``Project``."""
 
-    def __init__(self, project: Project, config: CodemodConfig) -> None:
+    def __init__(
+        self, project: Project, config: CodemodConfig, evidence: Mapping[str, TaskStats]
+    ) -> None:
         self.project = project
         self.config = config
+        self.evidence = evidence
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         self._routes = {
@@ -127,22 +132,28 @@ class Auditor:
             for name in site.task.lambda_calls
             if (r := self.project.resolve(name)) and r[1].is_async
         )
+        name = f"{found[0].module}.{found[1].qualname}".lstrip(".") if found else target
         ctx = SiteContext(
             path=facts.path,
             site=site,
             endpoint=functions.get(site.function),
             task=task,
-            task_name=f"{found[0].module}.{task.qualname}".lstrip(".")
-            if found and task
-            else target,
+            task_name=name,
             task_path=task_path,
             calls=calls,
             state_writes=writes,
             async_targets=async_targets,
             config=self.config,
+            observed=self._observed(name),
         )
         key = (task_path, task.qualname) if task and task_path else None
         return ctx, key
+
+    def _observed(self, task_name: str | None) -> TaskStats | None:
+        """The runtime statistics recorded under ``task_name`` (module prefixes may differ)."""
+        if not task_name or not self.evidence:
+            return None
+        return next((s for n, s in self.evidence.items() if matches(n, (task_name,))), None)
 
     def _suppressed(self, ctx: SiteContext, finding: Finding) -> bool:
         lines = {(e.path, e.line) for e in finding.evidence} | {(ctx.path, ctx.site.at.line)}
@@ -206,9 +217,11 @@ def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
     return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE
 
 
-def run_audit(project: Project, config: CodemodConfig) -> tuple[ScanReport, list[AuditedSite]]:
-    """Audit every call site of a settled project."""
-    auditor = Auditor(project, config)
+def run_audit(
+    project: Project, config: CodemodConfig, evidence: Mapping[str, TaskStats] | None = None
+) -> tuple[ScanReport, list[AuditedSite]]:
+    """Audit every call site of a settled project (with runtime ``evidence`` when given)."""
+    auditor = Auditor(project, config, evidence or {})
     report = ScanReport(files_scanned=len(project.files))
     sites: list[AuditedSite] = []
     for facts in list(project.facts.values()):

@@ -21,6 +21,7 @@ from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import Progress as Tick
 from bgmigrate.codemods.project import Project, build, default_jobs
 from bgmigrate.errors import ConfigError
+from bgmigrate.stats import TaskStats, load_stats
 
 
 @dataclasses.dataclass
@@ -69,15 +70,29 @@ def _cache_path(config: CodemodConfig, start: Path) -> Path | None:
     return cache.cache_file(root, config.fingerprint())
 
 
+def load_evidence(paths: list[Path]) -> dict[str, TaskStats]:
+    """Merged runtime statistics files (``--evidence``); a bad file is a ``ConfigError``."""
+    try:
+        return load_stats(paths)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"--evidence: cannot read runtime statistics: {exc}") from exc
+
+
 def analyse(
-    paths: list[Path], config: CodemodConfig, cwd: Path, jobs: int | None, progress: bool
+    paths: list[Path],
+    config: CodemodConfig,
+    cwd: Path,
+    jobs: int | None,
+    progress: bool,
+    evidence: list[Path] | None = None,
 ) -> Run:
     """Discover, analyse and audit ``paths`` (or the configured paths when empty)."""
+    observed = load_evidence(evidence) if evidence else {}
     given = paths or [Path(p) for p in config.paths]
     _check_paths(given, cwd)
     files: list[SourceFile] = list(discover(given, config, cwd))
     cache_path = _cache_path(config, cwd / given[0])
     with _progress(progress, len(files)) as tick:
         project = build(files, jobs or default_jobs(), tick, cache_path)
-    report, sites = run_audit(project, config)
+    report, sites = run_audit(project, config, observed)
     return Run(config, project, report, sites)

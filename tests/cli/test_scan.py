@@ -180,3 +180,13 @@ def test_helper_call_sites_name_the_endpoints_that_reach_them(project: Write) ->
     (site,) = json.loads(out)["call_sites"]
     assert site["function"] == "schedule"
     assert site["endpoint"] == "POST /a, PUT /b"
+
+
+def test_unreadable_evidence_is_a_usage_error(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project("stats.json", '{"version": 99}')
+    code, _, err = scan(".", "--evidence", "stats.json")
+    assert code == 2
+    assert err.startswith("bgmigrate: error: --evidence: cannot read runtime statistics")
+    code, _, err = scan(".", "--evidence", "missing.json")
+    assert code == 2

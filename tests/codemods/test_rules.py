@@ -12,20 +12,27 @@ from bgmigrate.codemods.discovery import discover
 from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import build
 from bgmigrate.codemods.rules import RULES, Rule, selected
+from bgmigrate.codemods.runner import load_evidence
 
 EXAMPLES = [
-    pytest.param(rule, kind, example, id=f"{rule.value}-{kind}-{i}")
+    pytest.param(rule, kind, example, spec.evidence, id=f"{rule.value}-{kind}-{i}")
     for rule, spec in RULES.items()
     for kind, examples in (("valid", spec.valid), ("invalid", spec.invalid))
     for i, example in enumerate(examples)
 ]
 
 
-def scan_source(source: str, root: Path, config: CodemodConfig | None = None) -> ScanReport:
-    """Scan one ``main.py`` holding ``source``."""
+def scan_source(
+    source: str, root: Path, config: CodemodConfig | None = None, evidence: str = ""
+) -> ScanReport:
+    """Scan one ``main.py`` holding ``source`` (with a runtime stats file when given)."""
     (root / "main.py").write_text(source)
     config = config or CodemodConfig()
-    report, _ = run_audit(build(list(discover([root], config, root)), 1), config)
+    observed = {}
+    if evidence:
+        (root / "stats.json").write_text(evidence)
+        observed = load_evidence([root / "stats.json"])
+    report, _ = run_audit(build(list(discover([root], config, root)), 1), config, observed)
     return report
 
 
@@ -34,9 +41,9 @@ def codes(report: ScanReport) -> set[str]:
     return found | {"BGM199" for _ in report.unused_suppressions}
 
 
-@pytest.mark.parametrize(("rule", "kind", "example"), EXAMPLES)
-def test_rule_examples(rule: Rule, kind: str, example: str, tmp_path: Path) -> None:
-    report = scan_source(example, tmp_path)
+@pytest.mark.parametrize(("rule", "kind", "example", "evidence"), EXAMPLES)
+def test_rule_examples(rule: Rule, kind: str, example: str, evidence: str, tmp_path: Path) -> None:
+    report = scan_source(example, tmp_path, evidence=evidence)
     assert report.call_sites, "every example has a call site"
     assert (rule.value in codes(report)) == (kind == "invalid")
 
@@ -79,3 +86,14 @@ def test_findings_carry_evidence_from_call_site_to_trigger(tmp_path: Path) -> No
     finding = report.call_sites[0].findings[0]
     lines = [step.line for step in finding.evidence]
     assert lines == [12, 7, 8]  # add_task call -> def fetch -> requests.get
+
+
+def test_evidence_gives_measured_figures_and_moves_the_task(tmp_path: Path) -> None:
+    spec = RULES[Rule.OBSERVED_IN_PRODUCTION]
+    report = scan_source(spec.invalid[0], tmp_path, evidence=spec.evidence)
+    (site,) = report.call_sites
+    (finding,) = site.findings
+    assert "3 of 40 runs over budget" in finding.message
+    assert "2 of 40 runs failed (2 TimeoutError)" in finding.message
+    assert site.verdict.value == "migrate"
+    assert scan_source(spec.invalid[0], tmp_path).call_sites[0].verdict.value == "keep-in-process"

@@ -54,7 +54,7 @@ def check_sarif(log: dict[str, Any]) -> None:
 
 def test_sarif_of_the_rule_examples_is_well_formed(tmp_path: Path) -> None:
     for spec in RULES.values():
-        report = scan_source(spec.invalid[0], tmp_path)
+        report = scan_source(spec.invalid[0], tmp_path, evidence=spec.evidence)
         log = sarif.build(report)
         check_sarif(log)
         assert spec.code in {r["ruleId"] for r in log["runs"][0]["results"]}

@@ -17,6 +17,7 @@ from bgmigrate.codemods.rules import (
     bgm106_async_blocking,
     bgm107_in_process,
     bgm108_coroutine_never_awaited,
+    bgm109_observed,
     bgm199_unused_suppression,
 )
 from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext, TracedCall
@@ -33,6 +34,7 @@ class Rule(StrEnum):
     ASYNC_BLOCKING = "BGM106"
     MUST_STAY_IN_PROCESS = "BGM107"
     COROUTINE_NEVER_AWAITED = "BGM108"
+    OBSERVED_IN_PRODUCTION = "BGM109"
     UNUSED_SUPPRESSION = "BGM199"
 
 
@@ -47,6 +49,7 @@ RULES: dict[Rule, RuleSpec] = {
         bgm106_async_blocking,
         bgm107_in_process,
         bgm108_coroutine_never_awaited,
+        bgm109_observed,
         bgm199_unused_suppression,
     )
 }

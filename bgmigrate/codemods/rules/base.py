@@ -10,6 +10,7 @@ from enum import StrEnum
 from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
 from bgmigrate.codemods.model import Evidence, Finding
+from bgmigrate.stats import TaskStats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,8 @@ class SiteContext:
     async_targets: frozenset[str]
     """Callees of a lambda task that are ``async def`` functions."""
     config: CodemodConfig
+    observed: TaskStats | None = None
+    """Runtime statistics of the task (``scan --evidence``), when there are any."""
 
     def site_evidence(self) -> Evidence:
         """The call site as the first step of an evidence chain."""
@@ -96,3 +99,5 @@ class RuleSpec:
     """Code that must not trigger the rule."""
     invalid: tuple[str, ...]
     """Code that must trigger it (at least once)."""
+    evidence: str = ""
+    """A runtime stats file (JSON) the examples are scanned with, when the rule needs one."""

@@ -119,12 +119,14 @@ class Auditor:
         found = self.project.resolve(target) if target else None
         calls: tuple[TracedCall, ...] = ()
         writes: tuple[tuple[str, StateWrite], ...] = ()
+        loops: tuple[TracedCall, ...] = ()
         task = task_path = None
         if found is not None:
             task_facts, task = found
             task_path = task_facts.path
             calls = tuple(self._traced(task_facts, task))
             writes = tuple((task_path, w) for w in task.state_writes)
+            loops = tuple(TracedCall(loop, task_path, ()) for loop in task.loops)
         elif target is not None and site.task.kind is CallableKind.FUNCTION:
             calls = (TracedCall(Call(target, site.at), facts.path, ()),)
         async_targets = frozenset(
@@ -142,6 +144,7 @@ class Auditor:
             task_path=task_path,
             calls=calls,
             state_writes=writes,
+            loops=loops,
             async_targets=async_targets,
             config=self.config,
             observed=self._observed(name),

@@ -67,6 +67,26 @@ DEFAULT_SLOW_CALLS: tuple[str, ...] = (
     "*.extract_text",
 )
 
+# Loops whose data has no bound known in advance: fnmatch patterns over the iterable's callee.
+DEFAULT_UNBOUNDED_LOOPS: tuple[str, ...] = (
+    "while True",
+    "os.walk",
+    "glob.glob",
+    "glob.iglob",
+    "*.iterdir",
+    "*.glob",
+    "*.rglob",
+    "*.all",
+    "*.fetchall",
+    "*.scalars",
+    "*.readlines",
+    "*.iter_lines",
+    "*.iter_content",
+    "*.aiter_lines",
+    "*.paginate",
+    "*.stream",
+)
+
 # Blocking calls that stall the event loop when made from an ``async def`` task.
 DEFAULT_BLOCKING_CALLS: tuple[str, ...] = (
     "time.sleep",
@@ -127,6 +147,7 @@ _LIST_KEYS = {
     "blocking-calls": "blocking_calls",
     "must-not-lose-calls": "must_not_lose_calls",
     "in-process-calls": "in_process_calls",
+    "unbounded-loops": "unbounded_loops",
     "extend-slow-calls": "extend_slow_calls",
     "extend-must-not-lose-calls": "extend_must_not_lose_calls",
     "paths": "paths",
@@ -160,6 +181,8 @@ class CodemodConfig:
     """Patterns added to ``must_not_lose_calls``."""
     in_process_calls: tuple[str, ...] = DEFAULT_IN_PROCESS_CALLS
     """Callee patterns for work that must stay in the web process (BGM107)."""
+    unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
+    """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
     respect_gitignore: bool = True
     """Skip files that ``.gitignore`` files ignore."""
     cache: bool = True

@@ -72,6 +72,21 @@ def body_calls(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
     return tuple(calls)
 
 
+def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
+    """``for`` loops over a call's result (named by the callee) and ``while True`` loops."""
+    loops = []
+    for node, _, _ in nodes:
+        if isinstance(node, ast.For | ast.AsyncFor):
+            source = node.iter.value if isinstance(node.iter, ast.Await) else node.iter
+            if isinstance(source, ast.Call):
+                loops.append(Call(callee_name(resolver, source.func), location(node), True))
+        elif (
+            isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value
+        ):
+            loops.append(Call("while True", location(node), True))
+    return tuple(loops)
+
+
 def _base_name(node: ast.expr) -> str | None:
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value

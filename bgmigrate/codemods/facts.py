@@ -128,6 +128,8 @@ class FunctionFacts:
     params: tuple[Param, ...]
     calls: tuple[Call, ...]
     state_writes: tuple[StateWrite, ...]
+    loops: tuple[Call, ...]
+    """Loops over the result of a call (the call's name), and ``while True`` loops."""
     decorators: tuple[str, ...]
     """Resolved names of the decorators (call decorators by their callee)."""
 

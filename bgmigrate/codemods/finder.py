@@ -186,6 +186,7 @@ class ModuleAnalysis:
             params=self.params(item),
             calls=result.calls,
             state_writes=result.state_writes,
+            loops=result.loops,
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
         )
 

@@ -11,6 +11,7 @@ from bgmigrate.codemods.callables import Scope, classify, wrapped_task
 from bgmigrate.codemods.effects import (
     Nodes,
     body_calls,
+    body_loops,
     location,
     mutation_after,
     own_nodes,
@@ -57,6 +58,7 @@ class ScanResult:
     self_attrs: set[str] = dataclasses.field(default_factory=set)
     calls: tuple[Call, ...] = ()
     state_writes: tuple[StateWrite, ...] = ()
+    loops: tuple[Call, ...] = ()
 
 
 class FunctionScan:
@@ -94,6 +96,7 @@ class FunctionScan:
         self._visit()
         module_vars = self.analysis.module_vars
         self.result.calls = body_calls(self.resolver, self.nodes)
+        self.result.loops = body_loops(self.resolver, self.nodes)
         self.result.state_writes = state_writes(self.nodes, module_vars, {p.name for p in params})
         self.result.bg_names = frozenset(self.bg)
         return self.result

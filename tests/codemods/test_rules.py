@@ -74,7 +74,7 @@ def test_select_takes_prefixes() -> None:
 
 
 def test_configured_slow_calls_extend_the_defaults(tmp_path: Path) -> None:
-    source = RULES[Rule.LONG_RUNNING].valid[0].replace("print(name)", "mylib.crunch(name)")
+    source = RULES[Rule.LONG_RUNNING].valid[0].replace("print(name, attempt)", "mylib.crunch(name)")
     source = "import mylib\n" + source
     assert codes(scan_source(source, tmp_path)) == set()
     config = CodemodConfig(extend_slow_calls=("mylib.*",))

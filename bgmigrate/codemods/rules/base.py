@@ -38,6 +38,8 @@ class SiteContext:
     calls: tuple[TracedCall, ...]
     """Calls the task makes (the callable itself when it is a library function)."""
     state_writes: tuple[tuple[str, StateWrite], ...]
+    loops: tuple[TracedCall, ...]
+    """The task's own loops over call results (and ``while True``)."""
     async_targets: frozenset[str]
     """Callees of a lambda task that are ``async def`` functions."""
     config: CodemodConfig
@@ -54,9 +56,11 @@ class SiteContext:
             return ()
         return (Evidence(self.task_path, self.task.at.line, f"def {self.task_name}"),)
 
-    def matching(self, patterns: tuple[str, ...]) -> Iterator[TracedCall]:
-        """Calls of the task whose callee matches one of ``patterns`` (fnmatch)."""
-        for traced in self.calls:
+    def matching(
+        self, patterns: tuple[str, ...], among: tuple[TracedCall, ...] | None = None
+    ) -> Iterator[TracedCall]:
+        """Calls of the task (or ``among``) whose callee matches one of ``patterns`` (fnmatch)."""
+        for traced in self.calls if among is None else among:
             if any(fnmatch.fnmatchcase(traced.call.name, p) for p in patterns):
                 yield traced
 

@@ -132,6 +132,9 @@ class FunctionFacts:
     """Loops over the result of a call (the call's name), and ``while True`` loops."""
     decorators: tuple[str, ...]
     """Resolved names of the decorators (call decorators by their callee)."""
+    attached: bool = False
+    """The function hands its BackgroundTasks object to a response (``background=``): its
+    parameters must stay BackgroundTasks."""
 
 
 @dataclasses.dataclass(frozen=True)

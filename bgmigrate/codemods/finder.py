@@ -187,6 +187,7 @@ class ModuleAnalysis:
             calls=result.calls,
             state_writes=result.state_writes,
             loops=result.loops,
+            attached=result.attached,
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
         )
 

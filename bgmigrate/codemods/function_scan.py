@@ -59,6 +59,7 @@ class ScanResult:
     calls: tuple[Call, ...] = ()
     state_writes: tuple[StateWrite, ...] = ()
     loops: tuple[Call, ...] = ()
+    attached: bool = False
 
 
 class FunctionScan:
@@ -204,6 +205,7 @@ class FunctionScan:
                 isinstance(value, ast.Name) and value.id in self.constructed
             )
             if held:
+                self.result.attached = self.result.attached or self._is_receiver(value)
                 self.result.other_uses.append(
                     OtherUse("response_background", location(value), _RESPONSE)
                 )

@@ -110,7 +110,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
             is_dependency = function.route is not None or matches(qualified, dependencies)
             helper = (path, function.qualname) in helpers and not is_dependency
             for param in function.params:
-                if param.annotated:
+                if param.annotated and not function.attached:
                     queue = helper or (param.optional and not is_dependency)
                     file_plan.params[(function.qualname, param.name)] = (
                         "TaskQueue" if queue else "Tasks"

@@ -33,7 +33,6 @@ from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCal
 from bgmigrate.stats import TaskStats
 
 _DEPTH = 3
-_OTHER_USE_RULE = "BGM199"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,7 +81,6 @@ class RawCallSite:
     """An ``add_task`` call on a BackgroundTasks object, before project-wide resolution."""
 
     at: Location
-    end: Location
     function: str
     """Qualified name (in this module) of the function containing the call."""
     task: TaskRef
@@ -122,7 +121,6 @@ class FunctionFacts:
     is_async: bool
     module_level: bool
     is_method: bool
-    nested: bool
     route: str | None
     """``POST /upload`` when decorated as an endpoint."""
     params: tuple[Param, ...]

@@ -181,7 +181,6 @@ class ModuleAnalysis:
             is_async=isinstance(item.node, ast.AsyncFunctionDef),
             module_level=item.parent is None and item.class_name is None,
             is_method=item.class_name is not None,
-            nested=item.parent is not None,
             route=route_of(item.node.decorator_list, self.prefixes),
             params=self.params(item),
             calls=result.calls,

@@ -250,8 +250,7 @@ class FunctionScan:
         keywords = [k.value for k in node.keywords if k.arg != "func" or node.args]
         rest = [*given[index + 1 :], *keywords]
         arguments = tuple(self._argument(node, arg) for arg in rest)
-        end = Location(node.end_lineno or node.lineno, node.end_col_offset or 0)
-        return RawCallSite(location(node), end, self.qualname, task, arguments)
+        return RawCallSite(location(node), self.qualname, task, arguments)
 
     def _argument(self, call: ast.Call, arg: ast.expr) -> Argument:
         if self._scoped is None:

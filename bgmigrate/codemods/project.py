@@ -36,9 +36,9 @@ def read(source: SourceFile) -> bytes | None:
         return None
 
 
-def is_candidate(data: bytes, extra: tuple[bytes, ...] = ()) -> bool:
+def is_candidate(data: bytes) -> bool:
     """The cheap byte test run before any parsing."""
-    return any(marker in data for marker in (*MARKERS, *extra))
+    return any(marker in data for marker in MARKERS)
 
 
 def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
@@ -68,7 +68,6 @@ class Project:
     index: FunctionIndex
     hints: dict[str, Hints]
     """The hints each analysed file was last analysed with, by display path."""
-    candidates: int = 0
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -222,7 +221,6 @@ def build(
         project.hints[facts.path] = Hints()
         if entry:
             fresh[entry] = facts
-    project.candidates = len(project.facts)
     if cache_path is not None and fresh.keys() != entries.keys():
         cache.save(cache_path, fresh)
     project.settle(jobs)

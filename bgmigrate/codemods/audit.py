@@ -79,6 +79,15 @@ class Auditor:
             if f.route
         }
 
+    def _predecessors(self, key: FunctionKey) -> set[FunctionKey]:
+        """Functions that hand ``key`` the object; for a method, also its class's constructor
+        (the object reaches methods through ``self``)."""
+        found = set(self._callers.get(key, ()))
+        owner, _, name = key[1].rpartition(".")
+        if owner and "<locals>" not in owner and name != "__init__":
+            found.add((key[0], f"{owner}.__init__"))
+        return found
+
     def endpoints(self, start: FunctionKey) -> str | None:
         """The route of ``start``, or of the endpoints that pass it the object (``, ``-joined)."""
         seen, frontier, found = {start}, [start], []
@@ -88,7 +97,7 @@ class Auditor:
             if route:
                 found.append(route)
                 continue
-            for caller in sorted(self._callers.get(key, ())):
+            for caller in sorted(self._predecessors(key)):
                 if caller not in seen:
                     seen.add(caller)
                     frontier.append(caller)

@@ -167,5 +167,7 @@ class FileFacts:
     """Dotted names meaning BackgroundTasks here (``BT``, ``fastapi.BackgroundTasks``)."""
     dependencies: tuple[str, ...] = ()
     """Qualified names used inside ``Depends(...)``/``Security(...)``."""
+    bound_names: tuple[str, ...] = ()
+    """Names bound at module level (imports included): the rewrite must not shadow them."""
     suppressions: tuple[tuple[int, tuple[str, ...]], ...] = ()
     """Line -> rule codes of ``# bgmigrate: ignore[...]`` comments."""

@@ -248,6 +248,7 @@ def _analyze_tree(
         bg_exports=analysis.exports(),
         bg_local_names=tuple(sorted(analysis.reader.aliases)),
         dependencies=analysis.dependencies(),
+        bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),
         suppressions=suppressions(text),
     )
 

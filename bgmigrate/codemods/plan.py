@@ -19,7 +19,10 @@ from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import matches
 from bgmigrate.codemods.project import Project
 
-TASK_DECORATOR = "bgmigrate.task"
+RUNTIME = "bgmigrate"
+RUNTIME_NAMES = ("Tasks", "TaskQueue", "task")
+"""Names the rewrite introduces."""
+TASK_DECORATOR = f"{RUNTIME}.task"
 
 
 @dataclasses.dataclass
@@ -35,6 +38,8 @@ class FilePlan:
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
     keep_imports: bool = False
     """Another file imports BackgroundTasks from this one: never remove its import."""
+    qualified: bool = False
+    """``Tasks``/``TaskQueue``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
 
     @property
     def empty(self) -> bool:
@@ -83,6 +88,14 @@ def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
     return comments
 
 
+def _names_taken(facts: FileFacts) -> bool:
+    imports = dict(facts.imports)
+    return any(
+        name in facts.bound_names and imports.get(name) != f"{RUNTIME}.{name}"
+        for name in RUNTIME_NAMES
+    )
+
+
 def _reexported(project: Project, facts: FileFacts) -> bool:
     names = {f"{facts.module}.{n}" for n in facts.bg_exports}
     return any(
@@ -103,8 +116,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
         file_plan.keep_imports = _reexported(project, facts)
-        # ``@task`` needs the bare name; never shadow a different ``task`` the module imports.
-        taken = dict(facts.imports).get("task", TASK_DECORATOR) != TASK_DECORATOR
+        file_plan.qualified = _names_taken(facts)
         for function in facts.functions:
             qualified = f"{facts.module}.{function.qualname}"
             is_dependency = function.route is not None or matches(qualified, dependencies)
@@ -117,7 +129,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
                     )
             already = TASK_DECORATOR in function.decorators
             chosen = function.qualname in decorations.get(path, set())
-            if chosen and function.module_level and not already and not taken:
+            if chosen and function.module_level and not already:
                 file_plan.decorate.add(function.qualname)
         plans[path] = file_plan
     return plans

@@ -14,10 +14,8 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from bgmigrate.codemods.plan import FilePlan
+from bgmigrate.codemods.plan import RUNTIME, FilePlan
 from bgmigrate.errors import BgmigrateError
-
-_RUNTIME = "bgmigrate"
 
 
 class RewriteError(BgmigrateError):
@@ -39,6 +37,7 @@ class _AnnotationSwap(cst.CSTTransformer):
     def __init__(self, names: frozenset[str], replacement: str) -> None:
         self.names = names
         self.replacement = replacement
+        self.node = cst.parse_expression(replacement)
         self.pattern = re.compile(
             r"(?<![\w.])("
             + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
@@ -46,12 +45,12 @@ class _AnnotationSwap(cst.CSTTransformer):
         )
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        return cst.Name(self.replacement) if updated.value in self.names else updated
+        return self.node if updated.value in self.names else updated
 
     def leave_Attribute(
         self, original: cst.Attribute, updated: cst.Attribute
     ) -> cst.BaseExpression:
-        return cst.Name(self.replacement) if _dotted(updated) in self.names else updated
+        return self.node if _dotted(updated) in self.names else updated
 
     def leave_SimpleString(
         self, original: cst.SimpleString, updated: cst.SimpleString
@@ -110,12 +109,17 @@ class Rewriter(VisitorBasedCodemodCommand):
         updated = updated.with_changes(params=new_params)
         if qualname in self.plan.decorate:
             self.used.add("task")
-            decorator = cst.Decorator(cst.Name("task"))
+            decorator = cst.Decorator(cst.parse_expression(self._spell("task")))
             updated = updated.with_changes(decorators=[decorator, *updated.decorators])
         return updated
 
+    def _spell(self, name: str) -> str:
+        """How this file spells bgmigrate's ``name`` (qualified when the bare name is taken)."""
+        return f"{RUNTIME}.{name}" if self.plan.qualified else name
+
     def _swap(self, annotation: cst.Annotation, replacement: str) -> cst.Annotation:
-        swapped = annotation.annotation.visit(_AnnotationSwap(self.names, replacement))
+        spelled = self._spell(replacement)
+        swapped = annotation.annotation.visit(_AnnotationSwap(self.names, spelled))
         if swapped is not annotation.annotation:
             self.used.add(replacement)
         assert isinstance(swapped, cst.BaseExpression)
@@ -149,8 +153,10 @@ class Rewriter(VisitorBasedCodemodCommand):
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         """Rewrite, then add the runtime imports used and drop unused BackgroundTasks imports."""
         updated = tree.visit(self)
-        for name in sorted(self.used):
-            AddImportsVisitor.add_needed_import(self.context, _RUNTIME, name)
+        if self.plan.qualified and self.used:
+            AddImportsVisitor.add_needed_import(self.context, RUNTIME)
+        for name in sorted(self.used) if not self.plan.qualified else ():
+            AddImportsVisitor.add_needed_import(self.context, RUNTIME, name)
         if not self.plan.keep_imports:
             for local, qual in self.plan.facts.imports:
                 if local in self.names:

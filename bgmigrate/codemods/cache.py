@@ -2,19 +2,25 @@
 
 Entries are keyed by a hash of the file's bytes, its path and module name; the cache file
 itself is named after the tool version and the configuration fingerprint, so any change of
-either starts afresh. The file is written by bgmigrate for bgmigrate, in the project's
-``.bgmigrate_cache/`` directory (pickle: it only ever holds our own frozen dataclasses and is
-never read from anywhere else). A cache that cannot be read is ignored, never an error.
+either starts afresh. It lives in the project's ``.bgmigrate_cache/`` directory as plain JSON
+(never pickle: a cache file is data, and loading it must not run code). A cache that cannot
+be read is ignored, never an error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import hashlib
+import json
 import os
-import pickle
 import tempfile
+import types
+import typing
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from bgmigrate import __version__
 from bgmigrate.codemods.facts import FileFacts
@@ -32,27 +38,50 @@ def key(data: bytes, display: str, module: str) -> str:
 
 def cache_file(root: Path, fingerprint: str) -> Path:
     """Where the entries for this tool version and configuration live."""
-    return root / DIRECTORY / f"facts-{__version__}-{fingerprint}.pickle"
+    return root / DIRECTORY / f"facts-{__version__}-{fingerprint}.json"
+
+
+@functools.cache
+def _fields(kind: type) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(kind)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind))
+
+
+def _decode(kind: Any, value: Any) -> Any:
+    """Rebuild a value of type ``kind`` (frozen dataclasses, tuples, enums) from JSON data."""
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return kind(**{name: _decode(hint, value[name]) for name, hint in _fields(kind)})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], item) for item in value)
+        return tuple(_decode(arg, item) for arg, item in zip(args, value, strict=True))
+    if origin in (typing.Union, types.UnionType):
+        present = [arg for arg in args if arg is not type(None)]
+        return None if value is None else _decode(present[0], value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
+    return value
 
 
 def load(path: Path) -> Entries:
-    """The stored entries, or none when the file is missing or unreadable."""
+    """The stored entries, or none when the file is missing, unreadable or from elsewhere."""
     try:
-        with path.open("rb") as handle:
-            entries = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: _decode(FileFacts, v) for k, v in data["entries"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
-    return entries if isinstance(entries, dict) else {}
 
 
 def save(path: Path, entries: Entries) -> None:
     """Store ``entries`` atomically; a cache that cannot be written is skipped silently."""
+    document = {"entries": {k: dataclasses.asdict(v) for k, v in entries.items()}}
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
         fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
         os.replace(temporary, path)

@@ -131,7 +131,7 @@ def test_pyproject_configures_rules(project: Write) -> None:
 def test_cache_is_reused_for_unchanged_files_only(project: Write, tmp_path: Path) -> None:
     app = project("app.py", SLOW_APP)
     assert scan(".")[0] == 1
-    (stored,) = (tmp_path / ".bgmigrate_cache").glob("facts-*.pickle")
+    (stored,) = (tmp_path / ".bgmigrate_cache").glob("facts-*.json")
     entries = cache.load(stored)
     assert len(entries) == 1
     # Plant a stale result: a re-run must use it while the file is unchanged...

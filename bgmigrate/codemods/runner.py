@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from bgmigrate.codemods import cache
@@ -57,7 +58,8 @@ def _progress(enabled: bool, total: int) -> Iterator[Tick | None]:
         yield None
         return
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, transient=True) as bar:
+    # On stderr: stdout may be a JSON or SARIF document.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("scan", total=total)
         yield lambda n: bar.advance(task, n)
 

@@ -28,7 +28,11 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` via a temporary file and a rename, keeping its mode."""
+    """Replace ``path`` with ``data`` via a temporary file and a rename, keeping its mode.
+
+    A symbolic link stays a link: its target is replaced.
+    """
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bgmigrate", dir=path.parent)
     try:

@@ -53,3 +53,13 @@ def test_failed_write_leaves_the_original_and_no_temporary(tmp_path: Path) -> No
         write_atomic(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["f.py"]
+
+
+def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "real.py"
+    target.write_bytes(b"old\n")
+    link = tmp_path / "link.py"
+    link.symlink_to(target)
+    write_atomic(link, b"new\n")
+    assert link.is_symlink()
+    assert target.read_bytes() == b"new\n"

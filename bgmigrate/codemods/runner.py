@@ -21,6 +21,7 @@ from bgmigrate.codemods.discovery import SourceFile, discover
 from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import Progress as Tick
 from bgmigrate.codemods.project import Project, build, default_jobs
+from bgmigrate.codemods.rules import check_codes
 from bgmigrate.errors import ConfigError
 from bgmigrate.stats import TaskStats, load_stats
 
@@ -43,7 +44,9 @@ def effective_config(
     pyproject = config_file or find_pyproject(start if start.is_dir() else start.parent)
     if config_file is not None and not config_file.is_file():
         raise ConfigError(f"{config_file}: no such configuration file")
-    return load_config(pyproject).with_overrides(**overrides)
+    config = load_config(pyproject).with_overrides(**overrides)
+    check_codes(config.select, config.ignore)
+    return config
 
 
 def _check_paths(paths: list[Path], cwd: Path) -> None:

@@ -190,3 +190,12 @@ def test_unreadable_evidence_is_a_usage_error(project: Write) -> None:
     assert err.startswith("bgmigrate: error: --evidence: cannot read runtime statistics")
     code, _, err = scan(".", "--evidence", "missing.json")
     assert code == 2
+
+
+def test_unknown_rule_codes_are_usage_errors(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    code, _, err = scan(".", "--select", "BGM999")
+    assert code == 2
+    assert "unknown rule code BGM999; valid codes: BGM101" in err
+    assert scan(".", "--ignore", "BGM7")[0] == 2
+    assert scan(".", "--ignore", "tests")[0] == 0  # a path pattern, not a code

@@ -21,6 +21,7 @@ from bgmigrate.codemods.rules import (
     bgm199_unused_suppression,
 )
 from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext, TracedCall
+from bgmigrate.errors import ConfigError
 
 
 class Rule(StrEnum):
@@ -61,4 +62,26 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
     return chosen and not any(code.startswith(i.upper()) for i in ignore)
 
 
-__all__ = ["RULES", "Effect", "Rule", "RuleSpec", "SiteContext", "TracedCall", "selected"]
+def check_codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+    """Fail on ``--select`` values that are not rule codes or prefixes (``--ignore`` values not
+    starting with ``BGM`` are path patterns)."""
+    codes = [rule.value for rule in Rule]
+    given = [*select, *(i for i in ignore if i.upper().startswith("BGM"))]
+    unknown = [g for g in given if not any(code.startswith(g.upper()) for code in codes)]
+    if unknown:
+        raise ConfigError(
+            f"unknown rule code {', '.join(unknown)}; valid codes: {', '.join(codes)}"
+            " (or a prefix such as BGM10)"
+        )
+
+
+__all__ = [
+    "RULES",
+    "Effect",
+    "Rule",
+    "RuleSpec",
+    "SiteContext",
+    "TracedCall",
+    "check_codes",
+    "selected",
+]

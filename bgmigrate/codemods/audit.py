@@ -50,14 +50,17 @@ FunctionKey = tuple[str, str]
 
 
 def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
-    """Who hands the BackgroundTasks object to whom: callee -> callers."""
+    """Who hands the BackgroundTasks object to whom (callee -> callers), and which functions
+    declare which dependencies (dependency -> dependants)."""
     callers: dict[FunctionKey, set[FunctionKey]] = {}
     for facts in list(project.facts.values()):
-        for passed in facts.passes:
-            target = project.resolve(passed.callee)
+        edges = [(p.callee, p.caller) for p in facts.passes]
+        edges += [(d, f.qualname) for f in facts.functions for d in f.depends]
+        for callee, caller in edges:
+            target = project.resolve(callee)
             if target is not None:
                 key = (target[0].path, target[1].qualname)
-                callers.setdefault(key, set()).add((facts.path, passed.caller))
+                callers.setdefault(key, set()).add((facts.path, caller))
     return callers
 
 

@@ -130,6 +130,8 @@ class FunctionFacts:
     """Loops over the result of a call (the call's name), and ``while True`` loops."""
     decorators: tuple[str, ...]
     """Resolved names of the decorators (call decorators by their callee)."""
+    depends: tuple[str, ...] = ()
+    """Qualified names of the dependencies the function declares (``Depends(get_service)``)."""
     attached: bool = False
     """The function hands its BackgroundTasks object to a response (``background=``): its
     parameters must stay BackgroundTasks."""

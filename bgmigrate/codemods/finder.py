@@ -187,17 +187,44 @@ class ModuleAnalysis:
             state_writes=result.state_writes,
             loops=result.loops,
             attached=result.attached,
+            depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
         )
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
+        return tuple(sorted(self._depends_in([self.tree])))
+
+    def _depends_in(self, roots: list[ast.AST], annotation: ast.expr | None = None) -> set[str]:
+        """Dependencies named in ``roots``; a bare ``Depends()`` means ``annotation``'s class."""
         found = set()
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and node.args and self._is_depends(node.func):
-                name = self.resolver.qualify(node.args[0])
+        for root in roots:
+            for node in ast.walk(root):
+                if not (isinstance(node, ast.Call) and self._is_depends(node.func)):
+                    continue
+                target = node.args[0] if node.args else annotation
+                name = self.resolver.qualify(target) if target is not None else None
                 if name:
                     found.add(name)
+        return found
+
+    def _function_depends(self, node: FunctionNode) -> tuple[str, ...]:
+        """What the function's parameters and route decorator ``Depends`` on."""
+        args = node.args
+        params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
+        defaults[len(defaults) - len(args.defaults) :] = args.defaults
+        found = self._depends_in(list(node.decorator_list))
+        for param, default in zip(params, [*defaults, *args.kw_defaults], strict=True):
+            annotation = param.annotation
+            if isinstance(annotation, ast.Subscript) and self.resolver.is_typing(
+                annotation.value, "Annotated"
+            ):
+                parts = annotation.slice
+                elts = parts.elts if isinstance(parts, ast.Tuple) else [parts]
+                found |= self._depends_in(list(elts[1:]), elts[0])
+            if default is not None:
+                found |= self._depends_in([default], annotation)
         return tuple(sorted(found))
 
     def _is_depends(self, func: ast.expr) -> bool:

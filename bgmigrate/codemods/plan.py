@@ -118,7 +118,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
         file_plan.keep_imports = _reexported(project, facts)
         file_plan.qualified = _names_taken(facts)
         for function in facts.functions:
-            qualified = f"{facts.module}.{function.qualname}"
+            qualified = f"{facts.module}.{function.qualname}".removesuffix(".__init__")
             is_dependency = function.route is not None or matches(qualified, dependencies)
             helper = (path, function.qualname) in helpers and not is_dependency
             for param in function.params:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -105,3 +106,63 @@ def test_quiet_app_still_moves_to_tasks_without_task_decorator(project: Write) -
     text = path.read_text()
     assert "background_tasks: Tasks" in text
     assert "@task" not in text
+
+
+SERVICE_APP = """
+from typing import Annotated
+
+import requests
+from fastapi import BackgroundTasks, Depends, FastAPI
+
+app = FastAPI()
+
+
+def send_email(user_id: int) -> None:
+    requests.post("https://mail.example.com", json={"user": user_id})
+
+
+class Notifier:
+    def __init__(self, background_tasks: BackgroundTasks) -> None:
+        self.background_tasks = background_tasks
+
+    def notify(self, user_id: int) -> None:
+        self.background_tasks.add_task(send_email, user_id)
+
+
+class Mailer:
+    def __init__(self, background_tasks: BackgroundTasks) -> None:
+        self.background_tasks = background_tasks
+
+    def welcome(self, user_id: int) -> None:
+        self.background_tasks.add_task(send_email, user_id)
+
+
+def get_mailer(background_tasks: BackgroundTasks) -> Mailer:
+    return Mailer(background_tasks)
+
+
+@app.post("/direct")
+def direct(notifier: Notifier = Depends()) -> None:
+    notifier.notify(1)
+
+
+@app.post("/users")
+def create(mailer: Annotated[Mailer, Depends(get_mailer)]) -> None:
+    mailer.welcome(2)
+"""
+
+
+def test_service_objects_injected_by_depends(project: Write) -> None:
+    path = project("app.py", SERVICE_APP)
+    _, out, _ = invoke("scan", "--no-progress", "--format", "json", ".")
+    sites = {s["function"]: s for s in json.loads(out)["call_sites"]}
+    assert sites["Notifier.notify"]["endpoint"] == "POST /direct"
+    assert sites["Mailer.welcome"]["endpoint"] == "POST /users"
+    rewrite(".")
+    text = path.read_text()
+    # FastAPI injects Notifier.__init__ itself (a class dependency): it needs Tasks.
+    assert "class Notifier:\n    def __init__(self, background_tasks: Tasks)" in text
+    # Mailer is built by hand in get_mailer: a service taking the queue.
+    assert "class Mailer:\n    def __init__(self, background_tasks: TaskQueue)" in text
+    assert "def get_mailer(background_tasks: Tasks) -> Mailer:" in text
+    assert "@task\ndef send_email" in text

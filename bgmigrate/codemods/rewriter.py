@@ -15,6 +15,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.plan import RUNTIME, FilePlan
+from bgmigrate.codemods.routes import ROUTE_METHODS
 from bgmigrate.errors import BgmigrateError
 
 
@@ -63,6 +64,20 @@ class _AnnotationSwap(cst.CSTTransformer):
         return updated.with_changes(value=updated.value[:prefix_len] + changed + updated.quote)
 
 
+def _is_view(node: cst.ClassDef) -> bool:
+    """A class-based view: decorated (``@cbv(router)``) and holding route methods."""
+    methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
+    routes = [
+        d
+        for method in methods
+        for d in method.decorators
+        if isinstance(d.decorator, cst.Call)
+        and isinstance(d.decorator.func, cst.Attribute)
+        and d.decorator.func.attr.value in ROUTE_METHODS
+    ]
+    return bool(node.decorators and routes)
+
+
 class Rewriter(VisitorBasedCodemodCommand):
     """Applies one ``FilePlan``."""
 
@@ -76,6 +91,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope: list[tuple[str, bool]] = []
         """Enclosing ``(name, is_function)`` definitions."""
         self.used: set[str] = set()
+        self.views: list[bool] = []
+        """For each enclosing class: is it a class-based view (FastAPI injects its attributes)?"""
 
     def _qualname(self, name: str) -> str:
         parts = []
@@ -87,9 +104,11 @@ class Rewriter(VisitorBasedCodemodCommand):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.scope.append((node.name.value, False))
+        self.views.append(_is_view(node))
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         self.scope.pop()
+        self.views.pop()
         return updated
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -132,8 +151,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         return param.with_changes(annotation=self._swap(param.annotation, replacement))
 
     def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
-        in_class = bool(self.scope) and not self.scope[-1][1]
-        if not in_class:
+        in_view = bool(self.scope) and not self.scope[-1][1] and self.views[-1]
+        if not in_view:
             return updated
         return updated.with_changes(annotation=self._swap(updated.annotation, "Tasks"))
 

@@ -64,6 +64,20 @@ class _AnnotationSwap(cst.CSTTransformer):
         return updated.with_changes(value=updated.value[:prefix_len] + changed + updated.quote)
 
 
+def _top_level_imports(tree: cst.Module) -> set[str]:
+    """Local names bound by import statements directly in the module body."""
+    names: set[str] = set()
+    for statement in tree.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import | cst.ImportFrom) and not isinstance(
+                small.names, cst.ImportStar
+            ):
+                names.update(alias.evaluated_alias or alias.evaluated_name for alias in small.names)
+    return names
+
+
 def _is_view(node: cst.ClassDef) -> bool:
     """A class-based view: decorated (``@cbv(router)``) and holding route methods."""
     methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
@@ -177,8 +191,11 @@ class Rewriter(VisitorBasedCodemodCommand):
         for name in sorted(self.used) if not self.plan.qualified else ():
             AddImportsVisitor.add_needed_import(self.context, RUNTIME, name)
         if not self.plan.keep_imports:
+            top_level = _top_level_imports(tree)
             for local, qual in self.plan.facts.imports:
-                if local in self.names:
+                # Imports inside ``if TYPE_CHECKING:`` and the like stay: removing them would
+                # leave an empty block behind.
+                if local in self.names and local in top_level:
                     module, _, name = qual.rpartition(".")
                     asname = local if local != name else None
                     if module:

@@ -18,6 +18,7 @@ import os
 import tempfile
 import types
 import typing
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -41,34 +42,42 @@ def cache_file(root: Path, fingerprint: str) -> Path:
     return root / DIRECTORY / f"facts-{__version__}-{fingerprint}.json"
 
 
-@functools.cache
-def _fields(kind: type) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(kind)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind))
+Decoder = Callable[[Any], Any]
 
 
-def _decode(kind: Any, value: Any) -> Any:
-    """Rebuild a value of type ``kind`` (frozen dataclasses, tuples, enums) from JSON data."""
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        return kind(**{name: _decode(hint, value[name]) for name, hint in _fields(kind)})
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], item) for item in value)
-        return tuple(_decode(arg, item) for arg, item in zip(args, value, strict=True))
-    if origin in (typing.Union, types.UnionType):
-        present = [arg for arg in args if arg is not type(None)]
-        return None if value is None else _decode(present[0], value)
-    if isinstance(kind, type) and issubclass(kind, Enum):
-        return kind(value)
+def _identity(value: Any) -> Any:
     return value
+
+
+@functools.cache
+def _decoder(kind: Any) -> Decoder:
+    """A function rebuilding a value of type ``kind`` (frozen dataclasses, tuples, enums,
+    optionals) from JSON data; built once per type, so loading stays fast."""
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        hints = typing.get_type_hints(kind)
+        fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind)]
+        return lambda value: kind(**{name: decode(value[name]) for name, decode in fields})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _decoder(args[0])
+        return tuple if item is _identity else lambda value: tuple(map(item, value))
+    if origin is tuple:
+        items = [_decoder(arg) for arg in args]
+        return lambda value: tuple(d(v) for d, v in zip(items, value, strict=True))
+    if origin in (typing.Union, types.UnionType):
+        present = _decoder(next(arg for arg in args if arg is not type(None)))
+        return lambda value: None if value is None else present(value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind
+    return _identity
 
 
 def load(path: Path) -> Entries:
     """The stored entries, or none when the file is missing, unreadable or from elsewhere."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: _decode(FileFacts, v) for k, v in data["entries"].items()}
+        decode = _decoder(FileFacts)
+        return {k: decode(v) for k, v in data["entries"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 

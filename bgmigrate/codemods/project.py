@@ -159,17 +159,21 @@ class Project:
             self.hints[facts.path] = hints
 
 
-_CACHE: Entries = {}
-"""The previous run's entries, in each worker process (set by ``_init``)."""
+_KNOWN: frozenset[str] = frozenset()
+"""Cache keys of the previous run, in each worker process (set by ``_init``): a worker only
+says "unchanged", the facts themselves never travel to it."""
 
 
-def _init(entries: Entries) -> None:
-    global _CACHE
-    _CACHE = entries
+def _init(known: frozenset[str]) -> None:
+    global _KNOWN
+    _KNOWN = known
 
 
-def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts] | None:
-    """Byte-test one file and analyse it if it is a candidate (in a worker process)."""
+def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts | None] | None:
+    """Byte-test one file and analyse it if it is a candidate (in a worker process).
+
+    ``None`` for a file that cannot contain a use; ``(key, None)`` for an unchanged candidate.
+    """
     path, display, module = job
     try:
         data = path.read_bytes()
@@ -178,27 +182,28 @@ def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts] | None:
     if not is_candidate(data):
         return None
     entry = cache.key(data, display, module)
-    facts = _CACHE.get(entry)
-    return entry, facts if facts is not None else analyze(data, display, module, Hints())
+    return entry, None if entry in _KNOWN else analyze(data, display, module, Hints())
 
 
 def _probe_all(
     files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
 ) -> Iterator[tuple[str, FileFacts]]:
     work = [(s.path, s.display, s.module) for s in files]
+    known = frozenset(entries)
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        _init(entries)
-        results: Iterable[tuple[str, FileFacts] | None] = map(_probe, work)
+        _init(known)
+        results: Iterable[tuple[str, FileFacts | None] | None] = map(_probe, work)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(entries,))
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(known,))
         results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 64)))
     try:
         for result in results:
             if progress:
                 progress(1)
             if result is not None:
-                yield result
+                entry, facts = result
+                yield entry, facts if facts is not None else entries[entry]
     finally:
         if pool is not None:
             pool.shutdown()

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bgmigrate.cli import options
 from bgmigrate.codemods.model import ErrorReport
-from bgmigrate.codemods.rewrite_run import changes
+from bgmigrate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bgmigrate.codemods.rewrite_run import Change
+    from bgmigrate.codemods.runner import Run
 
 _DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
 _CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
+
+
+def _changes() -> Callable[[Run, list[ErrorReport]], Iterator[Change]]:
+    """The rewrite, imported on use: libcst is the optional ``codemod`` extra."""
+    try:
+        from bgmigrate.codemods.rewrite_run import changes
+    except ModuleNotFoundError as exc:
+        if exc.name != "libcst":
+            raise
+        message = "bgmigrate rewrite needs libcst: pip install 'bgmigrate[codemod]'"
+        raise ConfigError(message) from exc
+    return changes
 
 
 def rewrite(
@@ -39,7 +57,7 @@ def rewrite(
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
-        for change in changes(run, errors):
+        for change in _changes()(run, errors):
             changed += 1
             if diff:
                 typer.echo(change.diff(), nl=False)

@@ -199,3 +199,20 @@ def test_unknown_rule_codes_are_usage_errors(project: Write) -> None:
     assert "unknown rule code BGM999; valid codes: BGM101" in err
     assert scan(".", "--ignore", "BGM7")[0] == 2
     assert scan(".", "--ignore", "tests")[0] == 0  # a path pattern, not a code
+
+
+def test_configured_paths_are_scanned_when_none_are_given(project: Write) -> None:
+    project("pyproject.toml", '[tool.bgmigrate]\npaths = ["service"]\n')
+    project("service/app.py", SLOW_APP)
+    project("other/app.py", SLOW_APP)
+    _, out, _ = scan("--format", "json")
+    assert [s["path"] for s in json.loads(out)["call_sites"]] == ["service/app.py"]
+
+
+def test_explicit_config_file(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("conf/custom.toml", '[tool.bgmigrate]\nignore = ["BGM101"]\n')
+    assert scan(".", "--config", "conf/custom.toml")[0] == 0
+    code, _, err = scan(".", "--config", "conf/missing.toml")
+    assert code == 2
+    assert "no such configuration file" in err

@@ -101,6 +101,9 @@ def scoped_locals(
     """Local variables bound to request-scoped values (ORM rows, clients, temp files)."""
     found = dict(scoped)
     for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+        written = _written_path(resolver, node)
+        if written is not None:
+            found[written] = "a file written on the web host by this request"
         pairs: list[tuple[ast.expr, ast.expr]] = []
         if isinstance(node, ast.Assign):
             pairs = [(t, node.value) for t in node.targets]
@@ -111,6 +114,21 @@ def scoped_locals(
             if isinstance(target, ast.Name) and kind is not None:
                 found[target.id] = kind
     return found
+
+
+_OPENERS = frozenset({"open", "io.open", "aiofiles.open"})
+
+
+def _written_path(resolver: Resolver, node: ast.AST) -> str | None:
+    """The variable holding a path the request writes to (``open(path, "wb")``)."""
+    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)):
+        return None
+    is_open = resolver.qualify(node.func) in _OPENERS
+    mode = node.args[1] if len(node.args) > 1 else None
+    mode = next((k.value for k in node.keywords if k.arg == "mode"), mode)
+    if not (is_open and isinstance(mode, ast.Constant) and isinstance(mode.value, str)):
+        return None
+    return node.args[0].id if any(flag in mode.value for flag in "wax") else None
 
 
 def argument_kind(node: ast.expr, scoped: dict[str, str]) -> str | None:

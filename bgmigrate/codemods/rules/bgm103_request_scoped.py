@@ -1,7 +1,8 @@
 """BGM103 request-scoped-argument: the task receives an object that only lives in the request.
 
 The endpoint's DB session, the ``Request``, an ``UploadFile``, ORM rows loaded with the
-request's session, clients opened for the request and temporary files on the web host cannot
+request's session, clients opened for the request, temporary files and files the request
+wrote on the web host cannot
 travel to a worker (and in-process they may be closed before the task runs). Pass an id or the
 data itself and open or load the object inside the task.
 """
@@ -54,6 +55,21 @@ def greet(user: User) -> None:
 def greet_user(user_id: int, background_tasks: BackgroundTasks, db: Session = Depends(get_db)):
     user = db.get(User, user_id)
     background_tasks.add_task(greet, user)
+""",
+    """
+from fastapi import BackgroundTasks, FastAPI, UploadFile
+
+app = FastAPI()
+
+def parse(path: str) -> None:
+    print(open(path, "rb").read())
+
+@app.post("/upload")
+async def upload(file: UploadFile, background_tasks: BackgroundTasks) -> None:
+    path = f"/srv/uploads/{file.filename}"
+    with open(path, "wb") as out:
+        out.write(await file.read())
+    background_tasks.add_task(parse, path)
 """,
 )
 FIX = "pass an id or plain data and load or open the object inside the task"

@@ -134,6 +134,8 @@ class FunctionScan:
                 if isinstance(node, ast.Assign):
                     for target in node.targets:
                         self._bind(target, node.value)
+                elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+                    self._bind(node.target, node.value)
 
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Attribute) and dotted(target.value) == "self":

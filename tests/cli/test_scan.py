@@ -216,3 +216,16 @@ def test_explicit_config_file(project: Write) -> None:
     code, _, err = scan(".", "--config", "conf/missing.toml")
     assert code == 2
     assert "no such configuration file" in err
+
+
+def test_annotated_and_walrus_aliases_are_followed(project: Write) -> None:
+    source = SLOW_APP.replace(
+        "    background_tasks.add_task(wait)",
+        "    tasks: BackgroundTasks = background_tasks\n"
+        "    tasks.add_task(wait)\n"
+        "    if (queue := tasks) is not None:\n"
+        "        queue.add_task(wait)",
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert [s["line"] for s in json.loads(out)["call_sites"]] == [12, 14]

@@ -182,14 +182,8 @@ class FunctionScan:
             return
         if self._constructs(node):
             in_response = isinstance(parent, ast.keyword) and parent.arg == "background"
-            kind, message = (
-                ("response_background", _RESPONSE)
-                if in_response
-                else (
-                    "constructed",
-                    _CONSTRUCTED,
-                )
-            )
+            kind = "response_background" if in_response else "constructed"
+            message = _RESPONSE if in_response else _CONSTRUCTED
             self.result.other_uses.append(OtherUse(kind, location(node), message))
             return
         if self.resolver.qualify(func) in SINGLE_TASK:

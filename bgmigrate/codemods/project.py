@@ -68,6 +68,8 @@ class Project:
     index: FunctionIndex
     hints: dict[str, Hints]
     """The hints each analysed file was last analysed with, by display path."""
+    current: Hints = dataclasses.field(default_factory=Hints)
+    """The latest project-wide hints (files analysed on demand get these)."""
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -76,10 +78,9 @@ class Project:
 
     def analyse_now(self, source: SourceFile) -> FileFacts:
         """Analyse one more file (a task's module that the byte test skipped)."""
-        hints = self._global_hints()
-        facts = _analyze_path((source.path, source.display, source.module, hints))
+        facts = _analyze_path((source.path, source.display, source.module, self.current))
         self.index.add(facts)
-        self.hints[source.display] = hints
+        self.hints[source.display] = self.current
         return facts
 
     def resolve(self, qualified: str) -> tuple[FileFacts, FunctionFacts] | None:
@@ -114,7 +115,7 @@ class Project:
     def settle(self, jobs: int) -> None:
         """Re-analyse files whose hints changed until a fixed point (bounded)."""
         for _ in range(_MAX_ROUNDS):
-            hints = self._global_hints()
+            hints = self.current = self._global_hints()
             self._sweep_reexports(hints, jobs)
             stale = [s for s in self.files if s.display in self.facts and self._relevant(s, hints)]
             if not stale:

@@ -1,8 +1,8 @@
 """Per-file analysis results kept between runs, so a re-run on an unchanged tree is near-instant.
 
 Entries are keyed by a hash of the file's bytes, its path and module name; the cache file
-itself is named after the tool version and the configuration fingerprint, so any change of
-either starts afresh. It lives in the project's ``.bgmigrate_cache/`` directory as plain JSON
+itself is named after the tool version (and a hash of the analysis code) and the
+configuration fingerprint, so any change of either starts afresh. It lives in the project's ``.bgmigrate_cache/`` directory as plain JSON
 (never pickle: a cache file is data, and loading it must not run code). A cache that cannot
 be read is ignored, never an error.
 """
@@ -37,9 +37,18 @@ def key(data: bytes, display: str, module: str) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _code_fingerprint() -> str:
+    """A hash of the analysis code itself, so a development build never reads stale facts."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_file(root: Path, fingerprint: str) -> Path:
-    """Where the entries for this tool version and configuration live."""
-    return root / DIRECTORY / f"facts-{__version__}-{fingerprint}.json"
+    """Where the entries for this tool version (and code) and configuration live."""
+    return root / DIRECTORY / f"facts-{__version__}-{_code_fingerprint()}-{fingerprint}.json"
 
 
 Decoder = Callable[[Any], Any]

@@ -2,9 +2,9 @@
 
 Entries are keyed by a hash of the file's bytes, its path and module name; the cache file
 itself is named after the tool version (and a hash of the analysis code) and the
-configuration fingerprint, so any change of either starts afresh. It lives in the project's ``.bgmigrate_cache/`` directory as plain JSON
-(never pickle: a cache file is data, and loading it must not run code). A cache that cannot
-be read is ignored, never an error.
+configuration fingerprint, so any change of either starts afresh. It lives in the project's
+``.bgmigrate_cache/`` directory as plain JSON (never pickle: a cache file is data, and loading
+it must not run code). A cache that cannot be read is ignored, never an error.
 """
 
 from __future__ import annotations

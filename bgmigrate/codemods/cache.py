@@ -92,7 +92,8 @@ def load(path: Path) -> Entries:
 
 
 def save(path: Path, entries: Entries) -> None:
-    """Store ``entries`` atomically; a cache that cannot be written is skipped silently."""
+    """Store ``entries`` atomically, dropping files of other versions or configurations; a
+    cache that cannot be written is skipped silently."""
     document = {"entries": {k: dataclasses.asdict(v) for k, v in entries.items()}}
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,3 +104,6 @@ def save(path: Path, entries: Entries) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle)
         os.replace(temporary, path)
+        for stale in path.parent.glob("facts-*.json"):
+            if stale != path:
+                stale.unlink()

@@ -30,3 +30,12 @@ def test_unusable_cache_files_are_ignored(content: str, tmp_path: Path) -> None:
     stored.write_text(content)
     assert cache.load(stored) == {}
     assert cache.load(tmp_path / "missing.json") == {}
+
+
+def test_saving_drops_files_of_other_versions(tmp_path: Path) -> None:
+    old = tmp_path / "facts-0.0.1-abc.json"
+    old.write_text("{}")
+    current = tmp_path / "facts-new.json"
+    cache.save(current, {})
+    assert [p.name for p in tmp_path.glob("facts-*.json")] == [current.name]
+    assert cache.load(current) == {}

@@ -163,6 +163,8 @@ class FileFacts:
     passes: tuple[Pass, ...] = ()
     imports: tuple[tuple[str, str], ...] = ()
     """Local name -> fully qualified name, for every import in the module."""
+    bg_attrs: tuple[str, ...] = ()
+    """``module.Class.attribute`` names of this file's classes that hold the object."""
     bg_exports: tuple[str, ...] = ()
     """Module-level names bound to BackgroundTasks (re-exports and aliases)."""
     bg_local_names: tuple[str, ...] = ()

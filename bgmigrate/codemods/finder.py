@@ -34,6 +34,8 @@ class Hints:
     """Qualified names that mean BackgroundTasks (project re-exports included)."""
     bg_params: frozenset[tuple[str, str]] = frozenset()
     """``(function's qualified name, parameter)`` pairs that receive the object."""
+    bg_attrs: frozenset[str] = frozenset()
+    """Qualified ``module.Class.attribute`` names that hold the object (context objects)."""
 
 
 @dataclasses.dataclass
@@ -88,6 +90,7 @@ class ModuleAnalysis:
         self.by_name = {d.qualname: d for d in self.defs}
         self.class_attrs: dict[str, set[str]] = self._class_annotations()
         self.prefixes = router_prefixes(tree)
+        self.hinted_attrs = hints.bg_attrs
         self.module_vars = self._module_vars()
         self._module_aliases()
 
@@ -231,6 +234,12 @@ class ModuleAnalysis:
         qual = self.resolver.qualify(func)
         return qual in _DEPENDS or (dotted(func) or "").endswith(("Depends", "Security"))
 
+    def qualified_attrs(self) -> frozenset[str]:
+        """``module.Class.attr`` for every class attribute known to hold the object here."""
+        prefix = f"{self.module}." if self.module else ""
+        local = {f"{prefix}{cls}.{a}" for cls, attrs in self.class_attrs.items() for a in attrs}
+        return frozenset(local) | self.hinted_attrs
+
     def exports(self) -> tuple[str, ...]:
         """Module-level names that mean BackgroundTasks (for re-export resolution)."""
         return tuple(sorted(a for a in self.reader.aliases if "." not in a))
@@ -273,6 +282,7 @@ def _analyze_tree(
         passes=tuple(p for r in scans for p in r.passes),
         imports=tuple(sorted(analysis.resolver.imports.items())),
         bg_exports=analysis.exports(),
+        bg_attrs=tuple(sorted(a for a in analysis.qualified_attrs() if a not in hints.bg_attrs)),
         bg_local_names=tuple(sorted(analysis.reader.aliases)),
         dependencies=analysis.dependencies(),
         bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),

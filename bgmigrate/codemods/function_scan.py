@@ -29,7 +29,7 @@ from bgmigrate.codemods.facts import (
     StateWrite,
     TaskRef,
 )
-from bgmigrate.codemods.names import SINGLE_TASK, dotted
+from bgmigrate.codemods.names import SINGLE_TASK, dotted, matches
 from bgmigrate.codemods.request_scope import argument_kind, scoped_locals, scoped_params
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class FunctionScan:
         self.nodes: Nodes = list(own_nodes(self.body))
         self.qualname = qualname
         self.attrs = attrs
+        self.held_attrs = analysis.qualified_attrs()
         self.bg: set[str] = set(outer)
         self.constructed: set[str] = set()
         self.scope = Scope(qualname, class_name, {}, {}, {})
@@ -165,9 +166,13 @@ class FunctionScan:
     def _is_receiver(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Name):
             return node.id in self.bg
-        if isinstance(node, ast.Attribute) and dotted(node.value) == "self":
+        if not isinstance(node, ast.Attribute):
+            return False
+        owner = dotted(node.value)
+        if owner == "self":
             return node.attr in self.attrs
-        return False
+        cls = self.scope.instances.get(owner or "")
+        return cls is not None and matches(f"{cls}.{node.attr}", self.held_attrs)
 
     def _visit(self) -> None:
         for node, _, parent in self.nodes:

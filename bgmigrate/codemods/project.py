@@ -93,7 +93,8 @@ class Project:
             for f in self.facts.values()
             for name in f.bg_exports
         }
-        return Hints(frozenset(names), self._bg_params())
+        attrs = {attr for f in self.facts.values() for attr in f.bg_attrs}
+        return Hints(frozenset(names), self._bg_params(), frozenset(attrs))
 
     def _bg_params(self) -> frozenset[tuple[str, str]]:
         params: set[tuple[str, str]] = set()
@@ -133,8 +134,9 @@ class Project:
         prefix = f"{source.module}."
         new_params = {p for p in hints.bg_params - old.bg_params if p[0].startswith(prefix)}
         new_names = hints.bg_names - old.bg_names
+        new_owners = {a.rpartition(".")[0] for a in hints.bg_attrs - old.bg_attrs}
         imported = [q for _, q in facts.imports]
-        touched = any(matches(q, new_names) for q in imported)
+        touched = any(matches(q, new_names | new_owners) for q in imported)
         if not (new_params or touched):
             self.hints[source.display] = hints
             return False

@@ -229,3 +229,54 @@ def test_annotated_and_walrus_aliases_are_followed(project: Write) -> None:
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
     assert [s["line"] for s in json.loads(out)["call_sites"]] == [12, 14]
+
+
+def test_context_objects_holding_the_object_across_files(project: Write) -> None:
+    project("app/__init__.py", "")
+    project(
+        "app/context.py",
+        """
+        from dataclasses import dataclass
+
+        from fastapi import BackgroundTasks
+
+
+        @dataclass
+        class RequestContext:
+            user_id: int
+            tasks: BackgroundTasks
+
+
+        def get_context(tasks: BackgroundTasks) -> RequestContext:
+            return RequestContext(1, tasks)
+        """,
+    )
+    project(
+        "app/api.py",
+        """
+        import time
+        from typing import Annotated
+
+        from fastapi import Depends, FastAPI
+
+        from app.context import RequestContext, get_context
+
+        app = FastAPI()
+
+
+        def wait() -> None:
+            time.sleep(60)
+
+
+        @app.post("/ctx")
+        def post(ctx: Annotated[RequestContext, Depends(get_context)]) -> None:
+            ctx.tasks.add_task(wait)
+        """,
+    )
+    _, out, _ = scan(".", "--format", "json")
+    (site,) = json.loads(out)["call_sites"]
+    assert (site["path"], site["endpoint"], site["verdict"]) == (
+        "app/api.py",
+        "POST /ctx",
+        "migrate",
+    )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import io
 import re
 import tokenize
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
@@ -59,19 +61,23 @@ def suppressions(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
     return tuple(found)
 
 
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
 def _definitions(tree: ast.Module) -> Iterator[_Def]:
-    stack: list[tuple[ast.AST, str, str | None, str | None]] = [(tree, "", None, None)]
-    while stack:
-        node, prefix, class_name, parent = stack.pop(0)
+    queue: deque[tuple[ast.AST, str, str | None, str | None]] = deque([(tree, "", None, None)])
+    while queue:
+        node, prefix, class_name, parent = queue.popleft()
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 qualname = f"{prefix}{child.name}"
                 yield _Def(child, qualname, class_name, parent)
-                stack.append((child, f"{qualname}.<locals>.", None, qualname))
+                queue.append((child, f"{qualname}.<locals>.", None, qualname))
             elif isinstance(child, ast.ClassDef):
-                stack.append((child, f"{prefix}{child.name}.", child.name, parent))
-            elif not isinstance(child, ast.Lambda):
-                stack.append((child, prefix, class_name, parent))
+                queue.append((child, f"{prefix}{child.name}.", child.name, parent))
+            elif isinstance(child, _BLOCKS):
+                # Definitions only live in statement blocks: expressions are never entered.
+                queue.append((child, prefix, class_name, parent))
 
 
 class ModuleAnalysis:
@@ -80,7 +86,8 @@ class ModuleAnalysis:
     def __init__(self, tree: ast.Module, module: str, is_package: bool, hints: Hints) -> None:
         self.tree = tree
         self.module = module
-        self.resolver = Resolver(tree, module, is_package)
+        self.nodes = list(ast.walk(tree))
+        self.resolver = Resolver(tree, module, is_package, self.nodes)
         self.reader = AnnotationReader(self.resolver, hints.bg_names)
         prefix = f"{module}." if module else ""
         self.bg_params = {
@@ -114,7 +121,7 @@ class ModuleAnalysis:
 
     def _class_annotations(self) -> dict[str, set[str]]:
         attrs: dict[str, set[str]] = {}
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ClassDef):
                 attrs[node.name] = {
                     stmt.target.id
@@ -196,13 +203,20 @@ class ModuleAnalysis:
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
-        return tuple(sorted(self._depends_in([self.tree])))
+        return tuple(sorted(self._module_depends))
 
-    def _depends_in(self, roots: list[ast.AST], annotation: ast.expr | None = None) -> set[str]:
-        """Dependencies named in ``roots``; a bare ``Depends()`` means ``annotation``'s class."""
+    @functools.cached_property
+    def _module_depends(self) -> set[str]:
+        return self._depends_in(self.nodes, walk=False)
+
+    def _depends_in(
+        self, roots: list[ast.AST], annotation: ast.expr | None = None, walk: bool = True
+    ) -> set[str]:
+        """Dependencies named in ``roots`` (and below them, with ``walk``); a bare
+        ``Depends()`` means ``annotation``'s class."""
         found = set()
         for root in roots:
-            for node in ast.walk(root):
+            for node in ast.walk(root) if walk else (root,):
                 if not (isinstance(node, ast.Call) and self._is_depends(node.func)):
                     continue
                 target = node.args[0] if node.args else annotation
@@ -213,6 +227,8 @@ class ModuleAnalysis:
 
     def _function_depends(self, node: FunctionNode) -> tuple[str, ...]:
         """What the function's parameters and route decorator ``Depends`` on."""
+        if not self._module_depends and not self._bare_depends:
+            return ()
         args = node.args
         params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
         defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
@@ -229,6 +245,13 @@ class ModuleAnalysis:
             if default is not None:
                 found |= self._depends_in([default], annotation)
         return tuple(sorted(found))
+
+    @functools.cached_property
+    def _bare_depends(self) -> bool:
+        """Whether the module has a ``Depends()`` without an argument (class dependencies)."""
+        return any(
+            isinstance(n, ast.Call) and not n.args and self._is_depends(n.func) for n in self.nodes
+        )
 
     def _is_depends(self, func: ast.expr) -> bool:
         qual = self.resolver.qualify(func)

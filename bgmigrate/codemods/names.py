@@ -47,12 +47,19 @@ def matches(name: str, known: Iterable[str]) -> bool:
 class Resolver:
     """Resolves names in one module to fully qualified dotted names."""
 
-    def __init__(self, tree: ast.Module, module: str, is_package: bool) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        module: str,
+        is_package: bool,
+        nodes: Iterable[ast.AST] | None = None,
+    ) -> None:
+        """``nodes``: every node of ``tree`` when the caller has already listed them."""
         self.module = module
         self._package = module if is_package else module.rpartition(".")[0]
         self.imports: dict[str, str] = {}
         self.definitions: set[str] = set()
-        for node in ast.walk(tree):
+        for node in ast.walk(tree) if nodes is None else nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

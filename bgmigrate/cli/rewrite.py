@@ -68,6 +68,8 @@ def rewrite(
                 typer.echo(f"rewrote {change.source.display}", err=True)
         for error in errors:
             typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
+        verb = "would be rewritten" if diff or check else "rewritten"
+        typer.echo(f"{changed} file{'' if changed == 1 else 's'} {verb}", err=True)
     if errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if changed and check else 0)

@@ -20,7 +20,7 @@ def test_check_exits_1_until_rewritten_then_0(project: Write) -> None:
     before = path.read_bytes()
     code, _, err = rewrite("--check", ".")
     assert code == 1
-    assert "would rewrite app.py" in err
+    assert err.splitlines() == ["would rewrite app.py", "1 file would be rewritten"]
     assert path.read_bytes() == before
     assert rewrite(".")[0] == 0
     assert path.read_bytes() != before

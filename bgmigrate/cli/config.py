@@ -18,7 +18,7 @@ def config(
     ignore: list[str] | None = options.IGNORE,
     exclude: list[str] | None = options.EXCLUDE,
 ) -> None:
-    """Print the effective [tool.bgmigrate] configuration (file values + flags) as JSON."""
+    """Print the effective \\[tool.bgmigrate] configuration (file values + flags) as JSON."""
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude)
         settings = effective_config(list(paths or []), config_file, Path.cwd(), **flags)

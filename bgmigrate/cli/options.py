@@ -12,10 +12,10 @@ from bgmigrate.codemods.runner import Run, analyse, effective_config
 from bgmigrate.errors import BgmigrateError
 
 PATHS = typer.Argument(
-    None, help="Files or directories (default: [tool.bgmigrate] paths, else '.')."
+    None, help="Files or directories (default: \\[tool.bgmigrate] paths, else '.')."
 )
 CONFIG = typer.Option(
-    None, "--config", help="pyproject.toml to read [tool.bgmigrate] from (default: nearest)."
+    None, "--config", help="pyproject.toml to read \\[tool.bgmigrate] from (default: nearest)."
 )
 SELECT = typer.Option(
     None, "--select", help="Only these rule codes or prefixes (repeatable, e.g. BGM101)."

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.conftest import Write
 from tests.codemods.golden import invoke
 
@@ -24,3 +26,10 @@ def test_invalid_type_is_a_config_error(project: Write) -> None:
     code, _, err = invoke("config")
     assert code == 2
     assert "select must be a list of strings" in err
+
+
+@pytest.mark.parametrize("command", ["scan", "rewrite", "config"])
+def test_help_shows_the_configuration_table_name(command: str) -> None:
+    code, out, _ = invoke(command, "--help")
+    assert code == 0
+    assert "[tool.bgmigrate]" in out  # rich markup must not swallow it

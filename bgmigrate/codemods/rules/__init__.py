@@ -6,20 +6,10 @@ each code to its ``RuleSpec``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from enum import StrEnum
 
-from bgmigrate.codemods.rules import (
-    bgm101_long_running,
-    bgm102_must_not_lose,
-    bgm103_request_scoped,
-    bgm104_mutated_after,
-    bgm105_not_importable,
-    bgm106_async_blocking,
-    bgm107_in_process,
-    bgm108_coroutine_never_awaited,
-    bgm109_observed,
-    bgm199_unused_suppression,
-)
 from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext, TracedCall
 from bgmigrate.errors import ConfigError
 
@@ -39,21 +29,17 @@ class Rule(StrEnum):
     UNUSED_SUPPRESSION = "BGM199"
 
 
-RULES: dict[Rule, RuleSpec] = {
-    Rule(module.RULE.code): module.RULE
-    for module in (
-        bgm101_long_running,
-        bgm102_must_not_lose,
-        bgm103_request_scoped,
-        bgm104_mutated_after,
-        bgm105_not_importable,
-        bgm106_async_blocking,
-        bgm107_in_process,
-        bgm108_coroutine_never_awaited,
-        bgm109_observed,
-        bgm199_unused_suppression,
-    )
-}
+def _load() -> dict[Rule, RuleSpec]:
+    """Every ``bgmNNN_*`` module's ``RULE``, in code order (a code ``Rule`` lacks is an error)."""
+    specs: list[RuleSpec] = [
+        importlib.import_module(f"{__name__}.{info.name}").RULE
+        for info in pkgutil.iter_modules(__path__)
+        if info.name.startswith("bgm")
+    ]
+    return {Rule(spec.code): spec for spec in sorted(specs, key=lambda spec: spec.code)}
+
+
+RULES: dict[Rule, RuleSpec] = _load()
 
 
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:

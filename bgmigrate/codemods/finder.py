@@ -14,6 +14,7 @@ import functools
 import io
 import re
 import tokenize
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -268,6 +269,14 @@ class ModuleAnalysis:
         return tuple(sorted(a for a in self.reader.aliases if "." not in a))
 
 
+def parse_quietly(source: bytes, path: str) -> ast.Module:
+    """``ast.parse`` without the compiler's warnings about the user's code (``"\\d"``,
+    ``1()``): they are not ours to print, and must not become errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, filename=path)
+
+
 def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     """Analyse one file; a file that does not parse becomes a result with ``error`` set.
 
@@ -275,7 +284,7 @@ def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     goes on): one odd file must not stop a scan of thousands.
     """
     try:
-        tree = ast.parse(source, filename=path)
+        tree = parse_quietly(source, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
         reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"

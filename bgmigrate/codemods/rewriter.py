@@ -14,6 +14,7 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
+from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.plan import RUNTIME, FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
 from bgmigrate.errors import BgmigrateError
@@ -224,7 +225,7 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     if output == source:
         return source
     try:
-        compile(output, plan.facts.path, "exec", dont_inherit=True)
+        parse_quietly(output, plan.facts.path)
     except SyntaxError as exc:
         raise RewriteError(f"the rewrite would not parse ({exc.msg}); file left unchanged") from exc
     return output

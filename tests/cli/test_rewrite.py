@@ -166,3 +166,15 @@ def test_service_objects_injected_by_depends(project: Write) -> None:
     assert "class Mailer:\n    def __init__(self, background_tasks: TaskQueue)" in text
     assert "def get_mailer(background_tasks: Tasks) -> Mailer:" in text
     assert "@task\ndef send_email" in text
+
+
+def test_compiler_warnings_about_user_code_are_not_errors(project: Write) -> None:
+    # Under pytest's filterwarnings=error a SyntaxWarning or DeprecationWarning raised while
+    # parsing this file would abort the run; it must be ignored like any user-code warning.
+    source = SLOW_APP + '\n\nPATTERN = "\\d+"\nWEIRD = lambda: 1()\n'
+    path = project("app.py", source)
+    code, out, _ = invoke("scan", "--no-progress", "--no-cache", "--format", "json", ".")
+    assert code == 1
+    assert json.loads(out)["errors"] == []
+    assert rewrite(".", "--no-cache")[0] == 0
+    assert "background_tasks: Tasks" in path.read_text()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
-from bgmigrate.codemods.routes import route_of, router_prefixes
+from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
 
 _SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
@@ -98,6 +98,7 @@ class ModuleAnalysis:
         self.by_name = {d.qualname: d for d in self.defs}
         self.class_attrs: dict[str, set[str]] = self._class_annotations()
         self.prefixes = router_prefixes(tree)
+        self.registered = registered_routes(tree, self.prefixes)
         self.hinted_attrs = hints.bg_attrs
         self.module_vars = self._module_vars()
         self._module_aliases()
@@ -192,7 +193,8 @@ class ModuleAnalysis:
             is_async=isinstance(item.node, ast.AsyncFunctionDef),
             module_level=item.parent is None and item.class_name is None,
             is_method=item.class_name is not None,
-            route=route_of(item.node.decorator_list, self.prefixes),
+            route=route_of(item.node.decorator_list, self.prefixes)
+            or self.registered.get(item.qualname),
             params=self.params(item),
             calls=result.calls,
             state_writes=result.state_writes,

@@ -39,13 +39,36 @@ def route_of(decorators: list[ast.expr], prefixes: dict[str, str]) -> str | None
         attr = decorator.func.attr
         if attr not in ROUTE_METHODS:
             continue
-        path = _string(decorator.args[0] if decorator.args else _keyword(decorator, "path"))
-        if path is None:
-            continue
-        owner = decorator.func.value
-        prefix = prefixes.get(owner.id, "") if isinstance(owner, ast.Name) else ""
-        return f"{_method(decorator, attr)} {prefix}{path}"
+        route = _route(decorator, decorator.func, prefixes)
+        if route is not None:
+            return route
     return None
+
+
+def _route(call: ast.Call, func: ast.Attribute, prefixes: dict[str, str]) -> str | None:
+    path = _string(call.args[0] if call.args else _keyword(call, "path"))
+    if path is None:
+        return None
+    owner = func.value
+    prefix = prefixes.get(owner.id, "") if isinstance(owner, ast.Name) else ""
+    attr = {"add_api_route": "api_route", "add_api_websocket_route": "websocket"}.get(func.attr)
+    return f"{_method(call, attr or func.attr)} {prefix}{path}"
+
+
+def registered_routes(tree: ast.Module, prefixes: dict[str, str]) -> dict[str, str]:
+    """Module-level ``app.add_api_route("/x", handler, ...)`` -> ``{"handler": route}``."""
+    routes: dict[str, str] = {}
+    for stmt in tree.body:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+            continue
+        if call.func.attr not in {"add_api_route", "add_api_websocket_route"}:
+            continue
+        handler = call.args[1] if len(call.args) > 1 else _keyword(call, "endpoint")
+        route = _route(call, call.func, prefixes)
+        if isinstance(handler, ast.Name) and route is not None:
+            routes[handler.id] = route
+    return routes
 
 
 def _method(decorator: ast.Call, attr: str) -> str:

@@ -280,3 +280,12 @@ def test_context_objects_holding_the_object_across_files(project: Write) -> None
         "POST /ctx",
         "migrate",
     )
+
+
+def test_routes_registered_with_add_api_route(project: Write) -> None:
+    source = SLOW_APP.replace('@app.post("/wait")\n', "") + (
+        '\napp.add_api_route("/wait", post, methods=["PUT"])\n'
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert json.loads(out)["call_sites"][0]["endpoint"] == "PUT /wait"

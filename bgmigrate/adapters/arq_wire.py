@@ -78,10 +78,13 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     now_ms = int(time.time() * 1000)
     keys: list[str] = []
     argv: list[Any] = []
-    for job in jobs:
+    for index, job in enumerate(jobs):
         keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
         data = {"t": None, "f": job.function, "a": list(job.args), "k": job.kwargs, "et": now_ms}
-        argv += [job.job_id, now_ms + job.defer_ms, job.defer_ms + expires_extra_ms, dumps(data)]
+        # Jobs of one batch share a millisecond, and arq orders equal scores by job id (random):
+        # a fraction of a millisecond keeps them in the order they were added.
+        score = now_ms + job.defer_ms + index / len(jobs)
+        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, dumps(data)]
     return keys, argv
 
 

@@ -10,6 +10,8 @@ them and re-raised as one of these types ``from`` the original::
     ├── UnknownTaskError     a task name is not registered
     ├── EnqueueError         the broker did not accept a task: nothing was enqueued
     └── UnsupportedOption    a backend cannot honour a task option
+
+Warnings: :class:`ReadinessWarning` (a call a queue backend would reject; in-process only).
 """
 
 from __future__ import annotations
@@ -37,3 +39,11 @@ class EnqueueError(BgmigrateError):
 
 class UnsupportedOption(BgmigrateError):
     """A task option that the selected backend cannot honour (checked at decoration/enqueue)."""
+
+
+class ReadinessWarning(UserWarning):
+    """A task call that works in-process but that a queue backend would reject.
+
+    Emitted at the ``add_task``/``enqueue`` line with the in-process backend, so that problems
+    show up before the switch; ``STRICT=true`` (or a queue backend) makes them errors.
+    """

@@ -1,0 +1,339 @@
+"""The in-process backend: ``BackgroundTasks`` done right, in the web process.
+
+Tasks a request adds run after its response, in order, as with ``BackgroundTasks``; but a
+failing task is logged and the next ones still run, sync tasks run on this backend's own bounded
+thread pool (not the pool that sync endpoints share), async tasks honour ``timeout``, every task
+honours its ``RetryPolicy``, and shutdown drains pending tasks up to a deadline and logs each one
+it drops by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextvars
+import functools
+import inspect
+import logging
+import reprlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bgmigrate.adapters.loop_thread import LoopThread
+from bgmigrate.backend import Capabilities, TaskBackend
+from bgmigrate.config import Settings
+from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.retry import RetryPolicy
+from bgmigrate.task import is_async_callable
+
+if TYPE_CHECKING:
+    from starlette.background import BackgroundTasks
+
+logger = logging.getLogger("bgmigrate.inprocess")
+
+#: Finished records kept for ``status``/``result`` (oldest dropped first).
+MAX_FINISHED_RECORDS = 10_000
+
+_NO_RETRY = RetryPolicy(max_attempts=1)
+_summary = reprlib.Repr()
+_summary.maxstring = _summary.maxother = 80
+_summary.maxlist = _summary.maxdict = 5
+_summary.maxlevel = 2
+
+
+@dataclass(eq=False)
+class _Record:
+    job: Job
+    status: TaskStatus = TaskStatus.READY
+    result: Any = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    finished_at: float = 0.0
+
+
+class InProcessBackend(TaskBackend):
+    """Runs tasks in this process: after the response for requests, on its own loop otherwise."""
+
+    alias = "inprocess"
+    encodes_arguments = False
+    capabilities = Capabilities(
+        defer=True,
+        result=True,
+        retry=True,
+        dedup=True,
+        async_tasks=True,
+        priority=False,
+        timeout=True,
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.inprocess_workers, thread_name_prefix="bgmigrate-inprocess"
+        )
+        self._loop_thread = LoopThread("bgmigrate-inprocess-loop")
+        self._lock = threading.Lock()
+        self._active: dict[str, _Record] = {}
+        self._finished: OrderedDict[str, _Record] = OrderedDict()
+        self._keys: dict[str, tuple[str, float]] = {}
+        self._detached: set[asyncio.Task[None]] = set()
+        self._idle = threading.Event()
+        self._idle.set()
+        atexit.register(self._report_unfinished, "the interpreter exited")
+
+    # -- handing jobs over --------------------------------------------------------------
+
+    async def dispatch_request(self, jobs: Sequence[Job], background: BackgroundTasks) -> None:
+        """Run the request's jobs after its response, in order (as ``BackgroundTasks`` does)."""
+        accepted = self._accept(jobs)[1]
+        if accepted:
+            background.add_task(self._run_batch, accepted)
+
+    def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
+        """Start the jobs now, in order, on the running loop or else on a private loop thread."""
+        handles, accepted = self._accept(jobs)
+        if accepted:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._loop_thread.submit(self._run_batch(accepted))
+            else:
+                self._detach(loop, accepted)
+        return handles
+
+    async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
+        """Start the jobs now, in order, on the running loop."""
+        handles, accepted = self._accept(jobs)
+        if accepted:
+            self._detach(asyncio.get_running_loop(), accepted)
+        return handles
+
+    def _detach(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
+        runner = loop.create_task(self._run_batch(jobs))
+        self._detached.add(runner)
+        runner.add_done_callback(self._detached.discard)
+
+    def _accept(self, jobs: Sequence[Job]) -> tuple[list[TaskHandle], list[Job]]:
+        """Record the jobs as READY; a job whose key was seen gets the earlier job's handle."""
+        handles, accepted = [], []
+        now = time.monotonic()
+        with self._lock:
+            for job in jobs:
+                key = job.task.options.key
+                seen = self._keys.get(key) if key is not None else None
+                if seen is not None and now - seen[1] < self.settings.result_ttl:
+                    handles.append(TaskHandle(seen[0], self))
+                    continue
+                if key is not None:
+                    self._keys[key] = (job.id, now)
+                self._active[job.id] = _Record(job)
+                self._idle.clear()
+                handles.append(TaskHandle(job.id, self))
+                accepted.append(job)
+        return handles, accepted
+
+    # -- running ------------------------------------------------------------------------
+
+    async def _run_batch(self, jobs: list[Job]) -> None:
+        """Run jobs one after another; a failure is logged and does not stop the next ones."""
+        for index, job in enumerate(jobs):
+            try:
+                await self._run_job(job)
+            except asyncio.CancelledError:
+                for dropped in jobs[index:]:
+                    self._drop(dropped, "its run was cancelled")
+                raise
+
+    async def _run_job(self, job: Job) -> None:
+        await _wait_until_due(job)
+        policy = job.task.options.retry or _NO_RETRY
+        attempt = 1
+        while True:
+            started = time.monotonic()
+            try:
+                result = await self._attempt(job)
+            except Exception as exc:
+                if not policy.should_retry(exc, attempt):
+                    self._finish(job, TaskStatus.FAILED, error=exc)
+                    _log_failure(job, attempt, exc)
+                    return
+                delay = policy.delay_for(attempt)
+                logger.warning(
+                    "task %s failed on attempt %d/%d (%r); retrying in %.2f s",
+                    job.task.name,
+                    attempt,
+                    policy.max_attempts,
+                    exc,
+                    delay,
+                )
+                self._set_status(job, TaskStatus.READY)
+                attempt += 1
+                await asyncio.sleep(delay)
+            else:
+                self._report_budget(job, time.monotonic() - started)
+                self._finish(job, TaskStatus.SUCCESSFUL, result=result)
+                return
+
+    async def _attempt(self, job: Job) -> Any:
+        func, timeout = job.task.func, job.task.options.timeout
+        if is_async_callable(func):
+            self._set_status(job, TaskStatus.RUNNING)
+            return await asyncio.wait_for(func(*job.args, **job.kwargs), timeout)
+        call = functools.partial(self._run_sync, job)
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        # A sync function cannot be interrupted: on timeout the attempt fails, the thread ends
+        # on its own and its result is discarded.
+        result = await asyncio.wait_for(
+            loop.run_in_executor(self._pool, context.run, call), timeout
+        )
+        if inspect.isawaitable(result):
+            # A sync callable that returns a coroutine (e.g. ``lambda: send(x)``): Starlette
+            # would never await it and the work would silently not happen.
+            return await asyncio.wait_for(result, timeout)
+        return result
+
+    def _run_sync(self, job: Job) -> Any:
+        """Run a sync task on a pool thread (RUNNING only once a thread has picked it up)."""
+        self._set_status(job, TaskStatus.RUNNING)
+        return job.task.func(*job.args, **job.kwargs)
+
+    def _report_budget(self, job: Job, seconds: float) -> None:
+        budget = self.settings.inprocess_budget
+        if seconds > budget:
+            logger.warning(
+                "task %s took %.1f s (in-process budget %g s): move it to a queue "
+                "(`bgmigrate scan` explains how)",
+                job.task.name,
+                seconds,
+                budget,
+            )
+
+    # -- records ------------------------------------------------------------------------
+
+    def _set_status(self, job: Job, status: TaskStatus) -> None:
+        with self._lock:
+            record = self._active.get(job.id)
+            if record is not None:
+                record.status = status
+
+    def _finish(
+        self,
+        job: Job,
+        status: TaskStatus,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> bool:
+        """Record the outcome; ``False`` if the job was already finished (or dropped)."""
+        with self._lock:
+            record = self._active.pop(job.id, None)
+            if record is None:
+                return False
+            record.status, record.result, record.error = status, result, error
+            record.finished_at = time.monotonic()
+            self._finished[job.id] = record
+            while len(self._finished) > MAX_FINISHED_RECORDS:
+                self._finished.popitem(last=False)
+            if not self._active:
+                self._idle.set()
+        record.done.set()
+        return True
+
+    def _drop(self, job: Job, reason: str) -> None:
+        if self._finish(job, TaskStatus.FAILED, error=asyncio.CancelledError()):
+            _log_dropped(job, reason)
+
+    def _record(self, job_id: str) -> _Record | None:
+        with self._lock:
+            return self._active.get(job_id) or self._finished.get(job_id)
+
+    def status(self, job_id: str) -> TaskStatus:
+        """READY, RUNNING, SUCCESSFUL or FAILED for jobs this process ran, else UNKNOWN."""
+        record = self._record(job_id)
+        return TaskStatus.UNKNOWN if record is None else record.status
+
+    def result(self, job_id: str, timeout: float | None) -> Any:
+        """Wait for the job; return its result or re-raise its exception."""
+        record = self._record(job_id)
+        if record is None:
+            raise LookupError(f"no in-process task with id {job_id!r} is known")
+        if not record.done.wait(timeout):
+            raise TimeoutError(
+                f"task {record.job.task.name} ({job_id}) not finished in {timeout} s"
+            )
+        if record.error is not None:
+            raise record.error
+        return record.result
+
+    async def aresult(self, job_id: str, timeout: float | None) -> Any:
+        """Async form of :meth:`result` (polls, so it never blocks the loop)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        record = self._record(job_id)
+        while record is not None and not record.done.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        return self.result(job_id, 0)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Wait up to ``drain_timeout`` for pending tasks; log each one dropped, by name."""
+        deadline = time.monotonic() + self.settings.drain_timeout
+        while not self._idle.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for runner in list(self._detached):
+            runner.cancel()
+        await asyncio.gather(*self._detached, return_exceptions=True)
+        self._loop_thread.stop()
+        self._report_unfinished(f"the drain deadline of {self.settings.drain_timeout:g} s passed")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        atexit.unregister(self._report_unfinished)
+
+    def _report_unfinished(self, reason: str) -> None:
+        with self._lock:
+            dropped = list(self._active.values())
+        for record in dropped:
+            self._drop(record.job, reason)
+
+
+async def _wait_until_due(job: Job) -> None:
+    options = job.task.options
+    if options.delay is not None:
+        await asyncio.sleep(options.delay)
+    elif options.run_after is not None:
+        await asyncio.sleep(max(0.0, (options.run_after - datetime.now(UTC)).total_seconds()))
+
+
+def _describe_args(job: Job) -> str:
+    parts = [_summary.repr(arg) for arg in job.args]
+    parts += [f"{name}={_summary.repr(value)}" for name, value in job.kwargs.items()]
+    return ", ".join(parts)
+
+
+def _log_failure(job: Job, attempts: int, exc: BaseException) -> None:
+    logger.error(
+        "task %s(%s) failed after %d attempt(s): %r",
+        job.task.name,
+        _describe_args(job),
+        attempts,
+        exc,
+        exc_info=exc,
+    )
+
+
+def _log_dropped(job: Job, reason: str) -> None:
+    logger.error(
+        "task %s(%s) [%s] was dropped before it finished: %s",
+        job.task.name,
+        _describe_args(job),
+        job.id,
+        reason,
+    )

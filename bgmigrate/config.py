@@ -1,0 +1,151 @@
+"""Settings read from ``BGMIGRATE_*`` environment variables and ``.env``.
+
+Invalid settings fail at start-up with one :class:`~bgmigrate.errors.ConfigError` that names
+the setting and lists the valid values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bgmigrate.errors import ConfigError
+from bgmigrate.urls import check_url
+
+#: Built-in backends by alias, as import paths so that choosing one imports only its adapter.
+BACKEND_ALIASES: dict[str, str] = {
+    "inprocess": "bgmigrate.adapters.inprocess:InProcessBackend",
+    "celery": "bgmigrate.adapters.celery:CeleryBackend",
+    "arq": "bgmigrate.adapters.arq:ArqBackend",
+}
+
+
+def check_backend(value: str, *, setting: str = "BGMIGRATE_BACKEND") -> str:
+    """Return ``value`` if it names a backend (an alias or ``module:Class``), else raise."""
+    if value in BACKEND_ALIASES or ":" in value:
+        return value
+    choices = ", ".join(BACKEND_ALIASES)
+    raise ConfigError(
+        f"{setting}: unknown backend {value!r}; valid choices: {choices}, "
+        "or an import path 'module:Class' of a TaskBackend subclass"
+    )
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a comma-separated string or a JSON list for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _parse_routes(value: Any) -> Any:
+    """Accept a JSON object or ``pattern=backend,pattern=backend`` for ``ROUTES``."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    routes: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        pattern, sep, backend = item.partition("=")
+        if not sep or not pattern.strip() or not backend.strip():
+            raise ValueError(f"route {item!r} is not of the form 'pattern=backend'")
+        routes[pattern.strip()] = backend.strip()
+    return routes
+
+
+class Settings(BaseSettings):
+    """bgmigrate's configuration; every field is read from ``BGMIGRATE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BGMIGRATE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    backend: str = "inprocess"
+    """Default backend: ``inprocess``, ``celery``, ``arq`` or ``module:Class``."""
+    broker_url: str = Field("redis://127.0.0.1:6379/0", repr=False)
+    """Broker for Celery (Redis or AMQP) and ARQ (Redis). Its password is never printed."""
+    result_url: str | None = Field(None, repr=False)
+    """Where Celery keeps results (Redis); unset means no results for Celery."""
+    task_modules: Annotated[list[str], NoDecode] = []
+    """Modules that workers import to register tasks (comma-separated or a JSON list)."""
+    routes: Annotated[dict[str, str], NoDecode] = {}
+    """Task-name pattern -> backend, first match wins (``pattern=backend,...`` or JSON)."""
+    strict: bool = False
+    """Turn readiness warnings and unregistered callables into errors."""
+    inprocess_budget: float = Field(30.0, gt=0)
+    """Seconds an in-process task may take before it is reported as too slow."""
+    inprocess_workers: int = Field(8, ge=1)
+    """Size of the in-process backend's own thread pool for sync tasks."""
+    drain_timeout: float = Field(10.0, ge=0)
+    """Seconds the in-process backend waits on shutdown for pending tasks before dropping them."""
+    result_ttl: int = Field(3600, ge=1)
+    """Seconds results (and idempotency keys) are kept."""
+    max_payload_bytes: int = Field(1024 * 1024, ge=1)
+    """Largest encoded argument payload accepted at enqueue time."""
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_known(cls, value: str) -> str:
+        return check_backend(value)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url_valid(cls, value: str) -> str:
+        return check_url(value, setting="BGMIGRATE_BROKER_URL")
+
+    @field_validator("result_url")
+    @classmethod
+    def _result_url_valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, setting="BGMIGRATE_RESULT_URL")
+
+    @field_validator("task_modules", mode="before")
+    @classmethod
+    def _task_modules_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _routes_mapping(cls, value: Any) -> Any:
+        return _parse_routes(value)
+
+    @field_validator("routes")
+    @classmethod
+    def _routes_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, backend in value.items():
+            check_backend(backend, setting=f"BGMIGRATE_ROUTES[{pattern!r}]")
+        return value
+
+    def route(self, task_name: str) -> str:
+        """The backend for ``task_name``: the first matching route, else ``backend``."""
+        for pattern, backend in self.routes.items():
+            if fnmatch.fnmatchcase(task_name, pattern):
+                return backend
+        return self.backend
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``.env``), raising one clear ``ConfigError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        message = str(cause) if cause is not None else error["msg"]
+        field = ".".join(str(part) for part in error["loc"])
+        if not message.startswith("BGMIGRATE_"):
+            message = f"BGMIGRATE_{field.upper()}: {message}"
+        lines.append(message)
+    return "invalid bgmigrate settings:\n  " + "\n  ".join(lines)

@@ -1,0 +1,78 @@
+"""``Tasks``: the per-request replacement for a ``BackgroundTasks`` parameter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, ParamSpec
+
+from fastapi import BackgroundTasks, Depends, HTTPException
+
+from bgmigrate.backend import TaskBackend
+from bgmigrate.errors import EnqueueError
+from bgmigrate.jobs import Job
+from bgmigrate.runtime import Runtime, get_runtime
+
+P = ParamSpec("P")
+
+logger = logging.getLogger("bgmigrate")
+
+
+class TaskQueue:
+    """The tasks one request adds, dispatched together when its handler returns.
+
+    ``add_task`` has ``BackgroundTasks.add_task``'s signature and meaning: tasks run in the
+    order added, and nothing is dispatched if the handler raises. Arguments are checked at the
+    ``add_task`` line.
+    """
+
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self._runtime = runtime or get_runtime()
+        self._batches: dict[TaskBackend, list[Job]] = {}
+
+    def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Add ``func(*args, **kwargs)`` to this request's tasks.
+
+        A function registered with ``@task`` goes to its backend; any other callable runs in
+        this process after the response, exactly as with ``BackgroundTasks``.
+        """
+        backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
+        self._batches.setdefault(backend, []).append(job)
+
+    def __len__(self) -> int:
+        return sum(len(jobs) for jobs in self._batches.values())
+
+    async def dispatch(self, background: BackgroundTasks) -> None:
+        """Hand every backend its jobs, queue backends first, in the order they were added.
+
+        Queue backends enqueue now; in-process jobs are attached to ``background``, so they
+        only run if the queue backends accepted theirs and the response is sent.
+        """
+        batches = sorted(self._batches.items(), key=lambda item: not item[0].encodes_arguments)
+        self._batches = {}
+        for backend, jobs in batches:
+            await backend.dispatch_request(jobs, background)
+
+
+async def get_task_queue(background_tasks: BackgroundTasks) -> AsyncIterator[TaskQueue]:
+    """FastAPI dependency: one ``TaskQueue`` per request, dispatched when the handler returns.
+
+    It has ``scope="function"`` (see :data:`Tasks`), so dispatching happens after the handler
+    and before the response is sent: a broker failure becomes a ``503`` response, never a
+    ``2xx`` for tasks that were not enqueued.
+    """
+    queue = TaskQueue()
+    yield queue
+    try:
+        await queue.dispatch(background_tasks)
+    except EnqueueError as exc:
+        logger.error("tasks of this request were not enqueued: %s", exc)
+        raise HTTPException(
+            status_code=503,
+            detail=f"The request's background tasks could not be enqueued: {exc}",
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+Tasks = Annotated[TaskQueue, Depends(get_task_queue, scope="function")]
+"""Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""

@@ -1,0 +1,197 @@
+"""The process-wide runtime: settings, the backends they select, and routing tasks to them."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bgmigrate.backend import TaskBackend, backend_class
+from bgmigrate.codec import codec_for
+from bgmigrate.config import Settings, load_settings
+from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
+from bgmigrate.jobs import Job, TaskHandle
+from bgmigrate.portability import callable_kind
+from bgmigrate.registry import registry
+from bgmigrate.task import AsyncTask, Task, is_async_callable
+
+INPROCESS = "inprocess"
+
+
+class Runtime:
+    """Settings plus the backends they name, created on first use and started by ``lifespan``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._backends: dict[str, TaskBackend] = {}
+        self._warned_unregistered: set[str] = set()
+
+    def backend(self, name: str) -> TaskBackend:
+        """The backend for an alias or ``module:Class`` path, created once."""
+        backend = self._backends.get(name)
+        if backend is None:
+            backend = backend_class(name)(self.settings)
+            self._backends[name] = backend
+        return backend
+
+    def backend_for(self, task: Task[Any, Any]) -> TaskBackend:
+        """The backend ``task`` runs on: its own ``backend=``, else the routes, else the default."""
+        return self.backend(task.options.backend or self.settings.route(task.name))
+
+    def validate_task(self, task: Task[Any, Any]) -> None:
+        """Raise ``UnsupportedOption`` if the task's backend cannot honour its options."""
+        self.backend_for(task).validate_task(task)
+
+    async def start(self) -> None:
+        """Create and start the default backend and every routed one (fails fast on bad config)."""
+        for name in {self.settings.backend, *self.settings.routes.values()}:
+            self.backend(name)
+        for backend in list(self._backends.values()):
+            await backend.start()
+
+    async def close(self) -> None:
+        """Close every backend created so far (the in-process one drains its pending tasks)."""
+        for backend in list(self._backends.values()):
+            await backend.close()
+
+    def prepare(
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        *,
+        caller_depth: int = 1,
+    ) -> tuple[TaskBackend, Job]:
+        """Pick the backend for a call and validate (and, for queues, encode) its arguments.
+
+        Warnings point ``caller_depth`` frames above this method: at the user's ``add_task``
+        or ``enqueue`` line.
+        """
+        stacklevel = caller_depth + 2  # + the warning helper and this method
+        task = registry.for_callable(func)
+        if task is None:
+            return self.backend(INPROCESS), Job(
+                task=self._unregistered(func, stacklevel), args=args, kwargs=kwargs
+            )
+        backend = self.backend_for(task)
+        backend.validate_task(task)
+        if backend.encodes_arguments:
+            return backend, Job(
+                task=task, args=args, kwargs=kwargs, payload=self._encode(task, args, kwargs)
+            )
+        self._check_readiness(task, args, kwargs, stacklevel)
+        return backend, Job(task=task, args=args, kwargs=kwargs)
+
+    def enqueue(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> TaskHandle:
+        """Validate a call and hand it to its backend now."""
+        backend, job = self.prepare(task, args, kwargs, caller_depth=3)
+        return backend.enqueue([job])[0]
+
+    async def aenqueue(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> TaskHandle:
+        """Async form of :meth:`enqueue`."""
+        backend, job = self.prepare(task, args, kwargs, caller_depth=3)
+        return (await backend.aenqueue([job]))[0]
+
+    def _encode(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        payload = codec_for(task.func, task.name).encode(args, kwargs)
+        size = _json_size(payload)
+        if size > self.settings.max_payload_bytes:
+            raise SerializationError(
+                f"arguments of task {task.name!r} encode to {size} bytes, more than "
+                f"BGMIGRATE_MAX_PAYLOAD_BYTES={self.settings.max_payload_bytes}: store large "
+                "data elsewhere (object storage, the database) and pass its key"
+            )
+        return payload
+
+    def _check_readiness(
+        self,
+        task: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        stacklevel: int,
+    ) -> None:
+        try:
+            self._encode(task, args, kwargs)
+        except SerializationError as exc:
+            if self.settings.strict:
+                raise
+            warnings.warn(
+                f"{exc} (this runs in-process today; a queue backend would reject it)",
+                ReadinessWarning,
+                stacklevel=stacklevel,
+            )
+
+    def _unregistered(self, func: Callable[..., Any], stacklevel: int) -> Task[Any, Any]:
+        name = _describe_callable(func)
+        if self.settings.strict or (
+            self.settings.backend != INPROCESS and name not in self._warned_unregistered
+        ):
+            kind = callable_kind(func)
+            why = f"a {kind} cannot be registered" if kind and kind != "function" else ""
+            message = (
+                f"{name} is not registered with @task, so it runs in this process after the "
+                f"response{' (' + why + ')' if why else ''}; decorate a module-level function "
+                "with @task to send it to the queue"
+            )
+            if self.settings.strict:
+                raise UnknownTaskError(message + " (BGMIGRATE_STRICT is on)")
+            self._warned_unregistered.add(name)
+            warnings.warn(message, ReadinessWarning, stacklevel=stacklevel)
+        cls = AsyncTask if is_async_callable(func) else Task
+        return cls(func=func, name=name)
+
+
+def _describe_callable(func: Callable[..., Any]) -> str:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if module and qualname:
+        return f"{module}.{qualname}"
+    return repr(func)
+
+
+def _json_size(payload: dict[str, Any]) -> int:
+    return len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+_current: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime, configured from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Runtime(load_settings())
+    return _current
+
+
+def configure(**overrides: Any) -> Runtime:
+    """Replace the process-wide runtime with one built from the environment plus ``overrides``.
+
+    Call it before the application starts (tests use it to switch backends).
+    """
+    global _current
+    _current = Runtime(load_settings(**overrides))
+    return _current
+
+
+@asynccontextmanager
+async def lifespan(app: object | None = None) -> AsyncIterator[None]:
+    """Start the configured backends, and drain and close them on shutdown.
+
+    Use it as FastAPI's lifespan (``FastAPI(lifespan=bgmigrate.lifespan)``) or enter it from
+    your own (``async with bgmigrate.lifespan(): yield``).
+    """
+    runtime = get_runtime()
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.close()

@@ -1,0 +1,42 @@
+"""Broker and result-store URLs: validation and redaction (secrets are never printed)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from bgmigrate.errors import ConfigError
+
+#: URL schemes accepted for ``BROKER_URL`` and ``RESULT_URL``.
+SUPPORTED_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps", "pyamqp")
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password (if any) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    if not at or not colon:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def check_url(url: str, *, setting: str) -> str:
+    """Return ``url`` unchanged if it is a usable broker/result URL, else raise ``ConfigError``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - evaluating .port validates it
+    except ValueError as exc:
+        raise ConfigError(f"{setting}: {redact_url(url)!r} is not a valid URL ({exc})") from exc
+    if parts.scheme not in SUPPORTED_SCHEMES:
+        choices = ", ".join(f"{scheme}://" for scheme in SUPPORTED_SCHEMES)
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} has an unsupported scheme; use one of {choices}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} has no host (e.g. redis://127.0.0.1:6379/0)"
+        )
+    return url

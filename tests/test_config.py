@@ -1,0 +1,81 @@
+"""Settings come from BGMIGRATE_* variables and .env, and bad ones fail with one clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bgmigrate.config import load_settings
+from bgmigrate.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_inprocess_backend() -> None:
+    settings = load_settings()
+    assert settings.backend == "inprocess"
+    assert settings.strict is False
+    assert settings.inprocess_budget == 30
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_BACKEND", "celery")
+    monkeypatch.setenv("BGMIGRATE_STRICT", "true")
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "app.tasks, app.more_tasks")
+    settings = load_settings()
+    assert (settings.backend, settings.strict) == ("celery", True)
+    assert settings.task_modules == ["app.tasks", "app.more_tasks"]
+
+
+def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("BGMIGRATE_BACKEND=arq\nBGMIGRATE_INPROCESS_WORKERS=3\n")
+    settings = load_settings()
+    assert (settings.backend, settings.inprocess_workers) == ("arq", 3)
+
+
+def test_routes_accept_pattern_pairs_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_ROUTES", "app.tasks.heavy_*=celery, app.*=inprocess")
+    assert load_settings().routes == {"app.tasks.heavy_*": "celery", "app.*": "inprocess"}
+    monkeypatch.setenv("BGMIGRATE_ROUTES", '{"app.tasks.embed": "arq"}')
+    assert load_settings().routes == {"app.tasks.embed": "arq"}
+
+
+def test_first_matching_route_wins_and_default_is_the_backend() -> None:
+    settings = load_settings(routes={"app.tasks.heavy_*": "celery", "app.*": "arq"})
+    assert settings.route("app.tasks.heavy_embed") == "celery"
+    assert settings.route("app.tasks.log") == "arq"
+    assert settings.route("other.thing") == "inprocess"
+
+
+def test_unknown_backend_lists_the_valid_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_BACKEND", "rq")
+    with pytest.raises(ConfigError, match=r"unknown backend 'rq'.*inprocess, celery, arq"):
+        load_settings()
+
+
+def test_malformed_route_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_ROUTES", "app.*=celery,oops")
+    with pytest.raises(ConfigError, match=r"BGMIGRATE_ROUTES: route 'oops' is not of the form"):
+        load_settings()
+
+
+def test_route_to_unknown_backend_lists_the_valid_choices() -> None:
+    with pytest.raises(ConfigError, match=r"ROUTES\['app.\*'\]: unknown backend 'redis'.*arq"):
+        load_settings(routes={"app.*": "redis"})
+
+
+def test_bad_broker_url_is_rejected_without_its_password() -> None:
+    with pytest.raises(ConfigError, match="unsupported scheme") as caught:
+        load_settings(broker_url="http://user:hunter2@example:6379/0")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_broker_url_is_not_in_the_settings_repr() -> None:
+    settings = load_settings(broker_url="redis://:hunter2@127.0.0.1:6379/0")
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings)
+
+
+def test_numeric_limits_are_checked() -> None:
+    with pytest.raises(ConfigError, match="BGMIGRATE_INPROCESS_WORKERS"):
+        load_settings(inprocess_workers=0)

@@ -1,0 +1,68 @@
+"""The runtime picks a backend per task, checks calls, and fails fast on bad configuration."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+import bgmigrate
+from bgmigrate import task
+from bgmigrate.adapters.inprocess import InProcessBackend
+from bgmigrate.errors import ConfigError, SerializationError
+from tests.backends import RecordingBackend
+
+RECORDING = "tests.backends:RecordingBackend"
+
+
+@task
+def store(text: str) -> None:
+    """A task whose argument size the tests vary."""
+
+
+@task(backend=RECORDING)
+def pinned(text: str) -> None:
+    """A task that names its own backend."""
+
+
+def test_default_backend_is_inprocess() -> None:
+    assert isinstance(bgmigrate.get_runtime().backend_for(store), InProcessBackend)
+
+
+def test_a_task_backend_option_beats_routes_and_the_default() -> None:
+    runtime = bgmigrate.configure(routes={"*": "inprocess"})
+    assert isinstance(runtime.backend_for(pinned), RecordingBackend)
+
+
+def test_using_backend_switches_backend_for_one_call() -> None:
+    runtime = bgmigrate.get_runtime()
+    assert isinstance(runtime.backend_for(store.using(backend=RECORDING)), RecordingBackend)
+
+
+def test_oversized_payload_is_refused_at_enqueue() -> None:
+    bgmigrate.configure(backend=RECORDING, max_payload_bytes=100)
+    with pytest.raises(SerializationError, match="BGMIGRATE_MAX_PAYLOAD_BYTES=100"):
+        store.enqueue("x" * 200)
+    store.enqueue("small")
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("tests.no_such_module:Backend", "cannot import module 'tests.no_such_module'"),
+        ("tests.backends:Missing", "has no 'Missing'"),
+        ("tests.backends:ALL", "is not a TaskBackend subclass; valid choices: inprocess"),
+    ],
+)
+def test_a_backend_path_that_does_not_resolve_fails_at_start_up(backend: str, message: str) -> None:
+    bgmigrate.configure(backend=backend)
+    app = FastAPI(lifespan=bgmigrate.lifespan)
+    with pytest.raises(ConfigError, match=message), TestClient(app):
+        pass
+
+
+def test_a_routed_backend_that_does_not_resolve_fails_at_start_up() -> None:
+    runtime = bgmigrate.configure(routes={"app.*": "tests.backends:Missing"})
+    with pytest.raises(ConfigError, match="has no 'Missing'"):
+        anyio.run(runtime.start)

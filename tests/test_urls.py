@@ -1,0 +1,41 @@
+"""Broker URLs are validated, and their passwords never printed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bgmigrate.errors import ConfigError
+from bgmigrate.urls import check_url, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("amqp://guest:s3cret@rabbit:5672//", "amqp://guest:***@rabbit:5672//"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_redact_hides_only_the_password(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/1", "amqp://guest:guest@127.0.0.1:5672//", "unix:///tmp/r.sock"]
+)
+def test_supported_urls_pass(url: str) -> None:
+    assert check_url(url, setting="X") == url
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgres://db/1", "unsupported scheme"),
+        ("redis://", "has no host"),
+        ("redis://:pw@host:99999/0", "not a valid URL"),
+    ],
+)
+def test_unusable_urls_fail_with_the_setting_named(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=f"BROKER_URL: .*{problem}") as caught:
+        check_url(url, setting="BROKER_URL")
+    assert ":pw@" not in str(caught.value)

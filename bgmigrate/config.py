@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
     """Largest encoded argument payload accepted at enqueue time."""
+    default_queue: str | None = None
+    """Queue for tasks that name none (unset: Celery's ``celery``, ARQ's ``arq:queue``)."""
+    visibility_timeout: int = Field(3600, ge=1)
+    """Seconds before Celery's Redis transport re-delivers an unacknowledged task."""
+    worker_concurrency: int | None = Field(None, ge=1)
+    """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
 
     @field_validator("backend")
     @classmethod

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,19 +79,29 @@ class ArqBackend(TaskBackend):
             self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
         return self._client
 
-    def _async(self) -> redis.asyncio.Redis:
-        loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:
-            # Connections belong to the loop that opened them: one pool per application loop.
-            self._aclient = redis.asyncio.Redis.from_url(
-                self.settings.broker_url, **self._options()
-            )
-            self._aclient_loop = loop
-        return self._aclient
+    def _new_async(self) -> redis.asyncio.Redis:
+        client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+            self.settings.broker_url, **self._options()
+        )
+        return client
+
+    @asynccontextmanager
+    async def _async(self) -> AsyncIterator[redis.asyncio.Redis]:
+        """The application's pool when on the loop that started it, else a client for this
+        call only (connections belong to the loop that opened them)."""
+        if self._aclient is not None and self._aclient_loop is asyncio.get_running_loop():
+            yield self._aclient
+            return
+        client = self._new_async()
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
     async def start(self) -> None:
         """Open the application's connection pool (connections are made on first use)."""
-        self._async()
+        self._aclient = self._new_async()
+        self._aclient_loop = asyncio.get_running_loop()
 
     async def close(self) -> None:
         """Close both connection pools."""
@@ -142,7 +153,8 @@ class ArqBackend(TaskBackend):
         arq_jobs = [self._arq_job(job) for job in jobs]
         keys, argv = script_arguments(arq_jobs)
         try:
-            await self._async().eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)  # type: ignore[misc]
+            async with self._async() as client:
+                await client.eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)  # type: ignore[misc]
         except (redis.RedisError, OSError) as exc:
             raise self._enqueue_error(jobs, exc) from exc
         return [TaskHandle(job.job_id, self) for job in arq_jobs]
@@ -156,9 +168,11 @@ class ArqBackend(TaskBackend):
         except (redis.RedisError, OSError) as exc:
             raise self._lookup_error(exc) from exc
 
-    async def _aread(self, job_id: str) -> tuple[TaskStatus, bytes | None]:
+    async def _aread(
+        self, client: redis.asyncio.Redis, job_id: str
+    ) -> tuple[TaskStatus, bytes | None]:
         try:
-            async with self._async().pipeline(transaction=False) as pipe:
+            async with client.pipeline(transaction=False) as pipe:
                 return _state(*await _queue_reads(pipe, job_id).execute())
         except (redis.RedisError, OSError) as exc:
             raise self._lookup_error(exc) from exc
@@ -175,7 +189,8 @@ class ArqBackend(TaskBackend):
 
     async def astatus(self, job_id: str) -> TaskStatus:
         """Async form of :meth:`status`."""
-        return (await self._aread(job_id))[0]
+        async with self._async() as client:
+            return (await self._aread(client, job_id))[0]
 
     def result(self, job_id: str, timeout: float | None) -> Any:
         """Wait for the job's result; ``TaskFailed`` if it failed, ``TimeoutError`` if late."""
@@ -189,11 +204,12 @@ class ArqBackend(TaskBackend):
     async def aresult(self, job_id: str, timeout: float | None) -> Any:
         """Async form of :meth:`result` (polls without blocking the loop)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            status, raw = await self._aread(job_id)
-            if raw is not None or _given_up(job_id, status, deadline, timeout):
-                return _outcome(job_id, raw)
-            await asyncio.sleep(POLL_INTERVAL)
+        async with self._async() as client:
+            while True:
+                status, raw = await self._aread(client, job_id)
+                if raw is not None or _given_up(job_id, status, deadline, timeout):
+                    return _outcome(job_id, raw)
+                await asyncio.sleep(POLL_INTERVAL)
 
 
 def _queue_reads(pipe: Any, job_id: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
+from bgmigrate.cli.worker import worker
 
 app = typer.Typer(
     name="bgmigrate",
@@ -27,6 +28,9 @@ def _root(
     ),
 ) -> None:
     """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ)."""
+
+
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ from pydantic import BaseModel
 from bgmigrate import RetryPolicy, task
 
 REDIS_URL_ENV = "BGMIGRATE_CONFORMANCE_REDIS_URL"
+TRAP_ALARM_LOG = "bgmigrate:conformance:trap"
+"""Where :mod:`bgmigrate.testing.conformance_trap` writes if anything imports it."""
 
 
 def _redis() -> redis.Redis:

@@ -7,11 +7,9 @@ this module and the alarm would show.
 
 from __future__ import annotations
 
-from bgmigrate.testing.conformance_tasks import write
+from bgmigrate.testing.conformance_tasks import TRAP_ALARM_LOG, write
 
-ALARM_LOG = "bgmigrate:conformance:trap"
-
-write(ALARM_LOG, "imported")
+write(TRAP_ALARM_LOG, "imported")
 
 
 def run() -> None:

@@ -27,6 +27,9 @@ from bgmigrate.testing.redis_servers import (
 )
 from bgmigrate.testing.workers import WorkerFactory
 
+# The conformance suite's asserts should explain themselves like those in test modules.
+pytest.register_assert_rewrite("bgmigrate.testing.conformance")
+
 
 @pytest.fixture(scope="session")
 def _session_redis_servers() -> Iterator[RedisServerFactory]:

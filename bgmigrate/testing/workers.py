@@ -46,6 +46,18 @@ def arq_command(settings: str = "bgmigrate.adapters.arq.WorkerSettings") -> list
     return [sys.executable, "-m", "arq", settings]
 
 
+def bgmigrate_command(
+    backend: str, *, concurrency: int | None = None, queues: Sequence[str] = ()
+) -> list[str]:
+    """Argv of ``bgmigrate worker`` from the running interpreter's environment."""
+    argv = [str(Path(sys.executable).parent / "bgmigrate"), "worker", "--backend", backend]
+    if concurrency is not None:
+        argv += ["--concurrency", str(concurrency)]
+    for queue in queues:
+        argv += ["--queues", queue]
+    return argv
+
+
 @dataclass
 class WorkerProcess:
     """One worker subprocess and its log file."""

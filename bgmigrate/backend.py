@@ -126,6 +126,11 @@ class TaskBackend(abc.ABC):
         return await anyio.to_thread.run_sync(self.result, job_id, timeout)
 
 
+_CHOICES = (
+    f"valid choices: {', '.join(BACKEND_ALIASES)}, or 'module:Class' of a TaskBackend subclass"
+)
+
+
 def backend_class(name: str) -> type[TaskBackend]:
     """The backend class for an alias or ``module:Class`` path; ``ConfigError`` otherwise."""
     path = BACKEND_ALIASES.get(name, name)
@@ -136,10 +141,7 @@ def backend_class(name: str) -> type[TaskBackend]:
             raise ConfigError(
                 f"backend {name!r} needs its extra: pip install 'bgmigrate[{name}]' ({exc})"
             ) from exc
-        raise
+        raise ConfigError(f"{exc}; {_CHOICES}") from exc
     if not (isinstance(cls, type) and issubclass(cls, TaskBackend)):
-        raise ConfigError(
-            f"backend {name!r} is not a TaskBackend subclass; valid choices: "
-            f"{', '.join(BACKEND_ALIASES)}, or 'module:Class' of a TaskBackend subclass"
-        )
+        raise ConfigError(f"backend {name!r} is not a TaskBackend subclass; {_CHOICES}")
     return cls

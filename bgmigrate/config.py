@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -65,7 +66,11 @@ class Settings(BaseSettings):
     """bgmigrate's configuration; every field is read from ``BGMIGRATE_<FIELD>``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BGMIGRATE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="BGMIGRATE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
     backend: str = "inprocess"
@@ -90,6 +95,14 @@ class Settings(BaseSettings):
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
     """Largest encoded argument payload accepted at enqueue time."""
+    stats_path: Path | None = None
+    """File where the in-process backend writes its task statistics (for ``scan --evidence``)."""
+    stats_interval: float = Field(60.0, gt=0)
+    """Seconds between two writes of the statistics file (it is also written at shutdown)."""
+    stats_warn_interval: float = Field(300.0, ge=0)
+    """Seconds between two warnings about the same slow or failing in-process task."""
+    prometheus: bool = False
+    """Export in-process task metrics to prometheus-client (the ``prometheus`` extra)."""
     default_queue: str | None = None
     """Queue for tasks that name none (unset: Celery's ``celery``, ARQ's ``arq:queue``)."""
     visibility_timeout: int = Field(3600, ge=1)
@@ -135,6 +148,16 @@ class Settings(BaseSettings):
             if fnmatch.fnmatchcase(task_name, pattern):
                 return backend
         return self.backend
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, as published in ``docs/configuration.md``."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = "" if info.default in (None, [], {}) else f"`{json.dumps(info.default)}`"
+        meaning = (info.description or "").replace("``", "`")
+        rows.append(f"| `BGMIGRATE_{name.upper()}` | {default} | {meaning} |")
+    return "\n".join(rows) + "\n"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -64,11 +64,15 @@ def json_name(json: str, _private: int) -> None:
 
 CODEC = codec_for(everything, "tests.everything")
 
+
 # JSON (ISO 8601) carries UTC offsets to the minute: historical offsets with seconds (local mean
 # time before 1900-ish) cannot round-trip, and zones arrive as fixed offsets (same instant).
-aware_datetimes = st.datetimes(timezones=st.timezones()).filter(
-    lambda value: value.utcoffset() is None or value.utcoffset().seconds % 60 == 0  # type: ignore[union-attr]
-)
+def _whole_minute_offset(value: datetime) -> bool:
+    offset = value.utcoffset()
+    return offset is None or offset.seconds % 60 == 0
+
+
+aware_datetimes = st.datetimes(timezones=st.timezones()).filter(_whole_minute_offset)
 
 calls = st.tuples(
     aware_datetimes,

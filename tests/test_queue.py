@@ -53,7 +53,7 @@ def inspect_request(request: object) -> None:
 
 
 @pytest.fixture(autouse=True)
-def clear_events() -> Iterator[None]:
+def clear_events() -> None:
     events.clear()
     RecordingBackend.batches.clear()
     return
@@ -168,6 +168,27 @@ def test_request_scoped_argument_is_an_error_in_strict_mode() -> None:
     bgmigrate.configure(strict=True)
     with TestClient(make_app()) as client, pytest.raises(SerializationError, match="'request'"):
         client.post("/request")
+
+
+def test_request_scoped_argument_is_an_error_at_add_task_on_a_queue_backend() -> None:
+    bgmigrate.configure(backend=RECORDING)
+    with TestClient(make_app()) as client, pytest.raises(SerializationError, match="'request'"):
+        client.post("/request")
+    assert RecordingBackend.batches == []
+
+
+def test_inprocess_tasks_get_the_very_objects_given_to_add_task() -> None:
+    given = {"items": [1]}
+    received: list[object] = []
+    app = FastAPI()
+
+    @app.post("/")
+    def endpoint(tasks: Tasks) -> None:
+        tasks.add_task(received.append, given)
+
+    with TestClient(app) as client:
+        client.post("/")
+    assert received[0] is given
 
 
 def test_registered_tasks_are_enqueued_before_the_response_on_a_queue_backend() -> None:

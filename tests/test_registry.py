@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bgmigrate.errors import ConfigError, UnknownTaskError
@@ -18,7 +16,7 @@ def second() -> None: ...
 
 
 @pytest.fixture
-def fresh() -> Iterator[TaskRegistry]:
+def fresh() -> TaskRegistry:
     return TaskRegistry()
 
 

@@ -29,7 +29,9 @@ from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.retry import RetryPolicy
+from bgmigrate.stats import StatsCollector, StatsExporter
 from bgmigrate.task import is_async_callable
 
 if TYPE_CHECKING:
@@ -54,7 +56,8 @@ class _Record:
     result: Any = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    finished_at: float = 0.0
+    accepted_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None
 
 
 class InProcessBackend(TaskBackend):
@@ -85,6 +88,16 @@ class InProcessBackend(TaskBackend):
         self._detached: set[asyncio.Task[None]] = set()
         self._idle = threading.Event()
         self._idle.set()
+        self.stats = StatsCollector(
+            budget=settings.inprocess_budget,
+            warn_interval=settings.stats_warn_interval,
+            observers=[PrometheusObserver()] if settings.prometheus else [],
+        )
+        self._exporter = (
+            StatsExporter(self.stats, settings.stats_path, settings.stats_interval)
+            if settings.stats_path is not None
+            else None
+        )
         atexit.register(self._report_unfinished, "the interpreter exited")
 
     # -- handing jobs over --------------------------------------------------------------
@@ -151,15 +164,15 @@ class InProcessBackend(TaskBackend):
                 raise
 
     async def _run_job(self, job: Job) -> None:
-        await _wait_until_due(job)
+        deferred = await _wait_until_due(job)
         policy = job.task.options.retry or _NO_RETRY
         attempt = 1
         while True:
-            started = time.monotonic()
             try:
                 result = await self._attempt(job)
             except Exception as exc:
                 if not policy.should_retry(exc, attempt):
+                    self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
                     return
@@ -176,9 +189,24 @@ class InProcessBackend(TaskBackend):
                 attempt += 1
                 await asyncio.sleep(delay)
             else:
-                self._report_budget(job, time.monotonic() - started)
+                self._observe(job, deferred, attempt, None)
                 self._finish(job, TaskStatus.SUCCESSFUL, result=result)
                 return
+
+    def _observe(self, job: Job, deferred: float, attempts: int, error: Exception | None) -> None:
+        record = self._record(job.id)
+        if record is None:  # already reported as dropped
+            return
+        now = time.monotonic()
+        started = now if record.started_at is None else record.started_at
+        self.stats.record(
+            job.task.name,
+            duration=now - started,
+            # Time spent waiting behind other tasks (and for the response), not the asked delay.
+            queue_delay=max(0.0, started - record.accepted_at - deferred),
+            attempts=attempts,
+            error=error,
+        )
 
     async def _attempt(self, job: Job) -> Any:
         func, timeout = job.task.func, job.task.options.timeout
@@ -204,17 +232,6 @@ class InProcessBackend(TaskBackend):
         self._set_status(job, TaskStatus.RUNNING)
         return job.task.func(*job.args, **job.kwargs)
 
-    def _report_budget(self, job: Job, seconds: float) -> None:
-        budget = self.settings.inprocess_budget
-        if seconds > budget:
-            logger.warning(
-                "task %s took %.1f s (in-process budget %g s): move it to a queue "
-                "(`bgmigrate scan` explains how)",
-                job.task.name,
-                seconds,
-                budget,
-            )
-
     # -- records ------------------------------------------------------------------------
 
     def _set_status(self, job: Job, status: TaskStatus) -> None:
@@ -222,6 +239,8 @@ class InProcessBackend(TaskBackend):
             record = self._active.get(job.id)
             if record is not None:
                 record.status = status
+                if status is TaskStatus.RUNNING and record.started_at is None:
+                    record.started_at = time.monotonic()
 
     def _finish(
         self,
@@ -237,7 +256,6 @@ class InProcessBackend(TaskBackend):
             if record is None:
                 return False
             record.status, record.result, record.error = status, result, error
-            record.finished_at = time.monotonic()
             self._finished[job.id] = record
             while len(self._finished) > MAX_FINISHED_RECORDS:
                 self._finished.popitem(last=False)
@@ -284,6 +302,11 @@ class InProcessBackend(TaskBackend):
 
     # -- shutdown -----------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Start writing the statistics file, if ``BGMIGRATE_STATS_PATH`` is set."""
+        if self._exporter is not None:
+            self._exporter.start()
+
     async def close(self) -> None:
         """Wait up to ``drain_timeout`` for pending tasks; log each one dropped, by name."""
         deadline = time.monotonic() + self.settings.drain_timeout
@@ -296,6 +319,8 @@ class InProcessBackend(TaskBackend):
         self._report_unfinished(f"the drain deadline of {self.settings.drain_timeout:g} s passed")
         self._pool.shutdown(wait=False, cancel_futures=True)
         atexit.unregister(self._report_unfinished)
+        if self._exporter is not None:
+            self._exporter.stop()
 
     def _report_unfinished(self, reason: str) -> None:
         with self._lock:
@@ -304,12 +329,17 @@ class InProcessBackend(TaskBackend):
             self._drop(record.job, reason)
 
 
-async def _wait_until_due(job: Job) -> None:
+async def _wait_until_due(job: Job) -> float:
+    """Sleep until the job may run (``delay``/``run_after``); return the seconds slept."""
     options = job.task.options
+    seconds = 0.0
     if options.delay is not None:
-        await asyncio.sleep(options.delay)
+        seconds = options.delay
     elif options.run_after is not None:
-        await asyncio.sleep(max(0.0, (options.run_after - datetime.now(UTC)).total_seconds()))
+        seconds = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
+    if seconds:
+        await asyncio.sleep(seconds)
+    return seconds
 
 
 def _describe_args(job: Job) -> str:

@@ -7,14 +7,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
+import prometheus_client
 import pytest
 
 import bgmigrate
 from bgmigrate import RetryPolicy, TaskStatus, task
 from bgmigrate.errors import ReadinessWarning
 from bgmigrate.runtime import Runtime
+from bgmigrate.stats import load_stats
 
 WAIT = 10  # seconds: generous upper bound for anything a test waits on
 
@@ -206,3 +209,32 @@ def test_shutdown_logs_each_task_it_drops_by_name(caplog: pytest.LogCaptureFixtu
     assert any("blocked_until_released('running')" in m for m in dropped)
     assert waiting.status() is TaskStatus.FAILED
     assert len(dropped) == 2
+
+
+def test_stats_are_written_at_shutdown_with_queueing_delay(tmp_path: Path) -> None:
+    path = tmp_path / "stats.json"
+    runtime = bgmigrate.configure(stats_path=path, inprocess_workers=1)
+    anyio.run(runtime.start)
+    first = takes.enqueue(0.2)
+    second = quick.enqueue(1)  # waits behind `takes` for the only pool thread
+    second.result(timeout=WAIT)
+    first.result(timeout=WAIT)
+    anyio.run(runtime.close)
+    figures = load_stats([path])
+    assert figures[takes.name].runs == 1
+    assert figures[takes.name].duration.maximum >= 0.2
+    assert figures[quick.name].queue_delay.maximum >= 0.1
+
+
+def test_prometheus_metrics_count_runs_and_failures() -> None:
+    bgmigrate.configure(prometheus=True)
+    quick.enqueue(1).result(timeout=WAIT)
+    with pytest.raises(ValueError, match="not retried"):
+        wrong_kind_of_error.enqueue().result(timeout=WAIT)
+    exposition = prometheus_client.generate_latest().decode()
+    assert f'bgmigrate_task_runs_total{{outcome="success",task="{quick.name}"}}' in exposition
+    assert (
+        f'bgmigrate_task_runs_total{{outcome="failure",task="{wrong_kind_of_error.name}"}}'
+        in exposition
+    )
+    assert f'bgmigrate_task_duration_seconds_count{{task="{quick.name}"}}' in exposition

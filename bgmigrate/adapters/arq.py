@@ -39,6 +39,7 @@ from bgmigrate.registry import registry
 from bgmigrate.urls import redact_url
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLIENT_NAME = "bgmigrate-arq"
 POLL_INTERVAL = 0.05
 """Seconds between reads of a job's state while waiting for its result."""
 
@@ -72,7 +73,8 @@ class ArqBackend(TaskBackend):
     # -- connections ------------------------------------------------------------------------
 
     def _options(self) -> dict[str, Any]:
-        return {"socket_connect_timeout": 3, "socket_timeout": 10}
+        # Named so that CLIENT LIST shows which connections are the application's.
+        return {"socket_connect_timeout": 3, "socket_timeout": 10, "client_name": CLIENT_NAME}
 
     def _sync(self) -> redis.Redis:
         if self._client is None:

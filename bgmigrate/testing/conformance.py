@@ -87,13 +87,14 @@ def start_backend(
     broker_url: str | None = None,
     argv: list[str] | None = None,
     name: str | None = None,
+    queue: str | None = None,
 ) -> BackendUnderTest:
     """Start a worker for ``backend`` (``celery`` or ``arq``) on a queue of its own.
 
     ``argv`` defaults to the native worker command (``celery -A ...``, ``arq ...``); the
     worker is given concurrency 1, so that tasks run in the order they were enqueued.
     """
-    queue = f"conformance-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"conformance-{uuid.uuid4().hex[:8]}"
     env = worker_environment(backend, redis_url, broker_url or redis_url, queue)
     if argv is None:
         argv = celery_command(concurrency=1) if backend == "celery" else arq_command()
@@ -270,6 +271,10 @@ class BackendConformance:
         handle = tasks.add.enqueue(1, 1)
         never = TaskHandle(uuid.uuid4().hex, handle.backend)
         assert never.status() is TaskStatus.UNKNOWN
+
+    def test_async_tasks_share_one_event_loop_per_process(self, runtime: Runtime) -> None:
+        first = tasks.loop_identity.enqueue().result(timeout=WAIT)
+        assert tasks.loop_identity.enqueue().result(timeout=WAIT) == first
 
     def test_async_enqueue_and_result(self, runtime: Runtime) -> None:
         async def scenario() -> Any:

@@ -68,15 +68,15 @@ class Point:
 
 @task
 def record(log: str, label: str) -> None:
-    """A sync task: write ``label`` with the time it ran."""
-    write(log, {"label": label, "at": time.time()})
+    """A sync task: write ``label`` with the time it ran and the process it ran in."""
+    write(log, {"label": label, "at": time.time(), "pid": os.getpid()})
 
 
 @task
 async def arecord(log: str, label: str) -> None:
-    """An async task: write ``label`` with the time it ran."""
+    """An async task: write ``label`` with the time it ran and the process it ran in."""
     await asyncio.sleep(0)
-    write(log, {"label": label, "at": time.time()})
+    write(log, {"label": label, "at": time.time(), "pid": os.getpid()})
 
 
 @task
@@ -135,6 +135,20 @@ def slow_sync(log: str, seconds: float) -> None:
     """Sleep longer than the timeout allows, in a thread; write if it ever finishes."""
     time.sleep(seconds)
     write(log, "finished")
+
+
+@task
+async def loop_identity() -> str:
+    """The process and event loop this async task ran on."""
+    return f"{os.getpid()}:{id(asyncio.get_running_loop())}"
+
+
+@task
+def hold(log: str, seconds: float) -> None:
+    """Write ``started`` (with this process id), sleep, then write ``finished``."""
+    write(log, {"label": "started", "pid": os.getpid()})
+    time.sleep(seconds)
+    write(log, {"label": "finished", "pid": os.getpid()})
 
 
 @task

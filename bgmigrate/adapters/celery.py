@@ -75,7 +75,7 @@ class CeleryBackend(TaskBackend):
                 f"BGMIGRATE_RESULT_URL: the celery backend keeps results in Redis, got "
                 f"{redact_url(settings.result_url)!r} (e.g. redis://127.0.0.1:6379/1)"
             )
-        self.app = make_app(settings)
+        self.app = make_app(settings, publisher=True)
         # Idempotency keys need Redis: the result store, else a Redis broker.
         self._store_url = settings.result_url or (
             settings.broker_url if is_redis(settings.broker_url) else None

@@ -70,8 +70,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def make_app(settings: Settings, *, main: str = "bgmigrate") -> Celery:
-    """A Celery app configured from ``settings`` (no tasks registered)."""
+def make_app(settings: Settings, *, main: str = "bgmigrate", publisher: bool = False) -> Celery:
+    """A Celery app configured from ``settings`` (no tasks registered).
+
+    A ``publisher`` app has no result backend: handles read results from Redis themselves, and
+    Celery's Redis backend would otherwise subscribe to a result channel for every task sent
+    (a round trip per task). Workers still store results: that is their configuration.
+    """
     app = Celery(main, set_as_current=False)
-    app.conf.update(celery_config(settings))
+    config = celery_config(settings)
+    if publisher:
+        config["result_backend"] = None
+    app.conf.update(config)
     return app

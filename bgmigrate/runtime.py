@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -26,15 +27,18 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._backends: dict[str, TaskBackend] = {}
+        # Sync endpoints run on many threads: two first requests must not build two backends.
+        self._backends_lock = threading.Lock()
         self._warned_unregistered: set[str] = set()
 
     def backend(self, name: str) -> TaskBackend:
         """The backend for an alias or ``module:Class`` path, created once."""
-        backend = self._backends.get(name)
-        if backend is None:
-            backend = backend_class(name)(self.settings)
-            self._backends[name] = backend
-        return backend
+        with self._backends_lock:
+            backend = self._backends.get(name)
+            if backend is None:
+                backend = backend_class(name)(self.settings)
+                self._backends[name] = backend
+            return backend
 
     def backend_for(self, task: Task[Any, Any]) -> TaskBackend:
         """The backend ``task`` runs on: its own ``backend=``, else the routes, else the default."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 import pytest
 from fastapi import FastAPI
@@ -66,3 +68,10 @@ def test_a_routed_backend_that_does_not_resolve_fails_at_start_up() -> None:
     runtime = bgmigrate.configure(routes={"app.*": "tests.backends:Missing"})
     with pytest.raises(ConfigError, match="has no 'Missing'"):
         anyio.run(runtime.start)
+
+
+def test_concurrent_first_uses_share_one_backend() -> None:
+    runtime = bgmigrate.configure()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        backends = set(pool.map(lambda _: id(runtime.backend("inprocess")), range(64)))
+    assert len(backends) == 1

@@ -49,13 +49,15 @@ _summary.maxlist = _summary.maxdict = 5
 _summary.maxlevel = 2
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Record:
-    job: Job
+    """What this process knows of one job; kept small, since up to 10,000 are kept."""
+
+    name: str
+    job: Job | None  # dropped once finished: the arguments need not outlive the run
     status: TaskStatus = TaskStatus.READY
     result: Any = None
     error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
     accepted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
 
@@ -81,7 +83,8 @@ class InProcessBackend(TaskBackend):
             max_workers=settings.inprocess_workers, thread_name_prefix="bgmigrate-inprocess"
         )
         self._loop_thread = LoopThread("bgmigrate-inprocess-loop")
-        self._lock = threading.Lock()
+        # Guards the records below; notified whenever a job finishes.
+        self._changed = threading.Condition()
         self._active: dict[str, _Record] = {}
         self._finished: OrderedDict[str, _Record] = OrderedDict()
         self._keys: dict[str, tuple[str, float]] = {}
@@ -136,7 +139,7 @@ class InProcessBackend(TaskBackend):
         """Record the jobs as READY; a job whose key was seen gets the earlier job's handle."""
         handles, accepted = [], []
         now = time.monotonic()
-        with self._lock:
+        with self._changed:
             for job in jobs:
                 key = job.task.options.key
                 seen = self._keys.get(key) if key is not None else None
@@ -145,7 +148,7 @@ class InProcessBackend(TaskBackend):
                     continue
                 if key is not None:
                     self._keys[key] = (job.id, now)
-                self._active[job.id] = _Record(job)
+                self._active[job.id] = _Record(job.task.name, job)
                 self._idle.clear()
                 handles.append(TaskHandle(job.id, self))
                 accepted.append(job)
@@ -235,7 +238,7 @@ class InProcessBackend(TaskBackend):
     # -- records ------------------------------------------------------------------------
 
     def _set_status(self, job: Job, status: TaskStatus) -> None:
-        with self._lock:
+        with self._changed:
             record = self._active.get(job.id)
             if record is not None:
                 record.status = status
@@ -251,17 +254,18 @@ class InProcessBackend(TaskBackend):
         error: BaseException | None = None,
     ) -> bool:
         """Record the outcome; ``False`` if the job was already finished (or dropped)."""
-        with self._lock:
+        with self._changed:
             record = self._active.pop(job.id, None)
             if record is None:
                 return False
             record.status, record.result, record.error = status, result, error
+            record.job = None
             self._finished[job.id] = record
             while len(self._finished) > MAX_FINISHED_RECORDS:
                 self._finished.popitem(last=False)
             if not self._active:
                 self._idle.set()
-        record.done.set()
+            self._changed.notify_all()
         return True
 
     def _drop(self, job: Job, reason: str) -> None:
@@ -269,7 +273,7 @@ class InProcessBackend(TaskBackend):
             _log_dropped(job, reason)
 
     def _record(self, job_id: str) -> _Record | None:
-        with self._lock:
+        with self._changed:
             return self._active.get(job_id) or self._finished.get(job_id)
 
     def status(self, job_id: str) -> TaskStatus:
@@ -282,10 +286,9 @@ class InProcessBackend(TaskBackend):
         record = self._record(job_id)
         if record is None:
             raise LookupError(f"no in-process task with id {job_id!r} is known")
-        if not record.done.wait(timeout):
-            raise TimeoutError(
-                f"task {record.job.task.name} ({job_id}) not finished in {timeout} s"
-            )
+        with self._changed:
+            if not self._changed.wait_for(lambda: record.status.finished, timeout):
+                raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
         if record.error is not None:
             raise record.error
         return record.result
@@ -294,7 +297,7 @@ class InProcessBackend(TaskBackend):
         """Async form of :meth:`result` (polls, so it never blocks the loop)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         record = self._record(job_id)
-        while record is not None and not record.done.is_set():
+        while record is not None and not record.status.finished:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.01)
@@ -323,10 +326,11 @@ class InProcessBackend(TaskBackend):
             self._exporter.stop()
 
     def _report_unfinished(self, reason: str) -> None:
-        with self._lock:
+        with self._changed:
             dropped = list(self._active.values())
         for record in dropped:
-            self._drop(record.job, reason)
+            if record.job is not None:
+                self._drop(record.job, reason)
 
 
 async def _wait_until_due(job: Job) -> float:

@@ -75,12 +75,14 @@ class RedisServer:
     port: int
     workdir: Path
     aof: bool = False
+    password: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        """URL of database 0 on this server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """URL of database 0 on this server (with its password, if it has one)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers ``PING``."""
@@ -91,6 +93,8 @@ class RedisServer:
         args += ["--save", "", "--appendonly", "yes" if self.aof else "no"]
         if self.aof:
             args += ["--appendfsync", "always"]
+        if self.password:
+            args += ["--requirepass", self.password]
         log = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -134,12 +138,13 @@ class RedisServerFactory:
         self._servers: list[RedisServer] = []
         self._dirs: list[tempfile.TemporaryDirectory[str]] = []
 
-    def __call__(self, *, aof: bool = False) -> RedisServer:
-        """Start a new server on a free port; ``aof=True`` persists every write (fsync always)."""
+    def __call__(self, *, aof: bool = False, password: str | None = None) -> RedisServer:
+        """Start a new server on a free port; ``aof=True`` persists every write (fsync always),
+        ``password`` requires clients to authenticate."""
         for _attempt in range(3):
             workdir = tempfile.TemporaryDirectory(prefix="bgmigrate-redis-")
             self._dirs.append(workdir)
-            server = RedisServer(port=free_port(), workdir=Path(workdir.name), aof=aof)
+            server = RedisServer(free_port(), Path(workdir.name), aof=aof, password=password)
             self._servers.append(server)
             try:
                 server.start()

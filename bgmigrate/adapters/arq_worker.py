@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import logging
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,14 +20,13 @@ from arq.constants import default_queue_name
 from arq.worker import Function, Retry, func
 
 from bgmigrate.adapters.arq_wire import dumps, loads
+from bgmigrate.adapters.attempts import retry_delay, timed_out
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
 from bgmigrate.config import Settings
 from bgmigrate.registry import registry
 from bgmigrate.task import Task
-
-logger = logging.getLogger("bgmigrate.arq")
 
 DEFAULT_CONCURRENCY = 10
 """arq's own default for ``max_jobs``."""
@@ -54,35 +52,25 @@ async def _attempt(
     except TimeoutError as exc:
         if task.options.timeout is None:
             raise
-        raise TimeoutError(f"attempt exceeded the timeout of {task.options.timeout:g} s") from exc
+        raise timed_out(task) from exc
 
 
 def job_function(task: Task[Any, Any]) -> Function:
     """The arq function that runs ``task`` from a JSON job."""
     codec = codec_for(task.func, task.name)
-    policy = task.options.retry
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
-        attempt: int = ctx["job_try"]
         try:
             value = await _attempt(task, call_args, call_kwargs, ctx)
         except Exception as exc:
-            if policy is None or not policy.should_retry(exc, attempt):
+            delay = retry_delay(task, exc, attempt=ctx["job_try"])
+            if delay is None:
                 raise
-            delay = policy.delay_for(attempt)
-            logger.warning(
-                "task %s failed on attempt %d/%d (%r); retrying in %.2f s",
-                task.name,
-                attempt,
-                policy.max_attempts,
-                exc,
-                delay,
-            )
             raise Retry(defer=delay) from exc
         return encode_result(task.func, value)
 
-    attempts = policy.max_attempts if policy else 1
+    attempts = task.options.retry.max_attempts if task.options.retry else 1
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
     return func(run, name=task.name, timeout=timeout, max_tries=attempts + SPARE_TRIES)

@@ -19,6 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_unknown, worker_process_shutdown
 
 from bgmigrate.adapters import celery_loop
+from bgmigrate.adapters.attempts import retry_delay, timed_out
 from bgmigrate.adapters.celery_app import make_app
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
@@ -44,7 +45,7 @@ def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
     except (TimeoutError, SoftTimeLimitExceeded) as exc:
         if timeout is None:
             raise
-        raise TimeoutError(f"attempt exceeded the timeout of {timeout:g} s") from exc
+        raise timed_out(task) from exc
 
 
 def _limits(task: Task[Any, Any]) -> dict[str, float]:
@@ -58,25 +59,15 @@ def _limits(task: Task[Any, Any]) -> dict[str, float]:
 def register(app: Celery, task: Task[Any, Any]) -> None:
     """Register ``task`` on ``app`` as a Celery task named ``task.name``."""
     codec = codec_for(task.func, task.name)
-    policy = task.options.retry
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
         call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
         try:
             value = _call(task, call_args, call_kwargs)
         except Exception as exc:
-            attempt = self.request.retries + 1
-            if policy is None or not policy.should_retry(exc, attempt):
+            delay = retry_delay(task, exc, attempt=self.request.retries + 1)
+            if delay is None:
                 raise
-            delay = policy.delay_for(attempt)
-            logger.warning(
-                "task %s failed on attempt %d/%d (%r); retrying in %.2f s",
-                task.name,
-                attempt,
-                policy.max_attempts,
-                exc,
-                delay,
-            )
             raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
         return encode_result(task.func, value)
 

@@ -75,15 +75,16 @@ def _exception_to_json(value: object) -> dict[str, str]:
 
 def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for ``jobs``, stamped with the current time."""
-    now_ms = int(time.time() * 1000)
+    now_ns = time.time_ns()
+    now_ms = now_ns // 1_000_000
     keys: list[str] = []
     argv: list[Any] = []
     for index, job in enumerate(jobs):
         keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
         data = {"t": None, "f": job.function, "a": list(job.args), "k": job.kwargs, "et": now_ms}
-        # Jobs of one batch share a millisecond, and arq orders equal scores by job id (random):
-        # a fraction of a millisecond keeps them in the order they were added.
-        score = now_ms + job.defer_ms + index / len(jobs)
+        # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
+        # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
+        score = (now_ns // 1000 + index) / 1000 + job.defer_ms
         argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, dumps(data)]
     return keys, argv
 

@@ -4,10 +4,12 @@ The worker: ``celery -A bgmigrate.adapters.celery:app worker`` (or ``bgmigrate w
 ``app`` is built on first access from ``BGMIGRATE_*`` settings and ``TASK_MODULES``, so that
 importing this module has no side effects.
 
-A request's batch is published over one broker connection. Celery does not deduplicate, so an
-idempotency ``key`` is claimed in Redis with ``SET NX`` (kept ``RESULT_TTL`` seconds) before
-publishing; the same round trip marks each job as queued in the result store, so a handle can
-tell ``READY`` from ``UNKNOWN`` (Celery itself reports ``PENDING`` for ids it never saw).
+A request's batch is published over one broker connection; with a Redis broker in one
+``MULTI``/``EXEC`` round trip (see :mod:`bgmigrate.adapters.celery_redis_batch`). Celery does
+not deduplicate, so an idempotency ``key`` is claimed in Redis with ``SET NX`` (kept
+``RESULT_TTL`` seconds) before publishing; the same round trip marks each job as queued in the
+result store, so a handle can tell ``READY`` from ``UNKNOWN`` (Celery itself reports ``PENDING``
+for ids it never saw).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +29,17 @@ from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 
 from bgmigrate.adapters.celery_app import broker_priority, is_redis, make_app
+from bgmigrate.adapters.celery_redis_batch import one_round_trip
 from bgmigrate.adapters.results import decode_result, task_failed
 from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
-from bgmigrate.errors import ConfigError, EnqueueError, UnknownTaskError, UnsupportedOption
+from bgmigrate.errors import (
+    ConfigError,
+    EnqueueError,
+    SerializationError,
+    UnknownTaskError,
+    UnsupportedOption,
+)
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
 from bgmigrate.registry import registry
 from bgmigrate.task import Task
@@ -41,6 +51,8 @@ KEY_PREFIX = "bgmigrate:key:"
 """Redis key prefix of claimed idempotency keys (value: the id of the job that claimed it)."""
 RESULT_PREFIX = KeyValueStoreBackend.task_keyprefix
 POLL_INTERVAL = 0.05
+ARGS_SHOWN = 1024
+"""Characters of a task's arguments shown by Flower and in worker logs."""
 _BROKER_ERRORS = (KombuError, CeleryError, AMQPError, redis.RedisError, OSError)
 _STATUS = {
     "PENDING": TaskStatus.READY,  # only ever stored by us, at publish time
@@ -123,6 +135,9 @@ class CeleryBackend(TaskBackend):
         except _BROKER_ERRORS as exc:
             self._release(to_send)
             raise self._enqueue_error(self.settings.broker_url, jobs, exc) from exc
+        except (TypeError, ValueError) as exc:  # kombu could not serialize a message
+            self._release(to_send)
+            raise SerializationError(f"a task message could not be encoded: {exc}") from exc
         return [TaskHandle(claimed.get(job.id, job.id), self) for job in jobs]
 
     def _claim(self, jobs: Sequence[Job]) -> dict[str, str]:
@@ -133,6 +148,10 @@ class CeleryBackend(TaskBackend):
         if self.settings.result_url is None and not any(job.task.options.key for job in jobs):
             return {}
         ttl = self.settings.result_ttl
+        if len(jobs) == 1 and jobs[0].task.options.key is None:
+            # The most common call, one plain command: cheaper than a pipeline of one.
+            self._redis().set(RESULT_PREFIX + jobs[0].id, _queued_meta(jobs[0]), ex=ttl, nx=True)
+            return {}
         keyed: list[Job] = []
         with self._redis().pipeline(transaction=False) as pipe:
             for job in jobs:
@@ -161,16 +180,22 @@ class CeleryBackend(TaskBackend):
         if not jobs:
             return
         with self.app.producer_or_acquire() as producer:
-            for job in jobs:
-                payload = job.payload or {"args": [], "kwargs": {}}
-                self.app.send_task(
-                    job.task.name,
-                    args=payload["args"],
-                    kwargs=payload["kwargs"],
-                    task_id=job.id,
-                    producer=producer,
-                    **self._options(job),
-                )
+            # One message gains nothing from a transaction; a batch is sent in one round trip.
+            batch = one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext()
+            with batch:
+                for job in jobs:
+                    payload = job.payload or {"args": [], "kwargs": {}}
+                    self.app.send_task(
+                        job.task.name,
+                        args=payload["args"],
+                        kwargs=payload["kwargs"],
+                        task_id=job.id,
+                        producer=producer,
+                        # What Flower and the worker log show; JSON is cheaper than saferepr.
+                        argsrepr=_shown(payload["args"]),
+                        kwargsrepr=_shown(payload["kwargs"]),
+                        **self._options(job),
+                    )
 
     def _options(self, job: Job) -> dict[str, Any]:
         options = job.task.options
@@ -240,6 +265,11 @@ class CeleryBackend(TaskBackend):
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"celery task {job_id} not finished in {timeout} s")
             time.sleep(POLL_INTERVAL)
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= ARGS_SHOWN else text[: ARGS_SHOWN - 3] + "..."
 
 
 def _queued_meta(job: Job) -> str:

@@ -116,3 +116,12 @@ def test_status_from_arqs_keys(
     result: bytes | None, in_progress: bool, queued: bool, status: TaskStatus
 ) -> None:
     assert status_from(result, in_progress, queued) is status
+
+
+def test_jobs_sent_one_by_one_keep_their_order_too(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    ids = [f"id-{letter}" for letter in "zyxwvutsrq"]
+    for job_id in ids:
+        _run(client, [ArqJob(job_id=job_id, queue="q", function="f", args=[], kwargs={})])
+    assert [member.decode() for member in client.zrange("q", 0, -1)] == ids
+    client.close()

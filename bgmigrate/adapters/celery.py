@@ -104,10 +104,7 @@ class CeleryBackend(TaskBackend):
             )
 
     def _redis(self) -> redis.Redis:
-        if self._store_url is None:
-            raise UnsupportedOption(
-                "the celery backend keeps no results: set BGMIGRATE_RESULT_URL=redis://..."
-            )
+        assert self._store_url is not None, "validate_task refuses keys without a Redis store"
         if self._store is None:
             self._store = redis.Redis.from_url(
                 self._store_url, socket_connect_timeout=3, socket_timeout=10
@@ -238,6 +235,10 @@ class CeleryBackend(TaskBackend):
     # -- status and results -----------------------------------------------------------------
 
     def _meta(self, job_id: str) -> dict[str, Any] | None:
+        if self.settings.result_url is None:
+            raise UnsupportedOption(
+                "the celery backend keeps no status or results: set BGMIGRATE_RESULT_URL=redis://..."
+            )
         try:
             raw: bytes | None = self._redis().get(RESULT_PREFIX + job_id)  # type: ignore[assignment]
         except (redis.RedisError, OSError) as exc:

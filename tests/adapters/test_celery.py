@@ -60,11 +60,14 @@ def test_an_idempotency_key_needs_redis_and_says_so_when_the_task_is_configured(
         tasks.count.using(key="k")
 
 
-def test_status_without_a_result_store_names_the_setting() -> None:
-    bgmigrate.configure(backend="celery", broker_url=AMQP)
+@pytest.mark.parametrize("broker", [AMQP, "redis://127.0.0.1:6379/0"])
+def test_status_without_a_result_store_names_the_setting(broker: str) -> None:
+    bgmigrate.configure(backend="celery", broker_url=broker)
     backend = bgmigrate.get_runtime().backend("celery")
     with pytest.raises(UnsupportedOption, match="BGMIGRATE_RESULT_URL"):
         backend.status("x")
+    with pytest.raises(UnsupportedOption, match="BGMIGRATE_RESULT_URL"):
+        backend.result("x", timeout=1)
 
 
 def test_a_delay_beyond_the_visibility_timeout_is_warned_about(

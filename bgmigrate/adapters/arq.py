@@ -30,12 +30,11 @@ from bgmigrate.adapters.arq_wire import (
     status_from,
     status_keys,
 )
-from bgmigrate.adapters.results import decode_result, task_failed
+from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
-from bgmigrate.errors import ConfigError, EnqueueError, UnknownTaskError
+from bgmigrate.errors import ConfigError, EnqueueError
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
-from bgmigrate.registry import registry
 from bgmigrate.urls import redact_url
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -199,8 +198,9 @@ class ArqBackend(TaskBackend):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status, raw = self._read(job_id)
-            if raw is not None or _given_up(job_id, status, deadline, timeout):
-                return _outcome(job_id, raw)
+            if raw is not None:
+                return _outcome(raw)
+            _check_still_waiting(job_id, status, deadline, timeout)
             time.sleep(POLL_INTERVAL)
 
     async def aresult(self, job_id: str, timeout: float | None) -> Any:
@@ -209,8 +209,9 @@ class ArqBackend(TaskBackend):
         async with self._async() as client:
             while True:
                 status, raw = await self._aread(client, job_id)
-                if raw is not None or _given_up(job_id, status, deadline, timeout):
-                    return _outcome(job_id, raw)
+                if raw is not None:
+                    return _outcome(raw)
+                _check_still_waiting(job_id, status, deadline, timeout)
                 await asyncio.sleep(POLL_INTERVAL)
 
 
@@ -224,29 +225,23 @@ def _state(raw: bytes | None, running: int, queued: int) -> tuple[TaskStatus, by
     return status_from(raw, bool(running), bool(queued)), raw
 
 
-def _given_up(
+def _check_still_waiting(
     job_id: str, status: TaskStatus, deadline: float | None, timeout: float | None
-) -> bool:
+) -> None:
+    """Raise if waiting longer for a job's result is pointless or past its deadline."""
     if status is TaskStatus.UNKNOWN:
         raise LookupError(f"no arq job {job_id!r} is known (never enqueued, or its result expired)")
     if deadline is not None and time.monotonic() >= deadline:
         raise TimeoutError(f"arq job {job_id} not finished in {timeout} s")
-    return False
 
 
-def _outcome(job_id: str, raw: bytes | None) -> Any:
-    assert raw is not None
+def _outcome(raw: bytes) -> Any:
+    """The value a finished job returned, or its failure raised as ``TaskFailed``."""
     data = loads(raw)
-    name = str(data.get("f", "?"))
+    name, result = str(data.get("f", "?")), data.get("r")
     if not data.get("s"):
-        error = data.get("r")
-        return_error = error if isinstance(error, dict) else {"message": str(error)}
-        raise task_failed(name, return_error)
-    try:
-        func = registry.get(name).func
-    except UnknownTaskError:
-        return data.get("r")  # not registered here: the plain JSON result
-    return decode_result(func, data.get("r"))
+        raise task_failed(name, result if isinstance(result, dict) else {"message": str(result)})
+    return decode_registered(name, result)
 
 
 def __getattr__(name: str) -> Any:

@@ -30,18 +30,16 @@ from kombu.exceptions import KombuError
 
 from bgmigrate.adapters.celery_app import broker_priority, is_redis, make_app
 from bgmigrate.adapters.celery_redis_batch import one_round_trip
-from bgmigrate.adapters.results import decode_result, task_failed
+from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
     SerializationError,
-    UnknownTaskError,
     UnsupportedOption,
 )
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
-from bgmigrate.registry import registry
 from bgmigrate.task import Task
 from bgmigrate.urls import redact_url
 
@@ -288,11 +286,7 @@ def _outcome(meta: dict[str, Any]) -> Any:
         message = " ".join(map(str, exc_args)) if isinstance(exc_args, list) else str(exc_args)
         exc_type = f"{error.get('exc_module', 'builtins')}.{error.get('exc_type', meta['status'])}"
         raise task_failed(name, {"type": exc_type, "message": message})
-    try:
-        func = registry.get(name).func
-    except UnknownTaskError:
-        return result  # not registered here: the plain JSON result
-    return decode_result(func, result)
+    return decode_registered(name, result)
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from bgmigrate.errors import SerializationError, TaskFailed
+from bgmigrate.errors import SerializationError, TaskFailed, UnknownTaskError
+from bgmigrate.registry import registry
 
 
 @functools.cache
@@ -46,6 +47,16 @@ def decode_result(func: Callable[..., Any], data: Any) -> Any:
         return _adapter(func).validate_json(json.dumps(data))
     except ValidationError as exc:
         raise SerializationError(f"the result of {func.__qualname__} is invalid: {exc}") from exc
+
+
+def decode_registered(task_name: str, data: Any) -> Any:
+    """:func:`decode_result` for the task registered as ``task_name``; the plain JSON if this
+    process has no such task (a handle can outlive, or live apart from, a task's module)."""
+    try:
+        func = registry.get(task_name).func
+    except UnknownTaskError:
+        return data
+    return decode_result(func, data)
 
 
 def describe_error(exc: BaseException) -> dict[str, str]:

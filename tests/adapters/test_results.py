@@ -7,8 +7,15 @@ from uuid import UUID
 
 import pytest
 
-from bgmigrate.adapters.results import decode_result, describe_error, encode_result, task_failed
+from bgmigrate.adapters.results import (
+    decode_registered,
+    decode_result,
+    describe_error,
+    encode_result,
+    task_failed,
+)
 from bgmigrate.errors import SerializationError, TaskFailed
+from bgmigrate.testing import conformance_tasks as tasks
 
 
 def returns_datetime() -> datetime:
@@ -45,3 +52,9 @@ def test_a_failure_names_the_exception_type_without_importing_it() -> None:
     assert isinstance(failed, TaskFailed)
     assert failed.exc_type == "app.errors.Bounce"
     assert str(failed) == "task app.tasks.send failed: app.errors.Bounce: no mx"
+
+
+def test_a_result_of_a_task_not_registered_here_is_plain_json() -> None:
+    assert decode_registered("elsewhere.task", {"a": 1}) == {"a": 1}
+    item = {"name": "x", "price": "1.5", "tags": []}
+    assert decode_registered(tasks.typed.name, item) == tasks.Item(name="x", price=1.5, tags=())

@@ -16,7 +16,7 @@ import yaml
 from typer.main import get_command
 
 from bgmigrate.cli import app as cli_app
-from bgmigrate.config import Settings
+from bgmigrate.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -87,7 +87,9 @@ def test_services_are_configured_by_valid_bgmigrate_settings(service: str) -> No
     assert all(name.startswith("BGMIGRATE_") for name in env)
     fields = {name.removeprefix("BGMIGRATE_").lower() for name in env}
     assert fields <= set(Settings.model_fields), fields - set(Settings.model_fields)
-    settings = Settings(**{name.removeprefix("BGMIGRATE_").lower(): v for name, v in env.items()})
+    settings = load_settings(
+        **{name.removeprefix("BGMIGRATE_").lower(): v for name, v in env.items()}
+    )
     assert settings.broker_url.startswith("redis://redis:")
 
 

@@ -11,7 +11,7 @@ import bgmigrate
 from bgmigrate.adapters.arq import CLIENT_NAME, ArqBackend
 from bgmigrate.adapters.arq_wire import dumps, loads
 from bgmigrate.adapters.arq_worker import build_worker_settings
-from bgmigrate.config import Settings
+from bgmigrate.config import load_settings
 from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
 from bgmigrate.jobs import TaskHandle
 from bgmigrate.registry import registry
@@ -23,7 +23,7 @@ from bgmigrate.testing.redis_servers import RedisServerFactory
 
 def test_the_arq_backend_refuses_a_broker_that_is_not_redis() -> None:
     with pytest.raises(ConfigError, match=r"needs Redis, got 'amqp://guest:\*\*\*@h/'"):
-        ArqBackend(Settings(broker_url="amqp://guest:secret@h/"))
+        ArqBackend(load_settings(broker_url="amqp://guest:secret@h/"))
 
 
 def test_priority_is_refused_when_the_task_is_configured() -> None:
@@ -73,7 +73,9 @@ def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> No
 
 
 def test_worker_settings_name_every_task_and_speak_json_only() -> None:
-    settings_cls = build_worker_settings(Settings(backend="arq", default_queue="q"), concurrency=3)
+    settings_cls = build_worker_settings(
+        load_settings(backend="arq", default_queue="q"), concurrency=3
+    )
     names = {function.name for function in settings_cls.functions}  # type: ignore[attr-defined]
     assert names == {task.name for task in registry}
     assert settings_cls.job_serializer is dumps  # type: ignore[attr-defined]
@@ -83,7 +85,7 @@ def test_worker_settings_name_every_task_and_speak_json_only() -> None:
 
 
 def test_the_retry_policy_bounds_arqs_tries() -> None:
-    settings_cls = build_worker_settings(Settings(backend="arq"))
+    settings_cls = build_worker_settings(load_settings(backend="arq"))
     by_name = {f.name: f for f in settings_cls.functions}  # type: ignore[attr-defined]
     assert by_name[tasks.flaky.name].max_tries == 3 + 2  # attempts + spare for shutdown re-runs
     assert by_name[tasks.slow_async.name].timeout_s == 0.5 + 5  # arq's backstop after ours

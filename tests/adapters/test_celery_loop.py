@@ -27,9 +27,12 @@ def test_coroutines_of_one_thread_share_one_loop_until_it_is_closed() -> None:
 def test_each_thread_has_its_own_loop() -> None:
     here = celery_loop.run(_loop_id())
     seen: list[int] = []
-    thread = threading.Thread(
-        target=lambda: (seen.append(celery_loop.run(_loop_id())), celery_loop.close())
-    )
+
+    def in_thread() -> None:
+        seen.append(celery_loop.run(_loop_id()))
+        celery_loop.close()
+
+    thread = threading.Thread(target=in_thread)
     thread.start()
     thread.join()
     celery_loop.close()

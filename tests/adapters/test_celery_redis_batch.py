@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 import redis
 
@@ -23,7 +25,8 @@ def _jobs(runtime: Runtime, count: int) -> list[Job]:
 
 
 def _calls(client: redis.Redis, command: str) -> int:
-    stats = client.info("commandstats").get(f"cmdstat_{command}", {"calls": 0})
+    commands = cast(dict[str, Any], client.info("commandstats"))
+    stats = commands.get(f"cmdstat_{command}", {"calls": 0})
     return int(stats["calls"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID
 
 import pytest
@@ -57,4 +58,6 @@ def test_a_failure_names_the_exception_type_without_importing_it() -> None:
 def test_a_result_of_a_task_not_registered_here_is_plain_json() -> None:
     assert decode_registered("elsewhere.task", {"a": 1}) == {"a": 1}
     item = {"name": "x", "price": "1.5", "tags": []}
-    assert decode_registered(tasks.typed.name, item) == tasks.Item(name="x", price=1.5, tags=())
+    assert decode_registered(tasks.typed.name, item) == tasks.Item(
+        name="x", price=Decimal("1.5"), tags=()
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bgmigrate.adapters import worker_setup
-from bgmigrate.config import Settings
+from bgmigrate.config import load_settings
 from bgmigrate.errors import ConfigError
 from bgmigrate.registry import TaskRegistry
 
@@ -15,9 +15,9 @@ def test_a_worker_with_no_registered_task_says_which_setting_to_set(
 ) -> None:
     monkeypatch.setattr(worker_setup, "registry", TaskRegistry())
     with pytest.raises(ConfigError, match="set BGMIGRATE_TASK_MODULES"):
-        worker_setup.import_task_modules(Settings(task_modules=["json"]))
+        worker_setup.import_task_modules(load_settings(task_modules=["json"]))
 
 
 def test_a_module_that_fails_to_import_is_named_with_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"cannot import 'app\.nope'.*PYTHONPATH"):
-        worker_setup.import_task_modules(Settings(task_modules=["app.nope"]))
+        worker_setup.import_task_modules(load_settings(task_modules=["app.nope"]))

@@ -246,6 +246,11 @@ def test_an_idempotency_key_is_forgotten_after_the_result_ttl() -> None:
     first = keyed.enqueue(1)
     first.result(timeout=WAIT)
     handles = [first]
-    wait_for(lambda: handles.append(keyed.enqueue(2)) or handles[-1].id != first.id)
+
+    def enqueued_anew() -> bool:
+        handles.append(keyed.enqueue(2))
+        return handles[-1].id != first.id
+
+    wait_for(enqueued_anew)
     assert handles[-1].result(timeout=WAIT) == 4
     assert calls == [1, 2]  # every enqueue before expiry returned the first job's handle

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     """Seconds between two warnings about the same slow or failing in-process task."""
     prometheus: bool = False
     """Export in-process task metrics to prometheus-client (the ``prometheus`` extra)."""
+    default_queue: str | None = None
+    """Queue for tasks that name none (unset: Celery's ``celery``, ARQ's ``arq:queue``)."""
+    visibility_timeout: int = Field(3600, ge=1)
+    """Seconds before Celery's Redis transport re-delivers an unacknowledged task."""
+    worker_concurrency: int | None = Field(None, ge=1)
+    """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
 
     @field_validator("backend")
     @classmethod

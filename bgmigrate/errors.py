@@ -9,7 +9,8 @@ them and re-raised as one of these types ``from`` the original::
     ├── SerializationError   an argument cannot be carried to a worker
     ├── UnknownTaskError     a task name is not registered
     ├── EnqueueError         the broker did not accept a task: nothing was enqueued
-    └── UnsupportedOption    a backend cannot honour a task option
+    ├── UnsupportedOption    a backend cannot honour a task option
+    └── TaskFailed           a task failed on a worker (``TaskHandle.result`` raises it)
 
 Warnings: :class:`ReadinessWarning` (a call a queue backend would reject; in-process only).
 """
@@ -47,3 +48,16 @@ class ReadinessWarning(UserWarning):
     Emitted at the ``add_task``/``enqueue`` line with the in-process backend, so that problems
     show up before the switch; ``STRICT=true`` (or a queue backend) makes them errors.
     """
+
+
+class TaskFailed(BgmigrateError):
+    """A task failed on a worker; raised by ``TaskHandle.result()`` of a queue backend.
+
+    The worker's exception is not rebuilt (that would import a class named in a message):
+    :attr:`exc_type` names it (``"builtins.ValueError"``) and the message carries its text.
+    """
+
+    def __init__(self, message: str, *, exc_type: str) -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+        """Import path of the exception class the task raised."""

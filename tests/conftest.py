@@ -11,6 +11,8 @@ import pytest
 import bgmigrate
 from bgmigrate.runtime import Runtime
 
+pytest_plugins = ["bgmigrate.testing.pytest_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(

@@ -87,7 +87,8 @@ class InProcessBackend(TaskBackend):
         self._changed = threading.Condition()
         self._active: dict[str, _Record] = {}
         self._finished: OrderedDict[str, _Record] = OrderedDict()
-        self._keys: dict[str, tuple[str, float]] = {}
+        # Idempotency key -> (job id, accepted at), oldest first so expired keys prune cheaply.
+        self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._detached: set[asyncio.Task[None]] = set()
         self._idle = threading.Event()
         self._idle.set()
@@ -140,10 +141,11 @@ class InProcessBackend(TaskBackend):
         handles, accepted = [], []
         now = time.monotonic()
         with self._changed:
+            self._prune_keys(now)
             for job in jobs:
                 key = job.task.options.key
                 seen = self._keys.get(key) if key is not None else None
-                if seen is not None and now - seen[1] < self.settings.result_ttl:
+                if seen is not None:
                     handles.append(TaskHandle(seen[0], self))
                     continue
                 if key is not None:
@@ -153,6 +155,13 @@ class InProcessBackend(TaskBackend):
                 handles.append(TaskHandle(job.id, self))
                 accepted.append(job)
         return handles, accepted
+
+    def _prune_keys(self, now: float) -> None:
+        while self._keys:
+            _, (_, accepted_at) = next(iter(self._keys.items()))
+            if now - accepted_at < self.settings.result_ttl:
+                break
+            self._keys.popitem(last=False)
 
     # -- running ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import typer
 
 from bgmigrate import __version__
 from bgmigrate.cli import config, rewrite, scan
+from bgmigrate.cli.worker import worker
 
 app = typer.Typer(
     name="bgmigrate",
@@ -33,6 +34,7 @@ def _root(
 app.command("scan")(scan.scan)
 app.command("rewrite")(rewrite.rewrite)
 app.command("config")(config.config)
+app.command("worker")(worker)
 
 
 def main() -> None:

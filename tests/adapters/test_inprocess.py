@@ -238,3 +238,19 @@ def test_prometheus_metrics_count_runs_and_failures() -> None:
         in exposition
     )
     assert f'bgmigrate_task_duration_seconds_count{{task="{quick.name}"}}' in exposition
+
+
+def test_an_idempotency_key_is_forgotten_after_the_result_ttl() -> None:
+    bgmigrate.configure(result_ttl=1)
+    keyed = quick.using(key="expiring")
+    first = keyed.enqueue(1)
+    first.result(timeout=WAIT)
+    handles = [first]
+
+    def enqueued_anew() -> bool:
+        handles.append(keyed.enqueue(2))
+        return handles[-1].id != first.id
+
+    wait_for(enqueued_anew)
+    assert handles[-1].result(timeout=WAIT) == 4
+    assert calls == [1, 2]  # every enqueue before expiry returned the first job's handle

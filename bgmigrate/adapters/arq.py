@@ -1,0 +1,253 @@
+"""The ARQ backend: jobs in Redis in arq's format, run by the native arq worker.
+
+The worker: ``arq bgmigrate.adapters.arq.WorkerSettings`` (or ``bgmigrate worker --backend arq``).
+
+The web process writes a request's whole batch with one Redis round trip (see
+:mod:`bgmigrate.adapters.arq_wire`) through one connection pool per application, opened by
+the FastAPI lifespan. ``WorkerSettings`` is built on first access, from ``BGMIGRATE_*``
+settings and the tasks that ``TASK_MODULES`` register, so importing this module has no side
+effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio
+from arq.constants import default_queue_name
+
+from bgmigrate.adapters.arq_wire import (
+    ENQUEUE_SCRIPT,
+    ArqJob,
+    loads,
+    script_arguments,
+    status_from,
+    status_keys,
+)
+from bgmigrate.adapters.results import decode_registered, task_failed
+from bgmigrate.backend import Capabilities, TaskBackend
+from bgmigrate.config import Settings
+from bgmigrate.errors import ConfigError, EnqueueError
+from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.urls import redact_url
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLIENT_NAME = "bgmigrate-arq"
+POLL_INTERVAL = 0.05
+"""Seconds between reads of a job's state while waiting for its result."""
+
+
+class ArqBackend(TaskBackend):
+    """Sends tasks to arq workers through Redis."""
+
+    alias = "arq"
+    capabilities = Capabilities(
+        defer=True,
+        result=True,
+        retry=True,
+        dedup=True,
+        async_tasks=True,
+        priority=False,
+        timeout=True,
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        if settings.broker_url.partition("://")[0] not in REDIS_SCHEMES:
+            raise ConfigError(
+                f"BGMIGRATE_BROKER_URL: the arq backend needs Redis, got "
+                f"{redact_url(settings.broker_url)!r} (e.g. redis://127.0.0.1:6379/0)"
+            )
+        self._queue = settings.default_queue or default_queue_name
+        self._client: redis.Redis | None = None
+        self._aclient: redis.asyncio.Redis | None = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        # Named so that CLIENT LIST shows which connections are the application's.
+        return {"socket_connect_timeout": 3, "socket_timeout": 10, "client_name": CLIENT_NAME}
+
+    def _sync(self) -> redis.Redis:
+        if self._client is None:
+            self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
+        return self._client
+
+    def _new_async(self) -> redis.asyncio.Redis:
+        client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+            self.settings.broker_url, **self._options()
+        )
+        return client
+
+    @asynccontextmanager
+    async def _async(self) -> AsyncIterator[redis.asyncio.Redis]:
+        """The application's pool when on the loop that started it, else a client for this
+        call only (connections belong to the loop that opened them)."""
+        if self._aclient is not None and self._aclient_loop is asyncio.get_running_loop():
+            yield self._aclient
+            return
+        client = self._new_async()
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    async def start(self) -> None:
+        """Open the application's connection pool (connections are made on first use)."""
+        self._aclient = self._new_async()
+        self._aclient_loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        """Close both connection pools."""
+        if self._aclient is not None and self._aclient_loop is asyncio.get_running_loop():
+            await self._aclient.aclose()
+        self._aclient = self._aclient_loop = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _enqueue_error(self, jobs: Sequence[Job], exc: Exception) -> EnqueueError:
+        names = ", ".join(sorted({job.task.name for job in jobs}))
+        return EnqueueError(
+            f"arq broker at {redact_url(self.settings.broker_url)} did not accept "
+            f"{len(jobs)} task(s) ({names}): {type(exc).__name__}: {exc}"
+        )
+
+    # -- enqueueing -------------------------------------------------------------------------
+
+    def _arq_job(self, job: Job) -> ArqJob:
+        options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
+        if options.delay is not None:
+            defer = options.delay
+        elif options.run_after is not None:
+            defer = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
+        else:
+            defer = 0.0
+        return ArqJob(
+            job_id=options.key or job.id,
+            queue=options.queue or self._queue,
+            function=job.task.name,
+            args=payload["args"],
+            kwargs=payload["kwargs"],
+            defer_ms=int(defer * 1000),
+        )
+
+    def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
+        """Write all jobs with one Redis round trip; ``EnqueueError`` if Redis refuses."""
+        arq_jobs = [self._arq_job(job) for job in jobs]
+        keys, argv = script_arguments(arq_jobs)
+        try:
+            self._sync().eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)
+        except (redis.RedisError, OSError) as exc:
+            raise self._enqueue_error(jobs, exc) from exc
+        return [TaskHandle(job.job_id, self) for job in arq_jobs]
+
+    async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
+        """Async form of :meth:`enqueue`, on the application's pool."""
+        arq_jobs = [self._arq_job(job) for job in jobs]
+        keys, argv = script_arguments(arq_jobs)
+        try:
+            async with self._async() as client:
+                await client.eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)  # type: ignore[misc]
+        except (redis.RedisError, OSError) as exc:
+            raise self._enqueue_error(jobs, exc) from exc
+        return [TaskHandle(job.job_id, self) for job in arq_jobs]
+
+    # -- status and results -----------------------------------------------------------------
+
+    def _read(self, job_id: str) -> tuple[TaskStatus, bytes | None]:
+        try:
+            with self._sync().pipeline(transaction=False) as pipe:
+                return _state(*_queue_reads(pipe, job_id).execute())
+        except (redis.RedisError, OSError) as exc:
+            raise self._lookup_error(exc) from exc
+
+    async def _aread(
+        self, client: redis.asyncio.Redis, job_id: str
+    ) -> tuple[TaskStatus, bytes | None]:
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                return _state(*await _queue_reads(pipe, job_id).execute())
+        except (redis.RedisError, OSError) as exc:
+            raise self._lookup_error(exc) from exc
+
+    def _lookup_error(self, exc: Exception) -> EnqueueError:
+        return EnqueueError(
+            f"cannot read task state from {redact_url(self.settings.broker_url)}: "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+    def status(self, job_id: str) -> TaskStatus:
+        """READY (queued, deferred or between retries), RUNNING, SUCCESSFUL, FAILED or UNKNOWN."""
+        return self._read(job_id)[0]
+
+    async def astatus(self, job_id: str) -> TaskStatus:
+        """Async form of :meth:`status`."""
+        async with self._async() as client:
+            return (await self._aread(client, job_id))[0]
+
+    def result(self, job_id: str, timeout: float | None) -> Any:
+        """Wait for the job's result; ``TaskFailed`` if it failed, ``TimeoutError`` if late."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status, raw = self._read(job_id)
+            if raw is not None:
+                return _outcome(raw)
+            _check_still_waiting(job_id, status, deadline, timeout)
+            time.sleep(POLL_INTERVAL)
+
+    async def aresult(self, job_id: str, timeout: float | None) -> Any:
+        """Async form of :meth:`result` (polls without blocking the loop)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async with self._async() as client:
+            while True:
+                status, raw = await self._aread(client, job_id)
+                if raw is not None:
+                    return _outcome(raw)
+                _check_still_waiting(job_id, status, deadline, timeout)
+                await asyncio.sleep(POLL_INTERVAL)
+
+
+def _queue_reads(pipe: Any, job_id: str) -> Any:
+    """Add the reads that decide a job's state to ``pipe`` (a sync or async pipeline)."""
+    result_key, progress_key, job_key = status_keys(job_id)
+    return pipe.get(result_key).exists(progress_key).exists(job_key)
+
+
+def _state(raw: bytes | None, running: int, queued: int) -> tuple[TaskStatus, bytes | None]:
+    return status_from(raw, bool(running), bool(queued)), raw
+
+
+def _check_still_waiting(
+    job_id: str, status: TaskStatus, deadline: float | None, timeout: float | None
+) -> None:
+    """Raise if waiting longer for a job's result is pointless or past its deadline."""
+    if status is TaskStatus.UNKNOWN:
+        raise LookupError(f"no arq job {job_id!r} is known (never enqueued, or its result expired)")
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TimeoutError(f"arq job {job_id} not finished in {timeout} s")
+
+
+def _outcome(raw: bytes) -> Any:
+    """The value a finished job returned, or its failure raised as ``TaskFailed``."""
+    data = loads(raw)
+    name, result = str(data.get("f", "?")), data.get("r")
+    if not data.get("s"):
+        raise task_failed(name, result if isinstance(result, dict) else {"message": str(result)})
+    return decode_registered(name, result)
+
+
+def __getattr__(name: str) -> Any:
+    # ``arq bgmigrate.adapters.arq.WorkerSettings`` looks the attribute up here: build it then.
+    if name == "WorkerSettings":
+        from bgmigrate.adapters.arq_worker import build_worker_settings
+
+        return build_worker_settings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""ARQ's storage format, spoken directly: JSON jobs, one-round-trip batch enqueue, status.
+
+arq's own ``enqueue_job`` costs a WATCH/EXISTS/MULTI/EXEC exchange per job. A request's batch
+is instead written by one Lua script call that does, per job and atomically, exactly what
+``enqueue_job`` does: skip the job when its job or result key exists (``_job_id``
+uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. Jobs use arq's key
+prefixes and field names with a JSON serializer, so an unmodified arq worker (configured
+with :func:`dumps`/:func:`loads`) runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arq.constants import (
+    expires_extra_ms,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+)
+
+from bgmigrate.adapters.results import describe_error
+from bgmigrate.jobs import TaskStatus
+
+ENQUEUE_SCRIPT = """
+local added = {}
+for i = 1, #KEYS, 3 do
+  local n = (i - 1) / 3 * 4
+  if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) == 0 then
+    redis.call('PSETEX', KEYS[i], ARGV[n + 3], ARGV[n + 4])
+    redis.call('ZADD', KEYS[i + 2], ARGV[n + 2], ARGV[n + 1])
+    added[#added + 1] = 1
+  else
+    added[#added + 1] = 0
+  end
+end
+return added
+"""
+"""KEYS: (job key, result key, queue) per job; ARGV: (job id, score, expiry ms, data) per job."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArqJob:
+    """One job as arq stores it: its id, queue, function name, JSON arguments and start time."""
+
+    job_id: str
+    queue: str
+    function: str
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
+    defer_ms: int = 0
+    """Milliseconds from enqueue until the job may start."""
+
+
+def dumps(data: dict[str, Any]) -> bytes:
+    """arq job/result serializer: JSON, exceptions stored as their type and message."""
+    return json.dumps(data, default=_exception_to_json, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes) -> dict[str, Any]:
+    """arq job/result deserializer: the inverse of :func:`dumps` (never unpickles)."""
+    data: dict[str, Any] = json.loads(raw)
+    return data
+
+
+def _exception_to_json(value: object) -> dict[str, str]:
+    if isinstance(value, BaseException):
+        return describe_error(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for ``jobs``, stamped with the current time."""
+    now_ns = time.time_ns()
+    now_ms = now_ns // 1_000_000
+    keys: list[str] = []
+    argv: list[Any] = []
+    for index, job in enumerate(jobs):
+        keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
+        data = {"t": None, "f": job.function, "a": list(job.args), "k": job.kwargs, "et": now_ms}
+        # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
+        # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
+        score = (now_ns // 1000 + index) / 1000 + job.defer_ms
+        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, dumps(data)]
+    return keys, argv
+
+
+def status_keys(job_id: str) -> tuple[str, str, str]:
+    """The keys whose contents decide a job's status: result, in-progress, job."""
+    return result_key_prefix + job_id, in_progress_key_prefix + job_id, job_key_prefix + job_id
+
+
+def status_from(result: bytes | None, in_progress: bool, queued: bool) -> TaskStatus:
+    """A job's status from its result (raw), in-progress marker and job key.
+
+    A job between two attempts has its job key and no in-progress key: it is ``READY``.
+    """
+    if result is not None:
+        return TaskStatus.SUCCESSFUL if loads(result).get("s") else TaskStatus.FAILED
+    if in_progress:
+        return TaskStatus.RUNNING
+    return TaskStatus.READY if queued else TaskStatus.UNKNOWN

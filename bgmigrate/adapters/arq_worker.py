@@ -1,0 +1,108 @@
+"""The ARQ worker side: ``WorkerSettings`` built from bgmigrate's settings and registry.
+
+Every registered task becomes an arq function under its bgmigrate name. Arguments arrive as
+JSON and are decoded with the task's type hints; sync functions run in a bounded thread pool;
+``timeout`` is enforced per attempt; and an ordinary exception becomes an arq ``Retry`` when
+the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``Retry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.constants import default_queue_name
+from arq.worker import Function, Retry, func
+
+from bgmigrate.adapters.arq_wire import dumps, loads
+from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.codec import codec_for
+from bgmigrate.config import Settings
+from bgmigrate.registry import registry
+from bgmigrate.task import Task
+
+DEFAULT_CONCURRENCY = 10
+"""arq's own default for ``max_jobs``."""
+SPARE_TRIES = 2
+"""Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
+a worker shutdown, and that re-run must not be refused as 'max retries exceeded'."""
+_EXECUTOR = "bgmigrate_executor"
+
+
+async def _attempt(
+    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: dict[Any, Any]
+) -> Any:
+    if task.is_async:
+        running: Awaitable[Any] = task.func(*args, **kwargs)
+    else:
+        # A sync function cannot be interrupted: on timeout the attempt fails and the thread
+        # finishes on its own, its result discarded.
+        call = functools.partial(task.func, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        running = loop.run_in_executor(ctx[_EXECUTOR], contextvars.copy_context().run, call)
+    try:
+        return await asyncio.wait_for(running, task.options.timeout)
+    except TimeoutError as exc:
+        if task.options.timeout is None:
+            raise
+        raise timed_out(task) from exc
+
+
+def job_function(task: Task[Any, Any]) -> Function:
+    """The arq function that runs ``task`` from a JSON job."""
+    codec = codec_for(task.func, task.name)
+
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        try:
+            value = await _attempt(task, call_args, call_kwargs, ctx)
+        except Exception as exc:
+            delay = retry_delay(task, exc, attempt=ctx["job_try"])
+            if delay is None:
+                raise
+            raise Retry(defer=delay) from exc
+        return encode_result(task.func, value)
+
+    attempts = task.options.retry.max_attempts if task.options.retry else 1
+    # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
+    timeout = None if task.options.timeout is None else task.options.timeout + 5
+    return func(run, name=task.name, timeout=timeout, max_tries=attempts + SPARE_TRIES)
+
+
+async def _startup(ctx: dict[Any, Any], *, threads: int) -> None:
+    ctx[_EXECUTOR] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bgmigrate-arq")
+
+
+async def _shutdown(ctx: dict[Any, Any]) -> None:
+    executor = ctx.pop(_EXECUTOR, None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def build_worker_settings(
+    settings: Settings | None = None, *, concurrency: int | None = None, queue: str | None = None
+) -> type:
+    """A ``WorkerSettings`` class for arq from ``settings`` (read, and task modules imported,
+    when not given)."""
+    settings = settings or worker_settings()
+    max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
+    attributes: dict[str, Any] = {
+        "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
+        "functions": [job_function(task) for task in registry],
+        "queue_name": queue or settings.default_queue or default_queue_name,
+        "redis_settings": RedisSettings.from_dsn(settings.broker_url),
+        "job_serializer": dumps,
+        "job_deserializer": loads,
+        "max_jobs": max_jobs,
+        "keep_result": settings.result_ttl,
+        "on_startup": functools.partial(_startup, threads=max_jobs),
+        "on_shutdown": _shutdown,
+    }
+    return type("WorkerSettings", (), attributes)

@@ -1,0 +1,298 @@
+"""The Celery backend: publishes tasks to a Redis or RabbitMQ broker for Celery workers.
+
+The worker: ``celery -A bgmigrate.adapters.celery:app worker`` (or ``bgmigrate worker``);
+``app`` is built on first access from ``BGMIGRATE_*`` settings and ``TASK_MODULES``, so that
+importing this module has no side effects.
+
+A request's batch is published over one broker connection; with a Redis broker in one
+``MULTI``/``EXEC`` round trip (see :mod:`bgmigrate.adapters.celery_redis_batch`). Celery does
+not deduplicate, so an idempotency ``key`` is claimed in Redis with ``SET NX`` (kept
+``RESULT_TTL`` seconds) before publishing; the same round trip marks each job as queued in the
+result store, so a handle can tell ``READY`` from ``UNKNOWN`` (Celery itself reports ``PENDING``
+for ids it never saw).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from amqp.exceptions import AMQPError
+from celery.backends.base import KeyValueStoreBackend
+from celery.exceptions import CeleryError
+from kombu.exceptions import KombuError
+
+from bgmigrate.adapters.celery_app import broker_priority, is_redis, make_app
+from bgmigrate.adapters.celery_redis_batch import one_round_trip
+from bgmigrate.adapters.results import decode_registered, task_failed
+from bgmigrate.backend import Capabilities, TaskBackend
+from bgmigrate.config import Settings
+from bgmigrate.errors import (
+    ConfigError,
+    EnqueueError,
+    SerializationError,
+    UnsupportedOption,
+)
+from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.task import Task
+from bgmigrate.urls import redact_url
+
+logger = logging.getLogger("bgmigrate.celery")
+
+KEY_PREFIX = "bgmigrate:key:"
+"""Redis key prefix of claimed idempotency keys (value: the id of the job that claimed it)."""
+RESULT_PREFIX = KeyValueStoreBackend.task_keyprefix
+POLL_INTERVAL = 0.05
+ARGS_SHOWN = 1024
+"""Characters of a task's arguments shown by Flower and in worker logs."""
+_BROKER_ERRORS = (KombuError, CeleryError, AMQPError, redis.RedisError, OSError)
+_STATUS = {
+    "PENDING": TaskStatus.READY,  # only ever stored by us, at publish time
+    "RECEIVED": TaskStatus.READY,
+    "RETRY": TaskStatus.READY,
+    "STARTED": TaskStatus.RUNNING,
+    "SUCCESS": TaskStatus.SUCCESSFUL,
+    "FAILURE": TaskStatus.FAILED,
+    "REVOKED": TaskStatus.FAILED,
+    "REJECTED": TaskStatus.FAILED,
+}
+
+
+class CeleryBackend(TaskBackend):
+    """Sends tasks to Celery workers; results and idempotency keys live in Redis."""
+
+    alias = "celery"
+    capabilities = Capabilities(
+        defer=True,
+        result=True,
+        retry=True,
+        dedup=True,
+        async_tasks=True,
+        priority=True,
+        timeout=True,
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        if settings.result_url is not None and not is_redis(settings.result_url):
+            raise ConfigError(
+                f"BGMIGRATE_RESULT_URL: the celery backend keeps results in Redis, got "
+                f"{redact_url(settings.result_url)!r} (e.g. redis://127.0.0.1:6379/1)"
+            )
+        self.app = make_app(settings, publisher=True)
+        # Idempotency keys need Redis: the result store, else a Redis broker.
+        self._store_url = settings.result_url or (
+            settings.broker_url if is_redis(settings.broker_url) else None
+        )
+        self._store: redis.Redis | None = None
+
+    def validate_task(self, task: Task[Any, Any]) -> None:
+        """Also refuse idempotency keys and results when no Redis is configured for them."""
+        super().validate_task(task)
+        if task.options.key is not None and self._store_url is None:
+            raise UnsupportedOption(
+                f"task {task.name!r} sets key=, which the celery backend implements in Redis: "
+                "set BGMIGRATE_RESULT_URL=redis://... (your broker is not Redis)"
+            )
+
+    def _redis(self) -> redis.Redis:
+        assert self._store_url is not None, "validate_task refuses keys without a Redis store"
+        if self._store is None:
+            self._store = redis.Redis.from_url(
+                self._store_url, socket_connect_timeout=3, socket_timeout=10
+            )
+        return self._store
+
+    async def close(self) -> None:
+        """Release the broker connection pool and the Redis client."""
+        self.app.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- enqueueing -------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
+        """Claim keys, mark jobs queued, then publish the batch over one connection."""
+        try:
+            claimed = self._claim(jobs)
+        except (redis.RedisError, OSError) as exc:
+            raise self._enqueue_error(self._store_url or "", jobs, exc) from exc
+        to_send = [job for job in jobs if claimed.get(job.id, job.id) == job.id]
+        try:
+            self._publish(to_send)
+        except _BROKER_ERRORS as exc:
+            self._release(to_send)
+            raise self._enqueue_error(self.settings.broker_url, jobs, exc) from exc
+        except (TypeError, ValueError) as exc:  # kombu could not serialize a message
+            self._release(to_send)
+            raise SerializationError(f"a task message could not be encoded: {exc}") from exc
+        return [TaskHandle(claimed.get(job.id, job.id), self) for job in jobs]
+
+    def _claim(self, jobs: Sequence[Job]) -> dict[str, str]:
+        """Claim idempotency keys and mark jobs queued: one round trip for the batch.
+
+        Returns, for each keyed job, the id of the job that holds its key (itself if new).
+        """
+        if self.settings.result_url is None and not any(job.task.options.key for job in jobs):
+            return {}
+        ttl = self.settings.result_ttl
+        if len(jobs) == 1 and jobs[0].task.options.key is None:
+            # The most common call, one plain command: cheaper than a pipeline of one.
+            self._redis().set(RESULT_PREFIX + jobs[0].id, _queued_meta(jobs[0]), ex=ttl, nx=True)
+            return {}
+        keyed: list[Job] = []
+        with self._redis().pipeline(transaction=False) as pipe:
+            for job in jobs:
+                key = job.task.options.key
+                if key is not None:
+                    pipe.set(KEY_PREFIX + key, job.id, nx=True, ex=ttl)
+                    pipe.get(KEY_PREFIX + key)
+                    keyed.append(job)
+            if self.settings.result_url is not None:
+                for job in jobs:
+                    pipe.set(RESULT_PREFIX + job.id, _queued_meta(job), ex=ttl, nx=True)
+            replies = pipe.execute()
+        return {job.id: replies[2 * i + 1].decode() for i, job in enumerate(keyed)}
+
+    def _release(self, jobs: Sequence[Job]) -> None:
+        """Best effort: free the keys and queued marks of jobs that were not published."""
+        names = [KEY_PREFIX + job.task.options.key for job in jobs if job.task.options.key]
+        names += [RESULT_PREFIX + job.id for job in jobs if self.settings.result_url]
+        if names:
+            try:
+                self._redis().delete(*names)
+            except (redis.RedisError, OSError):
+                logger.warning("could not release %d idempotency key(s)", len(names))
+
+    def _publish(self, jobs: Sequence[Job]) -> None:
+        if not jobs:
+            return
+        with self.app.producer_or_acquire() as producer:
+            # One message gains nothing from a transaction; a batch is sent in one round trip.
+            batch = one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext()
+            with batch:
+                for job in jobs:
+                    payload = job.payload or {"args": [], "kwargs": {}}
+                    self.app.send_task(
+                        job.task.name,
+                        args=payload["args"],
+                        kwargs=payload["kwargs"],
+                        task_id=job.id,
+                        producer=producer,
+                        # What Flower and the worker log show; JSON is cheaper than saferepr.
+                        argsrepr=_shown(payload["args"]),
+                        kwargsrepr=_shown(payload["kwargs"]),
+                        **self._options(job),
+                    )
+
+    def _options(self, job: Job) -> dict[str, Any]:
+        options = job.task.options
+        sent: dict[str, Any] = {}
+        if options.queue is not None:
+            sent["queue"] = options.queue
+        if options.priority is not None:
+            sent["priority"] = broker_priority(self.settings, options.priority)
+        if options.delay is not None:
+            sent["countdown"] = options.delay
+        elif options.run_after is not None:
+            sent["eta"] = options.run_after
+        self._warn_long_delay(job)
+        return sent
+
+    def _warn_long_delay(self, job: Job) -> None:
+        options = job.task.options
+        if not is_redis(self.settings.broker_url) or not options.deferred:
+            return
+        delay = options.delay
+        if delay is None and options.run_after is not None:
+            delay = (options.run_after - datetime.now(UTC)).total_seconds()
+        if delay is not None and delay > self.settings.visibility_timeout:
+            logger.warning(
+                "task %s is delayed %.0f s, more than the Redis visibility timeout (%d s): "
+                "the worker holding it unacknowledged will see it re-delivered and it may run "
+                "more than once; raise BGMIGRATE_VISIBILITY_TIMEOUT or schedule it later",
+                job.task.name,
+                delay,
+                self.settings.visibility_timeout,
+            )
+
+    def _enqueue_error(self, url: str, jobs: Sequence[Job], exc: Exception) -> EnqueueError:
+        names = ", ".join(sorted({job.task.name for job in jobs}))
+        return EnqueueError(
+            f"celery broker at {redact_url(url)} did not accept {len(jobs)} task(s) "
+            f"({names}): {type(exc).__name__}: {exc}"
+        )
+
+    # -- status and results -----------------------------------------------------------------
+
+    def _meta(self, job_id: str) -> dict[str, Any] | None:
+        if self.settings.result_url is None:
+            raise UnsupportedOption(
+                "the celery backend keeps no status or results: set BGMIGRATE_RESULT_URL=redis://..."
+            )
+        try:
+            raw: bytes | None = self._redis().get(RESULT_PREFIX + job_id)  # type: ignore[assignment]
+        except (redis.RedisError, OSError) as exc:
+            raise EnqueueError(
+                f"cannot read task state from {redact_url(self._store_url or '')}: {exc}"
+            ) from exc
+        return None if raw is None else dict(json.loads(raw))
+
+    def status(self, job_id: str) -> TaskStatus:
+        """The job's state in the result store; ``UNKNOWN`` for ids it never saw."""
+        meta = self._meta(job_id)
+        return (
+            TaskStatus.UNKNOWN if meta is None else _STATUS.get(meta["status"], TaskStatus.UNKNOWN)
+        )
+
+    def result(self, job_id: str, timeout: float | None) -> Any:
+        """Wait for the job's result; ``TaskFailed`` if it failed, ``TimeoutError`` if late."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            meta = self._meta(job_id)
+            if meta is None:
+                raise LookupError(f"no celery task {job_id!r} is known (or its result expired)")
+            if _STATUS.get(meta["status"]) in (TaskStatus.SUCCESSFUL, TaskStatus.FAILED):
+                return _outcome(meta)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"celery task {job_id} not finished in {timeout} s")
+            time.sleep(POLL_INTERVAL)
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= ARGS_SHOWN else text[: ARGS_SHOWN - 3] + "..."
+
+
+def _queued_meta(job: Job) -> str:
+    return json.dumps(
+        {"status": "PENDING", "result": None, "task_id": job.id, "name": job.task.name}
+    )
+
+
+def _outcome(meta: dict[str, Any]) -> Any:
+    name = str(meta.get("name") or "?")
+    result = meta.get("result")
+    if meta["status"] != "SUCCESS":
+        error = result if isinstance(result, dict) else {}
+        exc_args = error.get("exc_message") or ()
+        message = " ".join(map(str, exc_args)) if isinstance(exc_args, list) else str(exc_args)
+        exc_type = f"{error.get('exc_module', 'builtins')}.{error.get('exc_type', meta['status'])}"
+        raise task_failed(name, {"type": exc_type, "message": message})
+    return decode_registered(name, result)
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A bgmigrate.adapters.celery:app`` looks the attribute up here: build it then.
+    if name == "app":
+        from bgmigrate.adapters.celery_worker import build_worker_app
+
+        return build_worker_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,100 @@
+"""The Celery worker side: every registered task as a Celery task under its bgmigrate name.
+
+``celery -A bgmigrate.adapters.celery:app worker`` loads the app built here. Arguments arrive
+as JSON and are decoded with the task's type hints; coroutines run on the worker process's
+own long-lived loop; ``timeout`` maps to Celery's soft and hard time limits; an exception is
+retried when the task's ``RetryPolicy`` allows another attempt. A message naming a task that
+is not registered is rejected and logged, and the name is never imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from celery import Celery
+from celery import Task as CeleryTask
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_unknown, worker_process_shutdown
+
+from bgmigrate.adapters import celery_loop
+from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.celery_app import make_app
+from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.codec import codec_for
+from bgmigrate.config import Settings
+from bgmigrate.registry import registry
+from bgmigrate.task import Task
+
+logger = logging.getLogger("bgmigrate.celery")
+
+HARD_LIMIT_GRACE = 5.0
+"""Seconds past the soft limit before Celery kills the process running an attempt."""
+ASYNC_SOFT_GRACE = 1.0
+"""Async attempts time out on their loop first; the soft limit is a backstop this much later."""
+
+
+def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    timeout = task.options.timeout
+    try:
+        if task.is_async:
+            return celery_loop.run(asyncio.wait_for(task.func(*args, **kwargs), timeout))
+        return task.func(*args, **kwargs)
+    except (TimeoutError, SoftTimeLimitExceeded) as exc:
+        if timeout is None:
+            raise
+        raise timed_out(task) from exc
+
+
+def _limits(task: Task[Any, Any]) -> dict[str, float]:
+    timeout = task.options.timeout
+    if timeout is None:
+        return {}
+    soft = timeout + ASYNC_SOFT_GRACE if task.is_async else timeout
+    return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
+
+
+def register(app: Celery, task: Task[Any, Any]) -> None:
+    """Register ``task`` on ``app`` as a Celery task named ``task.name``."""
+    codec = codec_for(task.func, task.name)
+
+    def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
+        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        try:
+            value = _call(task, call_args, call_kwargs)
+        except Exception as exc:
+            delay = retry_delay(task, exc, attempt=self.request.retries + 1)
+            if delay is None:
+                raise
+            raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+        return encode_result(task.func, value)
+
+    run.__qualname__ = run.__name__ = task.name.rpartition(".")[2]
+    run.__doc__ = task.func.__doc__
+    app.task(run, bind=True, name=task.name, typing=False, **_limits(task))
+
+
+def _log_unknown(name: str | None = None, id: str | None = None, **_: Any) -> None:
+    logger.error(
+        "rejected task %r (id %s): it is not registered by BGMIGRATE_TASK_MODULES; "
+        "the message was discarded and the name was not imported",
+        name,
+        id,
+    )
+
+
+def _close_loop(**_: Any) -> None:
+    celery_loop.close()
+
+
+def build_worker_app(settings: Settings | None = None) -> Celery:
+    """The worker's Celery app: settings read and task modules imported when not given."""
+    settings = settings or worker_settings()
+    app = make_app(settings, main="bgmigrate-worker")
+    for task in registry:
+        register(app, task)
+    task_unknown.connect(_log_unknown, weak=False)
+    worker_process_shutdown.connect(_close_loop, weak=False)
+    return app

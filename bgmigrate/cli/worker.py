@@ -1,0 +1,107 @@
+"""``bgmigrate worker``: start the Celery or ARQ worker with the task modules imported."""
+
+from __future__ import annotations
+
+import enum
+import logging.config
+from typing import Annotated
+
+import typer
+
+from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.config import Settings
+from bgmigrate.errors import BgmigrateError, ConfigError
+
+
+class WorkerBackend(enum.StrEnum):
+    """Backends that have workers."""
+
+    celery = "celery"
+    arq = "arq"
+
+
+def _choose(backend: WorkerBackend | None, settings: Settings) -> WorkerBackend:
+    if backend is not None:
+        return backend
+    try:
+        return WorkerBackend(settings.backend)
+    except ValueError:
+        raise ConfigError(
+            f"BGMIGRATE_BACKEND is {settings.backend!r}, which has no worker: "
+            "pass --backend celery or --backend arq"
+        ) from None
+
+
+def _split(queues: list[str]) -> list[str]:
+    return [name.strip() for item in queues for name in item.split(",") if name.strip()]
+
+
+def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+    from bgmigrate.adapters.celery_worker import build_worker_app
+
+    argv = ["worker", "--loglevel", level]
+    concurrency = concurrency or settings.worker_concurrency
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    if queues:
+        argv += ["--queues", ",".join(queues)]
+    build_worker_app(settings).worker_main(argv)
+
+
+def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+    from arq.logs import default_log_config
+    from arq.worker import run_worker
+
+    from bgmigrate.adapters.arq_worker import build_worker_settings
+
+    if len(queues) > 1:
+        raise ConfigError(
+            "an arq worker consumes one queue: start one `bgmigrate worker --backend arq "
+            "--queues NAME` per queue"
+        )
+    config = default_log_config(verbose=level == "DEBUG")
+    config["loggers"]["bgmigrate"] = {"handlers": ["arq.standard"], "level": level}
+    logging.config.dictConfig(config)
+    queue = queues[0] if queues else None
+    run_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+
+
+def worker(
+    backend: Annotated[
+        WorkerBackend | None,
+        typer.Option(help="Worker to start (default: BGMIGRATE_BACKEND)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Tasks run at once (default: BGMIGRATE_WORKER_CONCURRENCY, else Celery's CPU "
+            "count or ARQ's 10).",
+        ),
+    ] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queues",
+            "-Q",
+            help="Queues to consume, comma-separated or repeated (ARQ: one). "
+            "Default: BGMIGRATE_DEFAULT_QUEUE, else the backend's default queue.",
+        ),
+    ] = None,
+    loglevel: Annotated[
+        str, typer.Option(help="Log level: DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
+) -> None:
+    """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
+
+    Only registered tasks run: any other task name is rejected and logged, never imported.
+
+    Configure it with the same BGMIGRATE_* variables as the application.
+    """
+    try:
+        settings = worker_settings()
+        runner = _run_celery if _choose(backend, settings) is WorkerBackend.celery else _run_arq
+        runner(settings, concurrency, _split(queues or []), loglevel.upper())
+    except BgmigrateError as exc:
+        typer.secho(f"bgmigrate worker: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc

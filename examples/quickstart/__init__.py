@@ -1,0 +1,1 @@
+"""quickstart: a FastAPI app already on bgmigrate, run by ``docker compose up``."""

@@ -1,0 +1,91 @@
+"""The ARQ backend's own behaviour, beyond the conformance suite."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+import bgmigrate
+from bgmigrate.adapters.arq import CLIENT_NAME, ArqBackend
+from bgmigrate.adapters.arq_wire import dumps, loads
+from bgmigrate.adapters.arq_worker import build_worker_settings
+from bgmigrate.config import load_settings
+from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
+from bgmigrate.jobs import TaskHandle
+from bgmigrate.registry import registry
+from bgmigrate.testing import conformance_tasks as tasks
+from bgmigrate.testing.conformance import dead_url
+from bgmigrate.testing.conformance_app import make_app
+from bgmigrate.testing.redis_servers import RedisServerFactory
+
+
+def test_the_arq_backend_refuses_a_broker_that_is_not_redis() -> None:
+    with pytest.raises(ConfigError, match=r"needs Redis, got 'amqp://guest:\*\*\*@h/'"):
+        ArqBackend(load_settings(broker_url="amqp://guest:secret@h/"))
+
+
+def test_priority_is_refused_when_the_task_is_configured() -> None:
+    bgmigrate.configure(backend="arq")
+    with pytest.raises(UnsupportedOption, match="priority"):
+        tasks.add.using(priority=5)
+
+
+def test_an_unreachable_redis_is_an_enqueue_error_with_the_password_redacted() -> None:
+    url = dead_url("redis://127.0.0.1:6379/0", "s3cret")
+    bgmigrate.configure(backend="arq", broker_url=url)
+    with pytest.raises(EnqueueError, match=r"redis://:\*\*\*@127\.0\.0\.1") as raised:
+        tasks.add.enqueue(1, 2)
+    assert "s3cret" not in str(raised.value)
+    assert isinstance(raised.value.__cause__, redis.ConnectionError)
+    with pytest.raises(EnqueueError, match="cannot read task state"):
+        TaskHandle("any", bgmigrate.get_runtime().backend("arq")).status()
+
+
+def test_one_connection_pool_serves_every_request_of_the_app(
+    redis_server_factory: RedisServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = redis_server_factory()
+    monkeypatch.setenv(tasks.REDIS_URL_ENV, server.url)
+    bgmigrate.configure(backend="arq", broker_url=server.url, default_queue="unconsumed")
+    with redis.Redis.from_url(server.url) as observer, TestClient(make_app()) as client:
+        for _ in range(5):
+            assert client.post("/orders/log").status_code == 200
+        names = [c["name"] for c in observer.client_list()]
+        assert names.count(CLIENT_NAME) == 1
+        assert observer.zcard("unconsumed") == 15
+
+
+def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> None:
+    bgmigrate.configure(backend="arq", broker_url=redis_url, default_queue="nobody-consumes")
+    handle = tasks.add.enqueue(1, 2)
+    with pytest.raises(TimeoutError, match=r"not finished in 0\.1 s"):
+        handle.result(timeout=0.1)
+    with pytest.raises(LookupError, match="no arq job"):
+        TaskHandle("never-enqueued", handle.backend).result(timeout=1)
+
+    async def async_wait() -> None:
+        await handle.aresult(timeout=0.1)
+
+    with pytest.raises(TimeoutError):
+        anyio.run(async_wait)
+
+
+def test_worker_settings_name_every_task_and_speak_json_only() -> None:
+    settings_cls = build_worker_settings(
+        load_settings(backend="arq", default_queue="q"), concurrency=3
+    )
+    names = {function.name for function in settings_cls.functions}  # type: ignore[attr-defined]
+    assert names == {task.name for task in registry}
+    assert settings_cls.job_serializer is dumps  # type: ignore[attr-defined]
+    assert settings_cls.job_deserializer is loads  # type: ignore[attr-defined]
+    assert settings_cls.queue_name == "q"  # type: ignore[attr-defined]
+    assert settings_cls.max_jobs == 3  # type: ignore[attr-defined]
+
+
+def test_the_retry_policy_bounds_arqs_tries() -> None:
+    settings_cls = build_worker_settings(load_settings(backend="arq"))
+    by_name = {f.name: f for f in settings_cls.functions}  # type: ignore[attr-defined]
+    assert by_name[tasks.flaky.name].max_tries == 3 + 2  # attempts + spare for shutdown re-runs
+    assert by_name[tasks.slow_async.name].timeout_s == 0.5 + 5  # arq's backstop after ours

@@ -1,0 +1,134 @@
+"""arq's storage format spoken directly: one round trip per batch, order, uniqueness, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+import pytest
+import redis
+
+from bgmigrate.adapters.arq_wire import (
+    ENQUEUE_SCRIPT,
+    ArqJob,
+    dumps,
+    loads,
+    script_arguments,
+    status_from,
+)
+from bgmigrate.jobs import TaskStatus
+from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
+
+
+@pytest.fixture
+def server(redis_server_factory: RedisServerFactory) -> RedisServer:
+    """A private Redis, so that its command statistics are ours alone."""
+    return redis_server_factory()
+
+
+def _jobs(count: int, *, queue: str = "q", job_id: str | None = None) -> list[ArqJob]:
+    return [
+        ArqJob(job_id=job_id or f"job{i}", queue=queue, function="f", args=[i], kwargs={})
+        for i in range(count)
+    ]
+
+
+def _run(client: redis.Redis, jobs: list[ArqJob]) -> list[int]:
+    keys, argv = script_arguments(jobs)
+    return list(client.eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv))  # type: ignore[arg-type]
+
+
+def _stats(client: redis.Redis, section: str) -> dict[str, Any]:
+    return dict(cast(dict[str, Any], client.info(section)))
+
+
+def _queued(client: redis.Redis, queue: str) -> list[str]:
+    members = cast(list[bytes], client.zrange(queue, 0, -1))
+    return [member.decode() for member in members]
+
+
+def test_a_batch_of_ten_jobs_is_one_command_from_one_connection(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    client.config_resetstat()
+    _run(client, _jobs(10))
+    commands = _stats(client, "commandstats")
+    client.close()
+    assert commands["cmdstat_eval"]["calls"] == 1
+    assert commands["cmdstat_psetex"]["calls"] == 10
+    assert commands["cmdstat_zadd"]["calls"] == 10
+
+
+def test_jobs_of_a_batch_keep_the_order_they_were_added_in(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    ids = [f"id-{letter}" for letter in "zyxwvutsrq"]  # reverse alphabetical on purpose
+    jobs = [ArqJob(job_id=i, queue="q", function="f", args=[], kwargs={}) for i in ids]
+    _run(client, jobs)
+    assert _queued(client, "q") == ids
+    client.close()
+
+
+def test_a_job_id_already_queued_or_with_a_result_is_not_enqueued_again(
+    server: RedisServer,
+) -> None:
+    client = redis.Redis.from_url(server.url)
+    assert _run(client, _jobs(2, job_id="same")) == [1, 0]
+    client.set("arq:result:done", b"{}")
+    assert _run(client, _jobs(1, job_id="done")) == [0]
+    assert client.zcard("q") == 1
+    client.close()
+
+
+def test_jobs_are_stored_as_json_in_arqs_fields(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    job = ArqJob(job_id="j", queue="q", function="app.send", args=[1, "a"], kwargs={"b": None})
+    _run(client, [job])
+    stored = json.loads(cast(bytes, client.get("arq:job:j")))
+    assert {key: stored[key] for key in "fakt"} == {
+        "f": "app.send",
+        "a": [1, "a"],
+        "k": {"b": None},
+        "t": None,
+    }
+    client.close()
+
+
+def test_a_deferred_job_is_scored_at_its_start_time(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    job = ArqJob(job_id="later", queue="q", function="f", args=[], kwargs={}, defer_ms=60_000)
+    _run(client, [job])
+    stored = json.loads(cast(bytes, client.get("arq:job:later")))
+    score = cast(float, client.zscore("q", "later"))
+    assert score - stored["et"] == pytest.approx(60_000, abs=1)
+    client.close()
+
+
+def test_exceptions_are_stored_by_type_and_message_never_pickled() -> None:
+    data = loads(dumps({"r": ValueError("bad input"), "s": False}))
+    assert data == {"r": {"type": "builtins.ValueError", "message": "bad input"}, "s": False}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps({"r": object()})
+
+
+@pytest.mark.parametrize(
+    ("result", "in_progress", "queued", "status"),
+    [
+        (dumps({"s": True}), False, False, TaskStatus.SUCCESSFUL),
+        (dumps({"s": False}), False, False, TaskStatus.FAILED),
+        (None, True, True, TaskStatus.RUNNING),
+        (None, False, True, TaskStatus.READY),
+        (None, False, False, TaskStatus.UNKNOWN),
+    ],
+)
+def test_status_from_arqs_keys(
+    result: bytes | None, in_progress: bool, queued: bool, status: TaskStatus
+) -> None:
+    assert status_from(result, in_progress, queued) is status
+
+
+def test_jobs_sent_one_by_one_keep_their_order_too(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    ids = [f"id-{letter}" for letter in "zyxwvutsrq"]
+    for job_id in ids:
+        _run(client, [ArqJob(job_id=job_id, queue="q", function="f", args=[], kwargs={})])
+    assert _queued(client, "q") == ids
+    client.close()

@@ -27,7 +27,7 @@ from bgmigrate.codemods.model import (
     UnusedSuppression,
     Verdict,
 )
-from bgmigrate.codemods.names import matches
+from bgmigrate.codemods.names import TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
 from bgmigrate.stats import TaskStats
@@ -207,6 +207,7 @@ class Auditor:
             callable_kind=site.task.kind.value,
             verdict=verdict(site, findings),
             findings=findings,
+            registered=ctx.task is not None and TASK_DECORATOR in ctx.task.decorators,
         )
         return AuditedSite(report, site, key)
 

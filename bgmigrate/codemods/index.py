@@ -33,12 +33,21 @@ class ModuleIndex:
                 self._by_suffix[suffix].append(source)
 
     def find(self, module: str) -> SourceFile | None:
-        """The file of ``module``, when exactly one indexed module ends with that name."""
+        """The file of ``module``: an exact match, else the one module ending with that name,
+        else (the scan started inside the import root) the one module named by a tail of it."""
         found = self._by_suffix.get(module, [])
         exact = [f for f in found if f.module == module]
         if exact:
             return exact[0]
-        return found[0] if len(found) == 1 else None
+        if len(found) == 1:
+            return found[0]
+        parts = module.split(".")
+        for start in range(1, len(parts) - 1):
+            tail = ".".join(parts[start:])
+            named = [f for f in self._by_suffix.get(tail, []) if f.module == tail]
+            if len(named) == 1:
+                return named[0]
+        return None
 
     def split(self, qualified: str) -> tuple[SourceFile, str] | None:
         """Split ``pkg.mod.Class.method`` into the longest known module and the rest."""

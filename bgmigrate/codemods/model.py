@@ -64,6 +64,8 @@ class CallSiteReport:
     callable_kind: str
     verdict: Verdict
     findings: tuple[Finding, ...]
+    registered: bool = False
+    """The task already carries ``@task`` (it is migrated, whatever the verdict says)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form; see DESIGN.md's "Machine-readable scan output"."""

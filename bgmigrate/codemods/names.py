@@ -21,6 +21,10 @@ SINGLE_TASK = frozenset(
     {"starlette.background.BackgroundTask", "fastapi.background.BackgroundTask"}
 )
 """Fully qualified names of Starlette's single ``BackgroundTask``."""
+RUNTIME = "bgmigrate"
+RUNTIME_NAMES = ("Tasks", "TaskQueue", "task")
+"""Names of bgmigrate's runtime API that the rewrite introduces."""
+TASK_DECORATOR = f"{RUNTIME}.task"
 TASK_QUEUES = frozenset({"bgmigrate.Tasks", "bgmigrate.TaskQueue"})
 """bgmigrate's replacements: still audited after a rewrite, never rewritten again."""
 _TYPING = ("typing.", "typing_extensions.")

@@ -16,13 +16,8 @@ from collections import defaultdict
 from bgmigrate.codemods.audit import AuditedSite
 from bgmigrate.codemods.facts import FileFacts
 from bgmigrate.codemods.model import Verdict
-from bgmigrate.codemods.names import matches
+from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
-
-RUNTIME = "bgmigrate"
-RUNTIME_NAMES = ("Tasks", "TaskQueue", "task")
-"""Names the rewrite introduces."""
-TASK_DECORATOR = f"{RUNTIME}.task"
 
 
 @dataclasses.dataclass

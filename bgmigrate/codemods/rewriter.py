@@ -15,7 +15,8 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.finder import parse_quietly
-from bgmigrate.codemods.plan import RUNTIME, FilePlan
+from bgmigrate.codemods.names import RUNTIME
+from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
 from bgmigrate.errors import BgmigrateError
 

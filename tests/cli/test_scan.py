@@ -289,3 +289,41 @@ def test_routes_registered_with_add_api_route(project: Write) -> None:
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
     assert json.loads(out)["call_sites"][0]["endpoint"] == "PUT /wait"
+
+
+def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) -> None:
+    project("svc/api/__init__.py", "")
+    project(
+        "svc/api/tasks.py",
+        """
+        import time
+
+        from bgmigrate import task
+
+
+        @task
+        def wait() -> None:
+            time.sleep(60)
+        """,
+    )
+    project(
+        "svc/api/app.py",
+        """
+        from fastapi import FastAPI
+
+        from bgmigrate import Tasks
+        from svc.api.tasks import wait
+
+        app = FastAPI()
+
+
+        @app.post("/wait")
+        def post(tasks: Tasks) -> None:
+            tasks.add_task(wait)
+        """,
+    )
+    _, out, _ = scan("svc/api", "--format", "json")  # no __init__.py in svc/
+    (site,) = json.loads(out)["call_sites"]
+    assert site["task_path"] == "svc/api/tasks.py"
+    assert site["verdict"] == "migrate"
+    assert site["registered"] is True

@@ -21,6 +21,8 @@ def _site(console: Console, site: CallSiteReport) -> None:
     kind = "" if site.task_is_async is None else (" (async)" if site.task_is_async else " (sync)")
     head.append(f"{where} -> {site.task or '<unknown callable>'}{kind} ")
     head.append(f"[{site.verdict.value}]", style=_STYLE[site.verdict])
+    if site.registered:
+        head.append(" (already @task)", style="dim")
     console.print(head)
     for finding in site.findings:
         console.print(Text(f"    {finding.rule} {finding.message}"))

@@ -7,6 +7,7 @@ class-based views, ``@task`` decorators, ``# bgmigrate:`` comments and imports. 
 
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -61,9 +62,18 @@ class _AnnotationSwap(cst.CSTTransformer):
         prefix_len = len(updated.prefix) + len(updated.quote)
         inner = updated.value[prefix_len : -len(updated.quote)]
         changed = self.pattern.sub(self.replacement, inner)
-        if changed == inner:
+        if changed == inner or not _is_expression(inner):
+            # Only string annotations change, never prose (``Annotated[..., "docs"]``).
             return updated
         return updated.with_changes(value=updated.value[:prefix_len] + changed + updated.quote)
+
+
+def _is_expression(text: str) -> bool:
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _top_level_imports(tree: cst.Module) -> set[str]:

@@ -178,3 +178,13 @@ def test_compiler_warnings_about_user_code_are_not_errors(project: Write) -> Non
     assert json.loads(out)["errors"] == []
     assert rewrite(".", "--no-cache")[0] == 0
     assert "background_tasks: Tasks" in path.read_text()
+
+
+def test_prose_in_annotated_metadata_is_left_alone(project: Write) -> None:
+    source = SLOW_APP.replace(
+        "def post(background_tasks: BackgroundTasks):",
+        'def post(background_tasks: Annotated[BackgroundTasks, "BackgroundTasks of this call"]):',
+    )
+    path = project("app.py", "from typing import Annotated\n" + source.lstrip())
+    rewrite(".", "--no-cache")
+    assert 'background_tasks: Annotated[Tasks, "BackgroundTasks of this call"]' in path.read_text()

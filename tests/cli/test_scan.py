@@ -327,3 +327,12 @@ def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) ->
     assert site["task_path"] == "svc/api/tasks.py"
     assert site["verdict"] == "migrate"
     assert site["registered"] is True
+
+
+def test_cache_goes_beside_pyproject_or_in_the_current_directory(
+    project: Write, tmp_path: Path
+) -> None:
+    project("pkg/app.py", SLOW_APP)
+    scan("pkg")
+    assert (tmp_path / ".bgmigrate_cache").is_dir()
+    assert not (tmp_path / "pkg" / ".bgmigrate_cache").exists()

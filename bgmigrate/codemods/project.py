@@ -70,6 +70,8 @@ class Project:
     """The hints each analysed file was last analysed with, by display path."""
     current: Hints = dataclasses.field(default_factory=Hints)
     """The latest project-wide hints (files analysed on demand get these)."""
+    swept: set[str] = dataclasses.field(default_factory=set)
+    """Aliases the skipped files were already byte-tested for (each is looked for once)."""
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -147,6 +149,8 @@ class Project:
         aliases = {n.rpartition(".")[2] for n in hints.bg_names} - {
             b.rpartition(".")[2] for b in BACKGROUND_TASKS
         }
+        aliases -= self.swept
+        self.swept |= aliases
         if not aliases:
             return
         extra = tuple(a.encode() for a in sorted(aliases))

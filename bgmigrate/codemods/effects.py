@@ -65,17 +65,21 @@ def callee_name(resolver: Resolver, func: ast.expr, instances: Mapping[str, str]
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def bindings(node: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
+    """``(target, value)`` pairs bound by an assignment or a ``with ... as`` item."""
+    if isinstance(node, ast.Assign):
+        return [(target, node.value) for target in node.targets]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return [(node.optional_vars, node.context_expr)]
+    return []
+
+
 def instances(resolver: Resolver, nodes: Iterable[ast.AST]) -> dict[str, str]:
     """Names bound to a constructor's result (``client = httpx.Client()``, ``async with
     httpx.AsyncClient() as client``) -> the constructor's resolved name."""
     found: dict[str, str] = {}
     for node in nodes:
-        pairs: list[tuple[ast.expr, ast.expr]] = []
-        if isinstance(node, ast.Assign):
-            pairs = [(target, node.value) for target in node.targets]
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
-        for target, value in pairs:
+        for target, value in bindings(node):
             value = value.value if isinstance(value, ast.Await) else value
             if isinstance(target, ast.Name) and isinstance(value, ast.Call):
                 constructor = resolver.qualify(value.func)

@@ -57,6 +57,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": settings.result_url is None,
         "result_extended": True,
         "result_expires": settings.result_ttl,
+        # A task that finished (result stored) but whose worker died before acknowledging it is
+        # re-delivered: with a result store, the worker sees it succeeded and skips it.
+        "worker_deduplicate_successful_tasks": settings.result_url is not None,
     }
     if is_redis(settings.broker_url):
         config["broker_transport_options"] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
+from bgmigrate.cli import config, rewrite, scan
 from bgmigrate.cli.worker import worker
 
 app = typer.Typer(
@@ -30,6 +31,9 @@ def _root(
     """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ)."""
 
 
+app.command("scan")(scan.scan)
+app.command("rewrite")(rewrite.rewrite)
+app.command("config")(config.config)
 app.command("worker")(worker)
 
 

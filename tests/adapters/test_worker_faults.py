@@ -6,6 +6,7 @@ settings that bound it: Celery's ``VISIBILITY_TIMEOUT`` and ARQ's ``IN_PROGRESS_
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -230,3 +231,29 @@ def test_an_arq_job_running_longer_than_the_in_progress_timeout_runs_once(
     tasks.atally.enqueue(run, 0, 3 * RECOVERY)
     tally.wait_done({0})
     assert tally.runs() == {0: 1}
+
+
+def test_a_celery_task_redelivered_after_it_succeeded_does_not_run_again(
+    redis_server_factory: RedisServerFactory,
+    worker_factory: WorkerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = redis_server_factory()
+    queue = f"redeliver-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(tasks.REDIS_URL_ENV, server.url)
+    bgmigrate.configure(
+        backend="celery", broker_url=server.url, result_url=server.url, default_queue=queue
+    )
+    run = f"redeliver-{uuid.uuid4().hex[:8]}"
+    tally = Tally(redis.Redis.from_url(server.url), run)
+    handle = tasks.tally.enqueue(run, 0)
+    message: bytes = tally.client.lindex(queue, 0)  # type: ignore[assignment]
+    start_worker("celery", server, worker_factory, monkeypatch, BGMIGRATE_DEFAULT_QUEUE=queue)
+    handle.result(timeout=30)
+    # What kombu puts back when a worker died after the task succeeded but before its ack.
+    again = json.loads(message)
+    again["headers"]["redelivered"] = again["properties"]["delivery_info"]["redelivered"] = True
+    tally.client.lpush(queue, json.dumps(again))
+    tasks.tally.enqueue(run, 1, 0.5)  # a marker queued behind it
+    tally.wait_done({1})
+    assert tally.runs() == {0: 1, 1: 1}

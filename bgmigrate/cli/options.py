@@ -31,7 +31,7 @@ EVIDENCE = typer.Option(
     None,
     "--evidence",
     help="Runtime statistics file(s) of the in-process backend (BGMIGRATE_STATS_PATH); "
-    "tasks measured over budget or failing get BGM109.",
+    "tasks measured over budget, failing or queueing get BGM201-BGM203.",
 )
 NO_CACHE = typer.Option(
     False, "--no-cache", help="Neither read nor write the per-file cache (.bgmigrate_cache/)."

@@ -21,6 +21,7 @@ from bgmigrate.codemods.model import (
     CallSiteReport,
     ErrorReport,
     Finding,
+    Observed,
     OtherUseReport,
     ScanReport,
     UnusedSuppression,
@@ -72,6 +73,7 @@ class Auditor:
         self.project = project
         self.config = config
         self.evidence = evidence
+        self.matched: set[str] = set()
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         self._routes = {
@@ -159,11 +161,24 @@ class Auditor:
             return (TracedCall(Call(site.task.target, site.at), facts.path, ()),)
         return ()
 
-    def _observed(self, task_name: str | None) -> TaskStats | None:
-        """The runtime statistics recorded under ``task_name`` (module prefixes may differ)."""
+    def _observed_name(self, task_name: str | None) -> str | None:
+        """The evidence entry recorded for ``task_name`` (module prefixes may differ)."""
         if not task_name or not self.evidence:
             return None
-        return next((s for n, s in self.evidence.items() if matches(n, (task_name,))), None)
+        return next((n for n in self.evidence if matches(n, (task_name,))), None)
+
+    def _observed(self, task_name: str | None) -> TaskStats | None:
+        name = self._observed_name(task_name)
+        if name is None:
+            return None
+        self.matched.add(name)
+        return self.evidence[name]
+
+    def unmatched(self) -> Iterator[Observed]:
+        """Evidence for tasks that no call site of the scanned tree runs (listed, not dropped)."""
+        for name, stats in self.evidence.items():
+            if name not in self.matched:
+                yield Observed.from_stats(name, stats)
 
     def _suppressed(self, ctx: SiteContext, finding: Finding) -> bool:
         lines = {(e.path, e.line) for e in finding.evidence} | {(ctx.path, ctx.site.at.line)}
@@ -188,6 +203,7 @@ class Auditor:
     def audit_site(self, facts: FileFacts, site: RawCallSite) -> AuditedSite:
         """Report one call site with its findings and verdict."""
         ctx, key = self.context(facts, site)
+        observed_name = self._observed_name(ctx.task_name)
         findings = self.findings(ctx)
         endpoint = self.endpoints((facts.path, site.function))
         report = CallSiteReport(
@@ -204,6 +220,11 @@ class Auditor:
             verdict=verdict(site, findings),
             findings=findings,
             registered=ctx.task is not None and TASK_DECORATOR in ctx.task.decorators,
+            observed=(
+                Observed.from_stats(observed_name, ctx.observed)
+                if ctx.observed is not None and observed_name is not None
+                else None
+            ),
         )
         return AuditedSite(report, site, key)
 
@@ -248,6 +269,7 @@ def run_audit(
             for o in facts.other_uses
         )
     report.unused_suppressions.extend(auditor.unused())
+    report.unmatched_evidence.extend(auditor.unmatched())
     report.files_parsed = len(project.facts)
     report.sort()
     return report, sites

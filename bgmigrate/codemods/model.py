@@ -9,6 +9,8 @@ import dataclasses
 from enum import StrEnum
 from typing import Any
 
+from bgmigrate.stats import TaskStats
+
 
 class Verdict(StrEnum):
     """What to do with one call site."""
@@ -49,6 +51,43 @@ class Finding:
 
 
 @dataclasses.dataclass(frozen=True)
+class Observed:
+    """A task's runtime figures from ``scan --evidence`` (seconds; quantiles within 2%)."""
+
+    task: str
+    """The task name the statistics were recorded under."""
+    runs: int
+    failed: int
+    over_budget: int
+    duration_p50: float
+    duration_p95: float
+    duration_max: float
+    queue_delay_p95: float
+
+    @classmethod
+    def from_stats(cls, task: str, stats: TaskStats) -> Observed:
+        """The figures reported for ``stats``."""
+        return cls(
+            task=task,
+            runs=stats.runs,
+            failed=stats.failed,
+            over_budget=stats.over_budget,
+            duration_p50=stats.duration.quantile(0.5),
+            duration_p95=stats.duration.quantile(0.95),
+            duration_max=stats.duration.maximum,
+            queue_delay_p95=stats.queue_delay.quantile(0.95),
+        )
+
+    def summary(self) -> str:
+        """One line for the text report."""
+        return (
+            f"{self.runs} runs, p50 {self.duration_p50:.3g} s, p95 {self.duration_p95:.3g} s, "
+            f"max {self.duration_max:.3g} s; {self.over_budget} over budget; {self.failed} "
+            f"failed; waited p95 {self.queue_delay_p95:.3g} s"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class CallSiteReport:
     """One ``add_task`` call on a BackgroundTasks object."""
 
@@ -66,6 +105,8 @@ class CallSiteReport:
     findings: tuple[Finding, ...]
     registered: bool = False
     """The task already carries ``@task`` (it is migrated, whatever the verdict says)."""
+    observed: Observed | None = None
+    """Runtime figures of the task (``--evidence``), when there are any."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form; see DESIGN.md's "Machine-readable scan output"."""
@@ -114,6 +155,8 @@ class ScanReport:
     other_uses: list[OtherUseReport] = dataclasses.field(default_factory=list)
     errors: list[ErrorReport] = dataclasses.field(default_factory=list)
     unused_suppressions: list[UnusedSuppression] = dataclasses.field(default_factory=list)
+    unmatched_evidence: list[Observed] = dataclasses.field(default_factory=list)
+    """Tasks in the ``--evidence`` files that no call site of the scanned tree runs."""
 
     def sort(self) -> None:
         """Order every list by path and line, so output is stable across runs."""
@@ -121,6 +164,7 @@ class ScanReport:
         self.other_uses.sort(key=lambda o: (o.path, o.line, o.column))
         self.errors.sort(key=lambda e: e.path)
         self.unused_suppressions.sort(key=lambda u: (u.path, u.line))
+        self.unmatched_evidence.sort(key=lambda o: o.task)
 
     @property
     def finding_count(self) -> int:
@@ -144,4 +188,5 @@ class ScanReport:
             "other_uses": [dataclasses.asdict(o) for o in self.other_uses],
             "errors": [dataclasses.asdict(e) for e in self.errors],
             "unused_suppressions": [dataclasses.asdict(u) for u in self.unused_suppressions],
+            "unmatched_evidence": [dataclasses.asdict(o) for o in self.unmatched_evidence],
         }

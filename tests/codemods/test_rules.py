@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,8 @@ def test_every_rule_has_examples_both_ways() -> None:
 
 def test_codes_are_stable_and_unique() -> None:
     assert [r.value for r in Rule] == [s.code for s in RULES.values()]
-    assert all(code.startswith("BGM1") for code in (r.value for r in Rule))
+    # BGM1xx read the source, BGM2xx runtime statistics.
+    assert all(re.fullmatch(r"BGM[12]\d\d", r.value) for r in Rule)
 
 
 def test_ignore_removes_a_rule_and_changes_the_verdict(tmp_path: Path) -> None:
@@ -89,12 +91,14 @@ def test_findings_carry_evidence_from_call_site_to_trigger(tmp_path: Path) -> No
 
 
 def test_evidence_gives_measured_figures_and_moves_the_task(tmp_path: Path) -> None:
-    spec = RULES[Rule.OBSERVED_IN_PRODUCTION]
+    spec = RULES[Rule.OBSERVED_OVER_BUDGET]
     report = scan_source(spec.invalid[0], tmp_path, evidence=spec.evidence)
     (site,) = report.call_sites
-    (finding,) = site.findings
-    assert "3 of 40 runs over budget" in finding.message
-    assert "2 of 40 runs failed (2 TimeoutError)" in finding.message
+    messages = {finding.rule: finding.message for finding in site.findings}
+    assert set(messages) == {"BGM201", "BGM202", "BGM203"}
+    assert "3 of 40 runs over budget (p50 6.38 s, p95 95 s, max 95 s)" in messages["BGM201"]
+    assert "2 of 40 runs failed (2 TimeoutError)" in messages["BGM202"]
+    assert "p95 9.44 s, max 20 s over 40 runs (limit 5 s)" in messages["BGM203"]
     assert site.verdict.value == "migrate"
     assert scan_source(spec.invalid[0], tmp_path).call_sites[0].verdict.value == "keep-in-process"
 

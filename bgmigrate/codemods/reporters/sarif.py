@@ -7,6 +7,7 @@ normalised call text, so an alert survives unrelated lines moving above it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -65,20 +66,23 @@ def _site_results(site: CallSiteReport) -> list[dict[str, Any]]:
             {"id": i, **_location(e.path, e.line, 0), "message": {"text": e.what}}
             for i, e in enumerate(finding.evidence)
         ]
-        results.append(
-            {
-                "ruleId": finding.rule,
-                "level": "warning",
-                "message": {"text": text},
-                "locations": [_location(site.path, site.line, site.column)],
-                "relatedLocations": related,
-                "partialFingerprints": {
-                    "bgmigrate/v1": _fingerprint(
-                        finding.rule, site.path, site.function, site.task, finding.message
-                    )
-                },
-            }
-        )
+        # Measured figures change from run to run: they must not make the alert a new one.
+        identity = None if finding.rule.startswith("BGM2") else finding.message
+        result: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": "warning",
+            "message": {"text": text},
+            "locations": [_location(site.path, site.line, site.column)],
+            "relatedLocations": related,
+            "partialFingerprints": {
+                "bgmigrate/v1": _fingerprint(
+                    finding.rule, site.path, site.function, site.task, identity
+                )
+            },
+        }
+        if site.observed is not None:
+            result["properties"] = {"observed": dataclasses.asdict(site.observed)}
+        results.append(result)
     return results
 
 

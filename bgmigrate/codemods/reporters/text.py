@@ -24,6 +24,8 @@ def _site(console: Console, site: CallSiteReport) -> None:
     if site.registered:
         head.append(" (already @task)", style="dim")
     console.print(head)
+    if site.observed is not None:
+        console.print(Text(f"    observed: {site.observed.summary()}", style="cyan"))
     for finding in site.findings:
         console.print(Text(f"    {finding.rule} {finding.message}"))
         for step in finding.evidence[1:]:
@@ -41,6 +43,14 @@ def render(report: ScanReport, console: Console) -> None:
     for unused in report.unused_suppressions:
         codes = ", ".join(unused.codes)
         console.print(Text(f"{unused.path}:{unused.line}:1: BGM199 unused suppression of {codes}"))
+    for observed in report.unmatched_evidence:
+        console.print(
+            Text(
+                f"evidence for {observed.task} matches no call site found by the scan: "
+                f"{observed.summary()}",
+                style="yellow",
+            )
+        )
     for error in report.errors:
         console.print(
             Text(f"{error.path}:{error.line or 1}:1: error: {error.message}", style="red")

@@ -1,4 +1,6 @@
-"""The audit rules: one module per rule, each with a stable ``BGM1xx`` code and examples.
+"""The audit rules: one module per rule, each with a stable code and examples.
+
+``BGM1xx`` rules read the source; ``BGM2xx`` rules read runtime statistics (``--evidence``).
 
 ``Rule`` is the registry (and the type of ``--select``/``--ignore`` values); ``RULES`` maps
 each code to its ``RuleSpec``.
@@ -25,8 +27,10 @@ class Rule(StrEnum):
     ASYNC_BLOCKING = "BGM106"
     MUST_STAY_IN_PROCESS = "BGM107"
     COROUTINE_NEVER_AWAITED = "BGM108"
-    OBSERVED_IN_PRODUCTION = "BGM109"
     UNUSED_SUPPRESSION = "BGM199"
+    OBSERVED_OVER_BUDGET = "BGM201"
+    OBSERVED_FAILING = "BGM202"
+    OBSERVED_QUEUEING = "BGM203"
 
 
 def _load() -> dict[Rule, RuleSpec]:

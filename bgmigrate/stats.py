@@ -115,7 +115,9 @@ class StatsCollector:
     ) -> None:
         """Record one finished run of task ``name`` (its last attempt's outcome)."""
         with self._lock:
-            stats = self._tasks.setdefault(name, TaskStats())
+            stats = self._tasks.get(name)
+            if stats is None:
+                stats = self._tasks[name] = TaskStats()
             stats.runs += 1
             stats.retries += attempts - 1
             stats.duration.add(duration)
@@ -125,7 +127,11 @@ class StatsCollector:
             if error is not None:
                 kind = type(error).__name__
                 stats.failures[kind] = stats.failures.get(kind, 0) + 1
-            message = self._warning(name, stats, duration, error)
+            message = (
+                None
+                if duration <= self.budget and error is None
+                else self._warning(name, stats, duration, error)
+            )
         if message:
             logger.warning(message)
         for observer in self._observers:
@@ -136,8 +142,6 @@ class StatsCollector:
     def _warning(
         self, name: str, stats: TaskStats, duration: float, error: BaseException | None
     ) -> str | None:
-        if duration <= self.budget and error is None:
-            return None
         now = time.monotonic()
         last = self._last_warned.get(name)
         if last is not None and now - last < self.warn_interval:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
+from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
 app = typer.Typer(
     name="bgmigrate",
-    help="Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -27,10 +27,17 @@ def _root(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ)."""
+    """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ).
+
+    Examples:
+
+      bgmigrate doctor                      check the configuration
+      bgmigrate worker --backend celery     start a worker
+    """
 
 
 app.command("worker")(worker)
+app.command("doctor")(doctor)
 
 
 def main() -> None:

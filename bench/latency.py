@@ -1,8 +1,8 @@
 """Latency of a light endpoint while other requests add heavy tasks: why migrate, measured.
 
-Run it (about 2 minutes; starts a private redis-server, uvicorn and the workers itself)::
+Run it (under 3 minutes; starts a private redis-server, uvicorn and the workers itself)::
 
-    .venv/bin/python bench/latency.py [--duration 15] [--heavy-rate 4] [--plot docs/img/latency.png]
+    .venv/bin/python bench/latency.py [--rounds 3] [--duration 5] [--heavy-rate 4] [--plot PNG]
 
 The app (``bench/latency_app.py``) is served by uvicorn in a subprocess, on loopback. This
 process is the load generator: ``--light-clients`` threads call ``GET /light`` every
@@ -12,13 +12,19 @@ sync function and a sync function blocked 2 s on I/O. Scenarios, one after anoth
 same machine:
 
 - baseline: no heavy requests;
+- requests without tasks: the heavy requests, adding no task (what serving them costs);
 - BackgroundTasks: FastAPI's ``BackgroundTasks`` runs the heavy tasks in the web process;
 - bgmigrate in-process: ``Tasks`` on the in-process backend (the web process, its own pool);
-- bgmigrate -> ARQ / -> Celery: ``Tasks`` enqueues them to Redis, for a real worker process.
+- bgmigrate -> ARQ / -> Celery: ``Tasks`` enqueues them to Redis, for a real worker process;
+- ARQ, no worker: the same enqueueing with no worker running, which separates the web
+  process's own cost of enqueueing from the CPU that a worker on the same machine takes.
 
-It prints p50 and p99 of the light endpoint per scenario (and p99 relative to the baseline),
-and draws them into a PNG. Timings are never asserted: they depend on the machine; the workers
-share its cores with the web process here, unlike in production.
+The scenarios run one after another, ``--rounds`` times over (each round restarts the server
+and workers), and each scenario's samples are pooled over the rounds, so that a slow spell of a
+shared machine does not fall on one scenario only. It prints p50 and p99 of the light endpoint
+per scenario (and p99 relative to the baseline), and draws them into a PNG. Timings are never
+asserted: they depend on the machine; the workers share its cores with the web process here,
+unlike in production.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,19 +63,24 @@ class Scenario:
     backend: str
     heavy_path: str | None
     """Endpoint that adds the heavy tasks (``None``: no heavy load)."""
+    with_worker: bool = True
+    """Start a worker for a queue backend (``False``: tasks only pile up in Redis)."""
 
     @property
     def worker(self) -> str | None:
-        """The worker this scenario needs, if its tasks leave the web process."""
-        return self.backend if self.backend in ("arq", "celery") else None
+        """The worker this scenario starts, if its tasks leave the web process."""
+        queued = self.backend in ("arq", "celery")
+        return self.backend if queued and self.with_worker else None
 
 
 SCENARIOS = (
     Scenario("baseline", "inprocess", None),
+    Scenario("requests without tasks", "inprocess", "/heavy/none"),
     Scenario("BackgroundTasks", "inprocess", "/heavy/background-tasks"),
     Scenario("bgmigrate in-process", "inprocess", "/heavy/bgmigrate"),
     Scenario("bgmigrate -> ARQ", "arq", "/heavy/bgmigrate"),
     Scenario("bgmigrate -> Celery", "celery", "/heavy/bgmigrate"),
+    Scenario("ARQ, no worker", "arq", "/heavy/bgmigrate", with_worker=False),
 )
 
 
@@ -82,6 +94,13 @@ class Measured:
     light_errors: int = 0
     heavy_sent: int = 0
     heavy_errors: int = 0
+
+    def add(self, other: Measured) -> None:
+        """Pool ``other``'s samples (another round of the same scenario) into these."""
+        self.latencies += other.latencies
+        self.light_errors += other.light_errors
+        self.heavy_sent += other.heavy_sent
+        self.heavy_errors += other.heavy_errors
 
     def percentile(self, p: float) -> float:
         """The ``p``-th percentile of the light latencies, in milliseconds."""
@@ -228,10 +247,12 @@ def _run_load(
     threads = [threading.Thread(target=job) for job in jobs]
     for thread in threads:
         thread.start()
-    stop.wait(duration)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        stop.wait(duration)
+    finally:  # also on Ctrl-C: the clients must stop for the process to exit
+        stop.set()
+        for thread in threads:
+            thread.join()
 
 
 def run_scenario(scenario: Scenario, redis_url: str, args: argparse.Namespace) -> Measured:
@@ -240,7 +261,9 @@ def run_scenario(scenario: Scenario, redis_url: str, args: argparse.Namespace) -
     with ExitStack() as stack:
         if scenario.worker is not None:
             workers = stack.enter_context(_closing(WorkerFactory()))
-            workers(bgmigrate_command(scenario.worker), env=env)
+            worker = workers(bgmigrate_command(scenario.worker), env=env)
+            # Killed, not stopped: a warm shutdown would wait for the backlog's running tasks.
+            stack.callback(worker.kill)
         port = stack.enter_context(app_server(env))
         return measure(scenario, port, args)
 
@@ -280,9 +303,9 @@ def plot(results: list[Measured], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r.scenario.name for r in results]
+    names = [textwrap.fill(r.scenario.name, 14) for r in results]
     positions = range(len(results))
-    figure, axes = plt.subplots(figsize=(9, 4.5), dpi=100)
+    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=100)
     for offset, p in ((-0.2, 50), (0.2, 99)):
         values = [r.percentile(p) for r in results]
         bars = axes.bar([x + offset for x in positions], values, width=0.4, label=f"p{p}")
@@ -301,7 +324,12 @@ def plot(results: list[Measured], path: Path, title: str) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per scenario")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds per scenario and round"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds over all scenarios (samples are pooled)"
+    )
     parser.add_argument("--heavy-rate", type=float, default=4.0, help="heavy requests per second")
     parser.add_argument("--light-clients", type=int, default=4, help="concurrent light clients")
     parser.add_argument(
@@ -321,8 +349,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write")
     parser.add_argument("--no-plot", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.heavy_rate <= 0 or args.light_clients < 1:
-        parser.error("--duration and --heavy-rate must be positive, --light-clients >= 1")
+    if args.duration <= 0 or args.heavy_rate <= 0 or min(args.light_clients, args.rounds) < 1:
+        parser.error(
+            "--duration and --heavy-rate must be positive, --light-clients and --rounds >= 1"
+        )
     return args
 
 
@@ -332,23 +362,23 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in SCENARIOS if s.name in args.scenarios]
     setup = (
         f"{args.light_clients} light clients every {args.light_interval * 1000:g} ms, "
-        f"{args.heavy_rate:g} heavy requests/s "
-        f"(each: 200 ms CPU + 2 s blocking I/O), {args.duration:g} s per scenario, "
-        f"{os.cpu_count()} CPUs"
+        f"{args.heavy_rate:g} heavy requests/s (each: 200 ms CPU + 2 s blocking I/O), "
+        f"{args.rounds} rounds x {args.duration:g} s per scenario, {os.cpu_count()} CPUs"
     )
     print(f"bgmigrate latency benchmark: {setup}", flush=True)
     servers = RedisServerFactory()
-    results = []
+    results = {scenario: Measured(scenario) for scenario in chosen}
     try:
         redis_url = servers().url
-        for scenario in chosen:
-            print(f"  {scenario.name} ...", flush=True)
-            results.append(run_scenario(scenario, redis_url, args))
+        for round_number in range(1, args.rounds + 1):
+            print(f"  round {round_number}/{args.rounds}", flush=True)
+            for scenario in chosen:
+                results[scenario].add(run_scenario(scenario, redis_url, args))
     finally:
         servers.close()
-    print(table(results))
+    print(table(list(results.values())))
     if not args.no_plot:
-        plot(results, args.plot, setup)
+        plot(list(results.values()), args.plot, setup)
         print(f"plot written to {args.plot}")
     return 0
 

@@ -2,6 +2,7 @@
 
 - ``GET /light``: the endpoint whose latency is measured; a plain sync endpoint, so it runs on
   Starlette's thread pool like most CRUD endpoints do.
+- ``POST /heavy/none``: the same request, adding no task (what the requests alone cost).
 - ``POST /heavy/background-tasks``: adds the two heavy tasks with FastAPI's ``BackgroundTasks``.
 - ``POST /heavy/bgmigrate``: adds them with ``Tasks``; ``BGMIGRATE_BACKEND`` decides where
   they run (in-process, ARQ or Celery).
@@ -45,6 +46,12 @@ def blocking_io(seed: int) -> int:
 @app.get("/light")
 def light() -> dict[str, bool]:
     """The measured endpoint: no work at all."""
+    return {"ok": True}
+
+
+@app.post("/heavy/none")
+async def heavy_none() -> dict[str, bool]:
+    """A request like the heavy ones that adds no task."""
     return {"ok": True}
 
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from bgmigrate.cli.reference import cli_reference
 from bgmigrate.config import settings_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -18,6 +19,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: Generated part name -> (file, generator).
 GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("configuration.md", settings_reference),
+    "cli": ("cli.md", cli_reference),
 }
 
 

@@ -28,7 +28,7 @@ LATENCY = _load("latency")
 def test_the_benchmarked_app_declares_its_endpoints_and_tasks() -> None:
     app = _load("latency_app")
     paths = {getattr(route, "path", None) for route in app.app.routes}
-    assert {"/light", "/heavy/background-tasks", "/heavy/bgmigrate"} <= paths
+    assert {"/light", "/heavy/none", "/heavy/background-tasks", "/heavy/bgmigrate"} <= paths
     assert app.blocking_io.name == "latency_app.blocking_io"
 
 
@@ -40,8 +40,10 @@ def test_defaults_run_every_scenario_with_the_baseline_first() -> None:
         None,
         None,
         None,
+        None,
         "arq",
         "celery",
+        None,
     ]
 
 
@@ -57,15 +59,22 @@ def test_options_are_parsed() -> None:
     )
 
 
-@pytest.mark.parametrize("argv", [["--duration", "0"], ["--scenarios", "nope"]])
+@pytest.mark.parametrize("argv", [["--duration", "0"], ["--rounds", "0"], ["--scenarios", "nope"]])
 def test_bad_options_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         LATENCY.parse_args(argv)
     assert exit_info.value.code == 2
 
 
+def test_rounds_of_a_scenario_are_pooled() -> None:
+    scenario = LATENCY.SCENARIOS[2]
+    pooled = LATENCY.Measured(scenario, latencies=[0.001], heavy_sent=2)
+    pooled.add(LATENCY.Measured(scenario, latencies=[0.003], light_errors=1, heavy_sent=3))
+    assert (pooled.latencies, pooled.light_errors, pooled.heavy_sent) == ([0.001, 0.003], 1, 5)
+
+
 def test_the_table_reports_percentiles_against_the_baseline() -> None:
-    baseline, heavy = LATENCY.SCENARIOS[0], LATENCY.SCENARIOS[1]
+    baseline, heavy = LATENCY.SCENARIOS[0], LATENCY.SCENARIOS[2]
     results = [
         LATENCY.Measured(baseline, latencies=[0.001] * 100),
         LATENCY.Measured(heavy, latencies=[0.002] * 100, heavy_sent=5),

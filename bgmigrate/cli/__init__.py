@@ -31,8 +31,8 @@ def _root(
 
     Examples:
 
-      bgmigrate doctor                      check the configuration
-      bgmigrate worker --backend celery     start a worker
+      bgmigrate doctor                    # check the configuration
+      bgmigrate worker --backend celery   # start a worker
     """
 
 

@@ -80,11 +80,22 @@ def test_a_queue_backend_without_task_modules_is_red(monkeypatch: pytest.MonkeyP
 
 def test_a_task_module_that_fails_to_import_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     Path("broken_tasks.py").write_text("import no_such_dependency\n")
+    monkeypatch.setenv("PYTHONPATH", str(Path.cwd()))
     monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "broken_tasks")
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
     assert "✗ task module broken_tasks imports" in result.output
     assert "No module named 'no_such_dependency'" in result.output
+
+
+def test_task_modules_are_imported_as_bgmigrate_worker_does_not_from_the_cwd(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Path("cwd_tasks.py").write_text(TASK_SOURCE.format(name="job"))
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "cwd_tasks")
+    result = runner.invoke(app, ["doctor"])
+    assert "✗ task module cwd_tasks imports" in result.output
+    assert "e.g. PYTHONPATH=." in result.output
 
 
 def test_an_app_task_routed_to_a_queue_but_unknown_to_workers_is_red(
@@ -95,6 +106,7 @@ def test_an_app_task_routed_to_a_queue_but_unknown_to_workers_is_red(
     monkeypatch.setenv("BGMIGRATE_BACKEND", "arq")
     monkeypatch.setenv("BGMIGRATE_BROKER_URL", redis_url)
     monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "shop_tasks")
+    monkeypatch.setenv("PYTHONPATH", str(Path.cwd()))
     result = runner.invoke(app, ["doctor", "--app", "shop_app:app"])
     assert result.exit_code == 1
     assert "✓ tasks workers will run — shop_tasks.ship" in result.output
@@ -110,6 +122,7 @@ def test_tasks_routed_in_process_need_no_worker(
     monkeypatch.setenv("BGMIGRATE_BROKER_URL", redis_url)
     monkeypatch.setenv("BGMIGRATE_ROUTES", "mail_app.*=inprocess")
     monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "mail_tasks")
+    monkeypatch.setenv("PYTHONPATH", str(Path.cwd()))
     result = runner.invoke(app, ["doctor", "--app", "mail_app"])
     assert result.exit_code == 0, result.output
     assert "1 of the app's 2 task(s) go to a queue" in result.output

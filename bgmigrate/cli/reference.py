@@ -6,17 +6,16 @@ import enum
 import textwrap
 from typing import Any
 
-import typer
 import typer.main
+
+from bgmigrate.cli import app
 
 #: typer's shell-completion options: not bgmigrate's own, the same for every typer app.
 _SKIPPED = {"install_completion", "show_completion"}
 
 
-def cli_reference(app: typer.Typer | None = None) -> str:
+def cli_reference() -> str:
     """Markdown for the root command and every subcommand: help, usage, options, examples."""
-    if app is None:
-        from bgmigrate.cli import app
     root = typer.main.get_command(app)
     commands: dict[str, Any] = getattr(root, "commands", {})
     sections = [_command("bgmigrate", root, subcommands=sorted(commands))]

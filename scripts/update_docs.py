@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bgmigrate.cli.reference import cli_reference
+from bgmigrate.codemods.rules.reference import render as rules_reference
 from bgmigrate.config import settings_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -20,6 +21,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("configuration.md", settings_reference),
     "cli": ("cli.md", cli_reference),
+    "rules": ("rules.md", rules_reference),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
+from bgmigrate.cli import config, rewrite, scan
 from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
@@ -36,6 +37,27 @@ def _root(
     """
 
 
+def _examples(*commands: str) -> str:
+    return "Examples:\n\n" + "\n".join(f"  {command}" for command in commands)
+
+
+app.command(
+    "scan",
+    epilog=_examples(
+        "bgmigrate scan app/",
+        "bgmigrate scan app/ --format json -o scan.json",
+        "bgmigrate scan app/ --evidence bgmigrate-stats.json",
+    ),
+)(scan.scan)
+app.command(
+    "rewrite",
+    epilog=_examples(
+        "bgmigrate rewrite --diff app/    # preview, write nothing",
+        "bgmigrate rewrite --check app/   # CI: exit 1 if it would change something",
+        "bgmigrate rewrite app/",
+    ),
+)(rewrite.rewrite)
+app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app/"))(config.config)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
 

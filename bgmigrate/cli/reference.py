@@ -26,10 +26,10 @@ def cli_reference() -> str:
 def _command(path: str, command: Any, subcommands: list[str] | None = None) -> str:
     params = [p for p in command.params if p.name not in _SKIPPED]
     arguments = [p for p in params if p.param_type_name == "argument"]
-    usage = [path, "[OPTIONS]"] + [f"{p.name.upper()}..." for p in arguments]
+    usage = [path, "[OPTIONS]"] + [_argument(p) for p in arguments]
     if subcommands:
         usage.append("COMMAND [ARGS]...")
-    text, examples = _split_examples(command.help or "")
+    text, examples = _split_examples(f"{command.help or ''}\n\n{command.epilog or ''}")
     text = text.replace("*", "\\*")  # BGMIGRATE_*, *** are not emphasis
     lines = [f"## `{path}`", "", text, "", "```text", " ".join(usage), "```", ""]
     if subcommands:
@@ -54,11 +54,16 @@ def _options(params: list[Any]) -> list[str]:
     for param in params:
         names = ", ".join(f"`{name}`" for name in [*param.opts, *param.secondary_opts])
         if param.param_type_name == "argument":
-            names = f"`{param.name.upper()}...`"
+            names = f"`{_argument(param)}`"
         meaning = (param.help or "").replace("|", "\\|").replace("*", "\\*")
         rows.append(f"| {names} | {_default(param.default)} | {meaning} |")
     rows.append("| `--help` |  | Show the help and exit. |")
     return [*rows, ""]
+
+
+def _argument(param: Any) -> str:
+    name = param.name.upper() if param.required else f"[{param.name.upper()}]"
+    return f"{name}..." if param.nargs == -1 else name
 
 
 def _default(value: object) -> str:

@@ -1,7 +1,12 @@
-"""Fixtures for the example app's own tests: a fresh database per test."""
+"""Fixtures for the example app's own tests.
+
+Each test gets a fresh database, unless ``DOCAPP_DB`` is set: then the tests share it with the
+workers that run the app's tasks in other processes (the tests never depend on its history).
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +19,8 @@ from docapp.main import app
 
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("DOCAPP_DB", str(tmp_path / "docapp.sqlite3"))
+    if "DOCAPP_DB" not in os.environ:
+        monkeypatch.setenv("DOCAPP_DB", str(tmp_path / "docapp.sqlite3"))
     with TestClient(app) as test_client:
         yield test_client
 

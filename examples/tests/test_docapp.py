@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -30,9 +31,10 @@ def test_an_uploaded_document_gets_processed(
 def test_a_chat_exchange_is_logged_after_the_answer(
     client: TestClient, eventually: Callable[[Callable[[], object]], object]
 ) -> None:
-    response = client.post("/chat", json={"session_id": "s1", "text": "what is bgmigrate"})
+    session = uuid.uuid4().hex
+    response = client.post("/chat", json={"session_id": session, "text": "what is bgmigrate"})
     assert response.status_code == 200
-    logged = eventually(lambda: client.get("/chat/s1").json())
+    logged = eventually(lambda: client.get(f"/chat/{session}").json())
     assert logged == [
         {"role": "user", "content": "what is bgmigrate"},
         {"role": "assistant", "content": response.json()["answer"]},
@@ -40,4 +42,4 @@ def test_a_chat_exchange_is_logged_after_the_answer(
 
 
 def test_an_unknown_document_is_404(client: TestClient) -> None:
-    assert client.get("/documents/999").status_code == 404
+    assert client.get("/documents/0").status_code == 404

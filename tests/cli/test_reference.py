@@ -16,7 +16,8 @@ def test_every_command_and_option_is_in_the_reference() -> None:
     for name, command in commands.items():
         assert f"## `bgmigrate {name}`" in reference
         for param in command.params:
-            assert f"`{param.opts[0]}`" in reference
+            shown = param.opts[0] if param.param_type_name == "option" else param.name.upper()
+            assert f"`{shown}" in reference or f"`[{shown}]" in reference
 
 
 def test_examples_become_a_shell_block_and_stars_are_escaped() -> None:

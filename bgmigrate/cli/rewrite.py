@@ -1,0 +1,75 @@
+"""``bgmigrate rewrite``: move BackgroundTasks call sites onto bgmigrate's runtime API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from bgmigrate.cli import options
+from bgmigrate.codemods.model import ErrorReport
+from bgmigrate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bgmigrate.codemods.rewrite_run import Change
+    from bgmigrate.codemods.runner import Run
+
+_DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
+_CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
+
+
+def _changes() -> Callable[[Run, list[ErrorReport]], Iterator[Change]]:
+    """The rewrite, imported on use: libcst is the optional ``codemod`` extra."""
+    try:
+        from bgmigrate.codemods.rewrite_run import changes
+    except ModuleNotFoundError as exc:
+        if exc.name != "libcst":
+            raise
+        message = "bgmigrate rewrite needs libcst: pip install 'bgmigrate[codemod]'"
+        raise ConfigError(message) from exc
+    return changes
+
+
+def rewrite(
+    paths: list[Path] | None = options.PATHS,
+    diff: bool = _DIFF,
+    check: bool = _CHECK,
+    config: Path | None = options.CONFIG,
+    select: list[str] | None = options.SELECT,
+    ignore: list[str] | None = options.IGNORE,
+    exclude: list[str] | None = options.EXCLUDE,
+    jobs: int | None = options.JOBS,
+    evidence: list[Path] | None = options.EVIDENCE,
+    no_cache: bool = options.NO_CACHE,
+    no_progress: bool = options.NO_PROGRESS,
+) -> None:
+    """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
+
+    add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
+    must fix. --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with
+    --check when a file would change; 2 a file could not be parsed or rewritten, or a usage,
+    configuration or internal error.
+    """
+    with options.error_boundary():
+        flags = options.overrides(select, ignore, exclude, no_cache)
+        run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
+        errors: list[ErrorReport] = list(run.report.errors)
+        changed = 0
+        for change in _changes()(run, errors):
+            changed += 1
+            if diff:
+                typer.echo(change.diff(), nl=False)
+            elif check:
+                typer.echo(f"would rewrite {change.source.display}", err=True)
+            else:
+                change.write()
+                typer.echo(f"rewrote {change.source.display}", err=True)
+        for error in errors:
+            typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
+        verb = "would be rewritten" if diff or check else "rewritten"
+        typer.echo(f"{changed} file{'' if changed == 1 else 's'} {verb}", err=True)
+    if errors:
+        raise typer.Exit(2)
+    raise typer.Exit(1 if changed and check else 0)

@@ -1,0 +1,257 @@
+"""The audit: every call site resolved to its task, checked by the rules, given a verdict.
+
+Suppression comments (``# bgmigrate: ignore[BGM101]``) on the call site's line or on the line
+that triggered a finding silence it; comments that silence nothing are reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+
+from bgmigrate.codemods.config import CodemodConfig
+from bgmigrate.codemods.facts import (
+    Call,
+    CallableKind,
+    FileFacts,
+    FunctionFacts,
+    RawCallSite,
+    StateWrite,
+)
+from bgmigrate.codemods.model import (
+    CallSiteReport,
+    ErrorReport,
+    Finding,
+    OtherUseReport,
+    ScanReport,
+    UnusedSuppression,
+    Verdict,
+)
+from bgmigrate.codemods.names import TASK_DECORATOR, matches
+from bgmigrate.codemods.project import Project
+from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
+from bgmigrate.stats import TaskStats
+
+_DEPTH = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditedSite:
+    """A call site's report plus what the rewrite needs to know about its task."""
+
+    report: CallSiteReport
+    site: RawCallSite
+    task_key: tuple[str, str] | None
+    """``(task file's display path, qualname)`` when the task is defined in the tree."""
+
+
+FunctionKey = tuple[str, str]
+"""``(display path, qualname)`` of a function in the scanned tree."""
+
+
+def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
+    """Who hands the BackgroundTasks object to whom (callee -> callers), and which functions
+    declare which dependencies (dependency -> dependants)."""
+    callers: dict[FunctionKey, set[FunctionKey]] = {}
+    for facts in list(project.facts.values()):
+        edges = [(p.callee, p.caller) for p in facts.passes]
+        edges += [(d, f.qualname) for f in facts.functions for d in f.depends]
+        for callee, caller in edges:
+            target = project.resolve(callee)
+            if target is not None:
+                key = (target[0].path, target[1].qualname)
+                callers.setdefault(key, set()).add((facts.path, caller))
+    return callers
+
+
+class Auditor:
+    """Runs the rules over a settled ``Project``."""
+
+    def __init__(
+        self, project: Project, config: CodemodConfig, evidence: Mapping[str, TaskStats]
+    ) -> None:
+        self.project = project
+        self.config = config
+        self.evidence = evidence
+        self._used: set[tuple[str, int, str]] = set()
+        self._callers = _callers(project)
+        self._routes = {
+            (facts.path, f.qualname): f.route
+            for facts in project.facts.values()
+            for f in facts.functions
+            if f.route
+        }
+
+    def _predecessors(self, key: FunctionKey) -> set[FunctionKey]:
+        """Functions that hand ``key`` the object; for a method, also its class's constructor
+        (the object reaches methods through ``self``)."""
+        found = set(self._callers.get(key, ()))
+        owner, _, name = key[1].rpartition(".")
+        if owner and "<locals>" not in owner and name != "__init__":
+            found.add((key[0], f"{owner}.__init__"))
+        return found
+
+    def endpoints(self, start: FunctionKey) -> str | None:
+        """The route of ``start``, or of the endpoints that pass it the object (``, ``-joined)."""
+        seen, frontier, found = {start}, [start], []
+        while frontier:
+            key = frontier.pop(0)
+            route = self._routes.get(key)
+            if route:
+                found.append(route)
+                continue
+            for caller in sorted(self._predecessors(key)):
+                if caller not in seen:
+                    seen.add(caller)
+                    frontier.append(caller)
+        return ", ".join(sorted(set(found))) or None
+
+    def _traced(self, facts: FileFacts, function: FunctionFacts) -> Iterator[TracedCall]:
+        """The task's calls, then the calls of project functions it calls (bounded depth)."""
+        frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = [(facts, function, ())]
+        seen = {(facts.path, function.qualname)}
+        for depth in range(_DEPTH):
+            following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = []
+            for owner, current, via in frontier:
+                for call in current.calls:
+                    yield TracedCall(call, owner.path, via)
+                    found = self.project.resolve(call.name) if depth + 1 < _DEPTH else None
+                    if found and (found[0].path, found[1].qualname) not in seen:
+                        seen.add((found[0].path, found[1].qualname))
+                        following.append((found[0], found[1], (*via, call.name)))
+            frontier = following
+
+    def context(
+        self, facts: FileFacts, site: RawCallSite
+    ) -> tuple[SiteContext, tuple[str, str] | None]:
+        """Everything the rules need about ``site``."""
+        functions = {f.qualname: f for f in facts.functions}
+        target = site.task.target
+        found = self.project.resolve(target) if target else None
+        calls: tuple[TracedCall, ...] = ()
+        writes: tuple[tuple[str, StateWrite], ...] = ()
+        loops: tuple[TracedCall, ...] = ()
+        task = task_path = None
+        if found is not None:
+            task_facts, task = found
+            task_path = task_facts.path
+            calls = tuple(self._traced(task_facts, task))
+            writes = tuple((task_path, w) for w in task.state_writes)
+            loops = tuple(TracedCall(loop, task_path, ()) for loop in task.loops)
+        elif target is not None and site.task.kind is CallableKind.FUNCTION:
+            calls = (TracedCall(Call(target, site.at), facts.path, ()),)
+        async_targets = frozenset(
+            name
+            for name in site.task.lambda_calls
+            if (r := self.project.resolve(name)) and r[1].is_async
+        )
+        name = f"{found[0].module}.{found[1].qualname}".lstrip(".") if found else target
+        ctx = SiteContext(
+            path=facts.path,
+            site=site,
+            endpoint=functions.get(site.function),
+            task=task,
+            task_name=name,
+            task_path=task_path,
+            calls=calls,
+            state_writes=writes,
+            loops=loops,
+            async_targets=async_targets,
+            config=self.config,
+            observed=self._observed(name),
+        )
+        key = (task_path, task.qualname) if task and task_path else None
+        return ctx, key
+
+    def _observed(self, task_name: str | None) -> TaskStats | None:
+        """The runtime statistics recorded under ``task_name`` (module prefixes may differ)."""
+        if not task_name or not self.evidence:
+            return None
+        return next((s for n, s in self.evidence.items() if matches(n, (task_name,))), None)
+
+    def _suppressed(self, ctx: SiteContext, finding: Finding) -> bool:
+        lines = {(e.path, e.line) for e in finding.evidence} | {(ctx.path, ctx.site.at.line)}
+        hit = False
+        for path, line in lines:
+            facts = self.project.facts.get(path)
+            codes = dict(facts.suppressions).get(line, ()) if facts else ()
+            if finding.rule in codes:
+                self._used.add((path, line, finding.rule))
+                hit = True
+        return hit
+
+    def findings(self, ctx: SiteContext) -> tuple[Finding, ...]:
+        """Selected, unsuppressed findings of every rule, in rule order."""
+        found: list[Finding] = []
+        for rule, spec in RULES.items():
+            if not selected(rule.value, self.config.select, self.config.ignore):
+                continue
+            found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
+        return tuple(found)
+
+    def audit_site(self, facts: FileFacts, site: RawCallSite) -> AuditedSite:
+        """Report one call site with its findings and verdict."""
+        ctx, key = self.context(facts, site)
+        findings = self.findings(ctx)
+        endpoint = self.endpoints((facts.path, site.function))
+        report = CallSiteReport(
+            path=facts.path,
+            line=site.at.line,
+            column=site.at.column,
+            endpoint=endpoint,
+            function=site.function,
+            task=ctx.task_name,
+            task_path=ctx.task_path,
+            task_line=ctx.task.at.line if ctx.task else None,
+            task_is_async=ctx.task.is_async if ctx.task else None,
+            callable_kind=site.task.kind.value,
+            verdict=verdict(site, findings),
+            findings=findings,
+            registered=ctx.task is not None and TASK_DECORATOR in ctx.task.decorators,
+        )
+        return AuditedSite(report, site, key)
+
+    def unused(self) -> Iterator[UnusedSuppression]:
+        """Suppression comments that silenced nothing (when BGM199 is selected)."""
+        if not selected(Rule.UNUSED_SUPPRESSION.value, self.config.select, self.config.ignore):
+            return
+        for facts in self.project.facts.values():
+            for line, codes in facts.suppressions:
+                unused = tuple(c for c in codes if (facts.path, line, c) not in self._used)
+                if unused:
+                    yield UnusedSuppression(facts.path, line, unused)
+
+
+def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
+    """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects."""
+    if site.task.target is None:
+        return Verdict.MANUAL
+    effects = {RULES[Rule(f.rule)].effect for f in findings}
+    if Effect.KEEP in effects or Effect.MIGRATE not in effects:
+        return Verdict.KEEP
+    return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE
+
+
+def run_audit(
+    project: Project, config: CodemodConfig, evidence: Mapping[str, TaskStats] | None = None
+) -> tuple[ScanReport, list[AuditedSite]]:
+    """Audit every call site of a settled project (with runtime ``evidence`` when given)."""
+    auditor = Auditor(project, config, evidence or {})
+    report = ScanReport(files_scanned=len(project.files))
+    sites: list[AuditedSite] = []
+    for facts in list(project.facts.values()):
+        if facts.error is not None:
+            report.errors.append(ErrorReport(facts.path, facts.error))
+            continue
+        for site in facts.call_sites:
+            audited = auditor.audit_site(facts, site)
+            sites.append(audited)
+            report.call_sites.append(audited.report)
+        report.other_uses.extend(
+            OtherUseReport(facts.path, o.at.line, o.at.column, o.kind, o.message)
+            for o in facts.other_uses
+        )
+    report.unused_suppressions.extend(auditor.unused())
+    report.files_parsed = len(project.facts)
+    report.sort()
+    return report, sites

@@ -1,0 +1,103 @@
+"""What the callable given to ``add_task`` really is: a named function, or something a queue
+cannot carry by name (lambda, closure, bound method, ``functools.partial``, dynamic)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+from bgmigrate.codemods.facts import CallableKind, TaskRef
+from bgmigrate.codemods.names import Resolver, dotted
+
+PARTIALS = frozenset({"functools.partial"})
+# Wrappers whose real task is one of their own arguments: (qualified name, index of the task).
+WRAPPERS = {
+    "starlette.concurrency.run_in_threadpool": 0,
+    "fastapi.concurrency.run_in_threadpool": 0,
+    "asyncio.to_thread": 0,
+    "anyio.to_thread.run_sync": 0,
+}
+EXECUTOR_METHOD = "run_in_executor"
+
+
+@dataclasses.dataclass
+class Scope:
+    """What the enclosing function knows about its local names."""
+
+    qualname: str
+    """Qualified name of the function in its module (``Controller.create``)."""
+    class_name: str | None
+    nested_defs: dict[str, str]
+    """Local ``def`` names -> their qualified names (``outer.<locals>.inner``)."""
+    assignments: dict[str, ast.expr]
+    """Last value assigned to each local name."""
+    instances: dict[str, str]
+    """Local names known to hold an instance of a class -> the class's qualified name."""
+
+
+def wrapped_task(resolver: Resolver, args: list[ast.expr]) -> int:
+    """Index in ``args`` of the real task when ``args[0]`` is a run-in-executor wrapper, else 0."""
+    first = args[0]
+    qual = resolver.qualify(first)
+    if qual in WRAPPERS and len(args) > 1:
+        return 1 + WRAPPERS[qual]
+    if isinstance(first, ast.Attribute) and first.attr == EXECUTOR_METHOD and len(args) > 2:
+        return 2
+    return 0
+
+
+def classify(resolver: Resolver, scope: Scope, node: ast.expr, depth: int = 0) -> TaskRef:
+    """Classify the callable expression ``node`` as seen inside ``scope``."""
+    text = ast.unparse(node)
+    if isinstance(node, ast.Lambda):
+        return _lambda(resolver, node, text)
+    if isinstance(node, ast.Call) and resolver.qualify(node.func) in PARTIALS and node.args:
+        inner = classify(resolver, scope, node.args[0], depth + 1)
+        return TaskRef(CallableKind.PARTIAL, inner.target, text)
+    if isinstance(node, ast.Name):
+        return _name(resolver, scope, node, text, depth)
+    if isinstance(node, ast.Attribute):
+        return _attribute(resolver, scope, node, text)
+    return TaskRef(CallableKind.DYNAMIC, None, text)
+
+
+def _lambda(resolver: Resolver, node: ast.Lambda, text: str) -> TaskRef:
+    body = node.body
+    if isinstance(body, ast.Call):
+        qual = resolver.qualify(body.func)
+        return TaskRef(CallableKind.LAMBDA, qual, text, (qual,) if qual else ())
+    return TaskRef(CallableKind.LAMBDA, None, text)
+
+
+def _name(resolver: Resolver, scope: Scope, node: ast.Name, text: str, depth: int) -> TaskRef:
+    if node.id in scope.nested_defs:
+        return TaskRef(
+            CallableKind.NESTED, _qualify_local(resolver, scope.nested_defs[node.id]), text
+        )
+    value = scope.assignments.get(node.id)
+    if value is not None and depth < 3:
+        inner = classify(resolver, scope, value, depth + 1)
+        return dataclasses.replace(inner, text=text)
+    qual = resolver.qualify(node)
+    if node.id in resolver.imports or node.id in resolver.definitions:
+        return TaskRef(CallableKind.FUNCTION, qual, text)
+    return TaskRef(CallableKind.DYNAMIC, None, text)
+
+
+def _qualify_local(resolver: Resolver, qualname: str) -> str:
+    return f"{resolver.module}.{qualname}" if resolver.module else qualname
+
+
+def _attribute(resolver: Resolver, scope: Scope, node: ast.Attribute, text: str) -> TaskRef:
+    base = dotted(node.value)
+    if base in {"self", "cls"} and scope.class_name:
+        target = _qualify_local(resolver, f"{scope.class_name}.{node.attr}")
+        return TaskRef(CallableKind.BOUND_METHOD, target, text)
+    if isinstance(node.value, ast.Call) and (owner := resolver.qualify(node.value.func)):
+        return TaskRef(CallableKind.BOUND_METHOD, f"{owner}.{node.attr}", text)
+    if base is not None and base in scope.instances:
+        return TaskRef(CallableKind.BOUND_METHOD, f"{scope.instances[base]}.{node.attr}", text)
+    head = (base or "").partition(".")[0]
+    if head and (head in resolver.imports or head in resolver.definitions):
+        return TaskRef(CallableKind.FUNCTION, resolver.qualify(node), text)
+    return TaskRef(CallableKind.BOUND_METHOD, None, text)

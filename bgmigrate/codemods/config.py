@@ -1,0 +1,250 @@
+"""The static side's configuration: ``[tool.bgmigrate]`` in ``pyproject.toml``, then flags.
+
+Unknown keys are an error that lists the valid ones (a misspelled setting must never be
+silently dropped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bgmigrate.errors import ConfigError
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    "node_modules",
+    "build",
+    "dist",
+    "site-packages",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".bgmigrate_cache",
+    "*.egg-info",
+)
+
+# Calls whose presence in a task means it may outgrow "short": fnmatch patterns over the
+# resolved callee name (``requests.get``) or, when the receiver is unknown, its source text.
+DEFAULT_SLOW_CALLS: tuple[str, ...] = (
+    "time.sleep",
+    "requests.*",
+    "httpx.*",
+    "aiohttp.*",
+    "urllib.request.*",
+    "subprocess.*",
+    "os.system",
+    "openai.*",
+    "anthropic.*",
+    "*.chat.completions.create",
+    "*.embeddings.create",
+    "*.messages.create",
+    "*.embed_documents",
+    "*.embed_query",
+    "*.invoke",
+    "*.ainvoke",
+    "boto3.*",
+    "*.upload_file",
+    "*.download_file",
+    "smtplib.*",
+    "pypdf.*",
+    "PyPDF2.*",
+    "fitz.*",
+    "pdfplumber.*",
+    "sentence_transformers.*",
+    "*.extract_text",
+)
+
+# Loops whose data has no bound known in advance: fnmatch patterns over the iterable's callee.
+DEFAULT_UNBOUNDED_LOOPS: tuple[str, ...] = (
+    "while True",
+    "os.walk",
+    "glob.glob",
+    "glob.iglob",
+    "*.iterdir",
+    "*.glob",
+    "*.rglob",
+    "*.all",
+    "*.fetchall",
+    "*.scalars",
+    "*.readlines",
+    "*.iter_lines",
+    "*.iter_content",
+    "*.aiter_lines",
+    "*.paginate",
+    "*.stream",
+)
+
+# Blocking calls that stall the event loop when made from an ``async def`` task.
+DEFAULT_BLOCKING_CALLS: tuple[str, ...] = (
+    "time.sleep",
+    "requests.*",
+    "urllib.request.*",
+    "subprocess.*",
+    "os.system",
+    "smtplib.*",
+    "httpx.get",
+    "httpx.post",
+    "httpx.put",
+    "httpx.patch",
+    "httpx.delete",
+    "httpx.request",
+    "httpx.Client",
+)
+
+# Work that must not be lost: database writes, email, payments, outbound webhooks.
+DEFAULT_MUST_NOT_LOSE_CALLS: tuple[str, ...] = (
+    "*.commit",
+    "*.bulk_save_objects",
+    "*.insert_one",
+    "*.insert_many",
+    "*.update_one",
+    "smtplib.*",
+    "*.sendmail",
+    "*.send_message",
+    "*send_email*",
+    "*send_mail*",
+    "fastapi_mail.*",
+    "sendgrid.*",
+    "stripe.*",
+    "*charge*",
+    "*payment*",
+    "*webhook*",
+    "requests.post",
+    "requests.put",
+    "httpx.post",
+    "httpx.put",
+)
+
+# Work that only makes sense in the web process.
+DEFAULT_IN_PROCESS_CALLS: tuple[str, ...] = (
+    "os.remove",
+    "os.unlink",
+    "shutil.rmtree",
+    "*.unlink",
+    "*.release",
+    "*.cleanup",
+)
+
+_LIST_KEYS = {
+    "exclude": "exclude",
+    "extend-exclude": "extend_exclude",
+    "select": "select",
+    "ignore": "ignore",
+    "slow-calls": "slow_calls",
+    "blocking-calls": "blocking_calls",
+    "must-not-lose-calls": "must_not_lose_calls",
+    "in-process-calls": "in_process_calls",
+    "unbounded-loops": "unbounded_loops",
+    "extend-slow-calls": "extend_slow_calls",
+    "extend-must-not-lose-calls": "extend_must_not_lose_calls",
+    "paths": "paths",
+}
+_BOOL_KEYS = {"respect-gitignore": "respect_gitignore", "cache": "cache"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CodemodConfig:
+    """Effective configuration of ``scan``/``rewrite``: ``[tool.bgmigrate]`` overridden by flags."""
+
+    paths: tuple[str, ...] = (".",)
+    """Paths scanned when none are given on the command line."""
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDES
+    """Directory or file name patterns never scanned (replaces the defaults)."""
+    extend_exclude: tuple[str, ...] = ()
+    """Patterns excluded in addition to ``exclude``."""
+    select: tuple[str, ...] = ()
+    """Rule codes (or prefixes such as ``BGM1``) reported; empty means all."""
+    ignore: tuple[str, ...] = ()
+    """Rule codes (or prefixes) never reported, and path patterns never scanned."""
+    slow_calls: tuple[str, ...] = DEFAULT_SLOW_CALLS
+    """Callee patterns that make a task likely to outgrow the in-process limit (BGM101)."""
+    extend_slow_calls: tuple[str, ...] = ()
+    """Patterns added to ``slow_calls``."""
+    blocking_calls: tuple[str, ...] = DEFAULT_BLOCKING_CALLS
+    """Callee patterns that block the event loop inside an ``async def`` task (BGM106)."""
+    must_not_lose_calls: tuple[str, ...] = DEFAULT_MUST_NOT_LOSE_CALLS
+    """Callee patterns for work that must not be lost (BGM102)."""
+    extend_must_not_lose_calls: tuple[str, ...] = ()
+    """Patterns added to ``must_not_lose_calls``."""
+    in_process_calls: tuple[str, ...] = DEFAULT_IN_PROCESS_CALLS
+    """Callee patterns for work that must stay in the web process (BGM107)."""
+    unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
+    """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
+    respect_gitignore: bool = True
+    """Skip files that ``.gitignore`` files ignore."""
+    cache: bool = True
+    """Keep per-file results in ``.bgmigrate_cache/`` keyed by content, version and config."""
+
+    def with_overrides(self, **changes: Any) -> CodemodConfig:
+        """A copy with the non-``None`` ``changes`` applied (command-line flags win)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON data, with the TOML key names."""
+        names = {v: k for k, v in {**_LIST_KEYS, **_BOOL_KEYS}.items()}
+        return {
+            names[f.name]: list(value) if isinstance(value, tuple) else value
+            for f in dataclasses.fields(self)
+            for value in [getattr(self, f.name)]
+        }
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes results (part of the cache key)."""
+        data = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS})
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be true or false")
+            values[_BOOL_KEYS[key]] = value
+        elif key in _LIST_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be a list of strings")
+            values[_LIST_KEYS[key]] = tuple(value)
+        else:
+            raise ConfigError(
+                f"{source}: unknown key {key!r} in [tool.bgmigrate]; valid keys: {', '.join(valid)}"
+            )
+    return values
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start``."""
+    start = start.resolve()
+    for directory in [start, *start.parents]:
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(pyproject: Path | None) -> CodemodConfig:
+    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
+    if pyproject is None:
+        return CodemodConfig()
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot read configuration: {exc}") from exc
+    table = data.get("tool", {}).get("bgmigrate", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.bgmigrate] must be a table")
+    return CodemodConfig(**_parse_table(table, str(pyproject)))

@@ -1,0 +1,148 @@
+"""What a function body does, as seen by the audit rules: calls made and process state written."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from bgmigrate.codemods.facts import Call, Location, StateWrite
+from bgmigrate.codemods.names import Resolver
+
+MUTATORS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "popitem",
+        "clear",
+        "update",
+        "add",
+        "discard",
+        "setdefault",
+        "sort",
+        "reverse",
+    }
+)
+"""Methods that change a list, dict or set in place."""
+
+
+def location(node: ast.expr | ast.stmt) -> Location:
+    """The start of ``node``."""
+    return Location(node.lineno, node.col_offset)
+
+
+Nodes = list[tuple[ast.AST, bool, ast.AST | None]]
+"""``own_nodes`` of one body, listed once and shared by every pass over it."""
+
+
+def own_nodes(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, bool, ast.AST | None]]:
+    """``(node, in_loop, parent)`` for every node of ``body``, not entering nested scopes."""
+    stack: list[tuple[ast.AST, bool, ast.AST | None]] = [(s, False, None) for s in reversed(body)]
+    while stack:
+        node, in_loop, parent = stack.pop()
+        yield node, in_loop, parent
+        scope = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+        if isinstance(node, scope):
+            continue
+        loop = in_loop or isinstance(node, ast.For | ast.AsyncFor | ast.While | ast.comprehension)
+        children = list(ast.iter_child_nodes(node))
+        stack.extend((child, loop, node) for child in reversed(children))
+
+
+def callee_name(resolver: Resolver, func: ast.expr) -> str:
+    """Resolved name of a callee, or its (shortened) source text when it has none."""
+    qual = resolver.qualify(func)
+    if qual is not None:
+        return qual
+    text = ast.unparse(func)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def body_calls(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
+    """Every call in ``body`` with its resolved callee name."""
+    calls = [
+        Call(
+            callee_name(resolver, node.func), location(node), in_loop, isinstance(parent, ast.Await)
+        )
+        for node, in_loop, parent in nodes
+        if isinstance(node, ast.Call)
+    ]
+    return tuple(calls)
+
+
+def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
+    """``for`` loops over a call's result (named by the callee) and ``while True`` loops."""
+    loops = []
+    for node, _, _ in nodes:
+        if isinstance(node, ast.For | ast.AsyncFor):
+            source = node.iter.value if isinstance(node.iter, ast.Await) else node.iter
+            if isinstance(source, ast.Call):
+                loops.append(Call(callee_name(resolver, source.func), location(node), True))
+        elif (
+            isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value
+        ):
+            loops.append(Call("while True", location(node), True))
+    return tuple(loops)
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _local_names(nodes: Nodes) -> set[str]:
+    names: set[str] = set()
+    for node, _, _ in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def state_writes(nodes: Nodes, module_vars: set[str], params: set[str]) -> tuple[StateWrite, ...]:
+    """Writes to module-level variables: ``global`` rebinding, item/attribute stores, mutators."""
+    if not module_vars:
+        return ()
+    shadowed = (_local_names(nodes) | params) - _declared_global(nodes)
+    writes: list[StateWrite] = []
+    for node, _, _ in nodes:
+        target = _written_base(node)
+        if target is not None and target in module_vars and target not in shadowed:
+            assert isinstance(node, ast.expr | ast.stmt)
+            writes.append(StateWrite(target, location(node)))
+    return tuple(writes)
+
+
+def _declared_global(nodes: Nodes) -> set[str]:
+    return {name for node, _, _ in nodes if isinstance(node, ast.Global) for name in node.names}
+
+
+def _written_base(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Global):
+        return node.names[0]
+    if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Subscript | ast.Attribute):
+                return _base_name(target)
+        return None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in MUTATORS
+    ):
+        return _base_name(node.func.value)
+    return None
+
+
+def mutation_after(nodes: Nodes, name: str, line: int) -> Location | None:
+    """The first in-place change of variable ``name`` after ``line`` in ``nodes``."""
+    for node, _, _ in nodes:
+        if getattr(node, "lineno", 0) <= line:
+            continue
+        if _written_base(node) == name and not isinstance(node, ast.Global):
+            assert isinstance(node, ast.expr | ast.stmt)
+            return location(node)
+    return None

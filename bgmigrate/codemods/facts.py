@@ -1,0 +1,177 @@
+"""Plain data that the per-file analysis (run in worker processes) hands back to the project pass.
+
+Everything here is frozen and picklable; nothing holds a syntax tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+
+
+class CallableKind(StrEnum):
+    """What the first argument of an ``add_task`` call is."""
+
+    FUNCTION = "function"
+    """A module-level function, by name or module attribute: a queue can carry it."""
+    LAMBDA = "lambda"
+    PARTIAL = "partial"
+    BOUND_METHOD = "bound_method"
+    NESTED = "nested"
+    """A function defined inside another (a closure): it has no importable name."""
+    DYNAMIC = "dynamic"
+    """Anything else (a call result, ``getattr``, a subscript): not known statically."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """A 1-based line and 0-based column in one file."""
+
+    line: int
+    column: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """A call made in a function body: the callee's resolved name and where it is."""
+
+    name: str
+    """Resolved dotted name (``requests.get``), or source text when unresolvable (``db.commit``)."""
+    at: Location
+    in_loop: bool = False
+    awaited: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class StateWrite:
+    """A write to module-level (process-wide) state from inside a function."""
+
+    name: str
+    at: Location
+
+
+@dataclasses.dataclass(frozen=True)
+class Argument:
+    """One argument given to ``add_task`` after the callable."""
+
+    text: str
+    """Source text of the argument expression."""
+    at: Location
+    request_scoped: str | None = None
+    """What request-scoped object it is (``Request``, ``db session``...) or ``None``."""
+    mutated_at: Location | None = None
+    """Where the same variable is changed after the ``add_task`` call, if anywhere."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRef:
+    """The callable given to ``add_task``, as far as it is known statically."""
+
+    kind: CallableKind
+    target: str | None
+    """Fully qualified name of the function that really runs, when known."""
+    text: str
+    """Source text of the callable expression."""
+    lambda_calls: tuple[str, ...] = ()
+    """Resolved names of calls a lambda returns without awaiting (coroutine check)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RawCallSite:
+    """An ``add_task`` call on a BackgroundTasks object, before project-wide resolution."""
+
+    at: Location
+    function: str
+    """Qualified name (in this module) of the function containing the call."""
+    task: TaskRef
+    arguments: tuple[Argument, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class OtherUse:
+    """A BackgroundTasks use that the rewrite cannot handle: reported for manual review."""
+
+    kind: str
+    """``constructed``, ``single`` or ``response_background``."""
+    at: Location
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A parameter of a function and what its annotation says."""
+
+    name: str
+    index: int
+    """Position, or -1 for keyword-only parameters."""
+    bg: bool
+    """Annotated as (or receiving) a BackgroundTasks object."""
+    optional: bool = False
+    """Annotated ``BackgroundTasks | None`` / ``Optional[...]``."""
+    annotated: bool = False
+    """The BackgroundTasks name appears in the parameter's own annotation."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionFacts:
+    """One ``def``/``async def`` (module level, nested or method)."""
+
+    qualname: str
+    at: Location
+    is_async: bool
+    module_level: bool
+    is_method: bool
+    route: str | None
+    """``POST /upload`` when decorated as an endpoint."""
+    params: tuple[Param, ...]
+    calls: tuple[Call, ...]
+    state_writes: tuple[StateWrite, ...]
+    loops: tuple[Call, ...]
+    """Loops over the result of a call (the call's name), and ``while True`` loops."""
+    decorators: tuple[str, ...]
+    """Resolved names of the decorators (call decorators by their callee)."""
+    depends: tuple[str, ...] = ()
+    """Qualified names of the dependencies the function declares (``Depends(get_service)``)."""
+    attached: bool = False
+    """The function hands its BackgroundTasks object to a response (``background=``): its
+    parameters must stay BackgroundTasks."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+    """A BackgroundTasks object handed to another callable (a helper or a service)."""
+
+    callee: str
+    """Fully qualified callee name (resolved in the caller's module)."""
+    index: int
+    """Positional index of the argument, or -1 when given by keyword."""
+    keyword: str | None
+    caller: str = ""
+    """Qualified name (in this module) of the function that passes the object on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FileFacts:
+    """Everything the project pass needs to know about one file."""
+
+    path: str
+    module: str
+    error: str | None = None
+    functions: tuple[FunctionFacts, ...] = ()
+    call_sites: tuple[RawCallSite, ...] = ()
+    other_uses: tuple[OtherUse, ...] = ()
+    passes: tuple[Pass, ...] = ()
+    imports: tuple[tuple[str, str], ...] = ()
+    """Local name -> fully qualified name, for every import in the module."""
+    bg_attrs: tuple[str, ...] = ()
+    """``module.Class.attribute`` names of this file's classes that hold the object."""
+    bg_exports: tuple[str, ...] = ()
+    """Module-level names bound to BackgroundTasks (re-exports and aliases)."""
+    bg_local_names: tuple[str, ...] = ()
+    """Dotted names meaning BackgroundTasks here (``BT``, ``fastapi.BackgroundTasks``)."""
+    dependencies: tuple[str, ...] = ()
+    """Qualified names used inside ``Depends(...)``/``Security(...)``."""
+    bound_names: tuple[str, ...] = ()
+    """Names bound at module level (imports included): the rewrite must not shadow them."""
+    suppressions: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    """Line -> rule codes of ``# bgmigrate: ignore[...]`` comments."""

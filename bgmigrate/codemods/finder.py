@@ -1,0 +1,356 @@
+"""Per-file analysis with stdlib ``ast``: BackgroundTasks objects, ``add_task`` call sites,
+hand-built uses, helpers the object is passed to, and every function's calls.
+
+``analyze`` runs in worker processes; it knows the rest of the project only through ``Hints``
+(re-exported names and parameters that receive the object from other files). The project pass
+re-runs it on a file when new hints about that file appear.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import io
+import re
+import tokenize
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
+from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
+from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
+from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
+
+_SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
+_DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+_MAX_ROUNDS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Hints:
+    """What other files say about this one."""
+
+    bg_names: frozenset[str] = frozenset()
+    """Qualified names that mean BackgroundTasks (project re-exports included)."""
+    bg_params: frozenset[tuple[str, str]] = frozenset()
+    """``(function's qualified name, parameter)`` pairs that receive the object."""
+    bg_attrs: frozenset[str] = frozenset()
+    """Qualified ``module.Class.attribute`` names that hold the object (context objects)."""
+
+
+@dataclasses.dataclass
+class _Def:
+    node: FunctionNode
+    qualname: str
+    class_name: str | None
+    parent: str | None
+    """Qualified name of the enclosing function, for closures."""
+
+
+def suppressions(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """``# bgmigrate: ignore[BGM101, BGM103]`` comments by line."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "bgmigrate:" not in line:
+            continue
+        for match in _SUPPRESSION.finditer(line):
+            codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
+            found.append((number, codes))
+    return tuple(found)
+
+
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _definitions(tree: ast.Module) -> Iterator[_Def]:
+    queue: deque[tuple[ast.AST, str, str | None, str | None]] = deque([(tree, "", None, None)])
+    while queue:
+        node, prefix, class_name, parent = queue.popleft()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                qualname = f"{prefix}{child.name}"
+                yield _Def(child, qualname, class_name, parent)
+                queue.append((child, f"{qualname}.<locals>.", None, qualname))
+            elif isinstance(child, ast.ClassDef):
+                queue.append((child, f"{prefix}{child.name}.", child.name, parent))
+            elif isinstance(child, _BLOCKS):
+                # Definitions only live in statement blocks: expressions are never entered.
+                queue.append((child, prefix, class_name, parent))
+
+
+class ModuleAnalysis:
+    """The analysis of one parsed module."""
+
+    def __init__(self, tree: ast.Module, module: str, is_package: bool, hints: Hints) -> None:
+        self.tree = tree
+        self.module = module
+        self.nodes = list(ast.walk(tree))
+        self.resolver = Resolver(tree, module, is_package, self.nodes)
+        self.reader = AnnotationReader(self.resolver, hints.bg_names)
+        prefix = f"{module}." if module else ""
+        self.bg_params = {
+            (f.removeprefix(prefix), p) for f, p in hints.bg_params if f.startswith(prefix)
+        }
+        self.defs = list(_definitions(tree))
+        self.by_name = {d.qualname: d for d in self.defs}
+        self.class_attrs: dict[str, set[str]] = self._class_annotations()
+        self.prefixes = router_prefixes(tree)
+        self.registered = registered_routes(tree, self.prefixes)
+        self.hinted_attrs = hints.bg_attrs
+        self.module_vars = self._module_vars()
+        self._module_aliases()
+
+    def _module_aliases(self) -> None:
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.Assign) and self.reader.read(stmt.value)[0]:
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        self.reader.aliases.add(target.id)
+        for local, qual in self.resolver.imports.items():
+            for bg in self.reader.bg_names:
+                if qual == bg or bg.endswith("." + qual):
+                    self.reader.aliases.add(local)
+                elif bg.startswith(qual + "."):
+                    self.reader.aliases.add(local + bg[len(qual) :])
+
+    def _module_vars(self) -> set[str]:
+        functions = {d.node.name for d in self.defs if d.parent is None and d.class_name is None}
+        imported = set(self.resolver.imports)
+        return self.resolver.definitions - functions - imported
+
+    def _class_annotations(self) -> dict[str, set[str]]:
+        attrs: dict[str, set[str]] = {}
+        for node in self.nodes:
+            if isinstance(node, ast.ClassDef):
+                attrs[node.name] = {
+                    stmt.target.id
+                    for stmt in node.body
+                    if isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and self.reader.read(stmt.annotation)[0]
+                }
+        return attrs
+
+    def params(self, item: _Def) -> tuple[Param, ...]:
+        """The parameters of ``item``, marking those that hold BackgroundTasks."""
+        args = item.node.args
+        positional = [*args.posonlyargs, *args.args]
+        params = []
+        for index, arg in enumerate([*positional, *args.kwonlyargs]):
+            bg, optional, named = self.reader.read(arg.annotation)
+            hinted = (item.qualname, arg.arg) in self.bg_params
+            position = index if index < len(positional) else -1
+            params.append(Param(arg.arg, position, bg or hinted, optional, named))
+        return tuple(params)
+
+    def run(self) -> tuple[list[FunctionFacts], list[ScanResult]]:
+        """Scan every function until the object's reach inside this file stops growing."""
+        for _ in range(_MAX_ROUNDS):
+            before = (set(self.bg_params), {k: set(v) for k, v in self.class_attrs.items()})
+            results = self._scan_all()
+            self._absorb(results)
+            if before == (self.bg_params, self.class_attrs):
+                break
+        return [self._facts(d, r) for d, r in zip(self.defs, results, strict=True)], results
+
+    def _scan_all(self) -> list[ScanResult]:
+        results: dict[str, ScanResult] = {}
+        for item in self.defs:
+            outer = results[item.parent].bg_names if item.parent in results else frozenset()
+            attrs = self.class_attrs.get(item.class_name or "", set())
+            scan = FunctionScan(self, item.node, item.qualname, item.class_name, attrs, outer)
+            results[item.qualname] = scan.run(self.params(item))
+        return [results[d.qualname] for d in self.defs]
+
+    def _absorb(self, results: list[ScanResult]) -> None:
+        for item, result in zip(self.defs, results, strict=True):
+            if result.self_attrs:
+                self.class_attrs.setdefault(item.class_name or "", set()).update(result.self_attrs)
+            for passed in result.passes:
+                self._local_pass(passed)
+
+    def _local_pass(self, passed: Pass) -> None:
+        prefix = f"{self.module}."
+        name = passed.callee.removeprefix(prefix) if self.module else passed.callee
+        target = self.by_name.get(name) or self.by_name.get(f"{name}.__init__")
+        if target is None or not passed.callee.startswith(prefix):
+            return
+        shift = 1 if target.class_name else 0
+        for param in self.params(target):
+            if passed.keyword == param.name or (
+                passed.keyword is None and param.index == passed.index + shift
+            ):
+                self.bg_params.add((target.qualname, param.name))
+
+    def _facts(self, item: _Def, result: ScanResult) -> FunctionFacts:
+        decorators = [d.func if isinstance(d, ast.Call) else d for d in item.node.decorator_list]
+        return FunctionFacts(
+            qualname=item.qualname,
+            at=result.at,
+            is_async=isinstance(item.node, ast.AsyncFunctionDef),
+            module_level=item.parent is None and item.class_name is None,
+            is_method=item.class_name is not None,
+            route=route_of(item.node.decorator_list, self.prefixes)
+            or self.registered.get(item.qualname),
+            params=self.params(item),
+            calls=result.calls,
+            state_writes=result.state_writes,
+            loops=result.loops,
+            attached=result.attached,
+            depends=self._function_depends(item.node),
+            decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
+        )
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
+        return tuple(sorted(self._module_depends))
+
+    @functools.cached_property
+    def _module_depends(self) -> set[str]:
+        return self._depends_in(self.nodes, walk=False)
+
+    def _depends_in(
+        self, roots: list[ast.AST], annotation: ast.expr | None = None, walk: bool = True
+    ) -> set[str]:
+        """Dependencies named in ``roots`` (and below them, with ``walk``); a bare
+        ``Depends()`` means ``annotation``'s class."""
+        found = set()
+        for root in roots:
+            for node in ast.walk(root) if walk else (root,):
+                if not (isinstance(node, ast.Call) and self._is_depends(node.func)):
+                    continue
+                target = node.args[0] if node.args else annotation
+                name = self.resolver.qualify(target) if target is not None else None
+                if name:
+                    found.add(name)
+        return found
+
+    def _function_depends(self, node: FunctionNode) -> tuple[str, ...]:
+        """What the function's parameters and route decorator ``Depends`` on."""
+        if not self._module_depends and not self._bare_depends:
+            return ()
+        args = node.args
+        params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
+        defaults[len(defaults) - len(args.defaults) :] = args.defaults
+        found = self._depends_in(list(node.decorator_list))
+        for param, default in zip(params, [*defaults, *args.kw_defaults], strict=True):
+            annotation = param.annotation
+            if isinstance(annotation, ast.Subscript) and self.resolver.is_typing(
+                annotation.value, "Annotated"
+            ):
+                parts = annotation.slice
+                elts = parts.elts if isinstance(parts, ast.Tuple) else [parts]
+                found |= self._depends_in(list(elts[1:]), elts[0])
+            if default is not None:
+                found |= self._depends_in([default], annotation)
+        return tuple(sorted(found))
+
+    @functools.cached_property
+    def _bare_depends(self) -> bool:
+        """Whether the module has a ``Depends()`` without an argument (class dependencies)."""
+        return any(
+            isinstance(n, ast.Call) and not n.args and self._is_depends(n.func) for n in self.nodes
+        )
+
+    def _is_depends(self, func: ast.expr) -> bool:
+        qual = self.resolver.qualify(func)
+        return qual in _DEPENDS or (dotted(func) or "").endswith(("Depends", "Security"))
+
+    def qualified_attrs(self) -> frozenset[str]:
+        """``module.Class.attr`` for every class attribute known to hold the object here."""
+        prefix = f"{self.module}." if self.module else ""
+        local = {f"{prefix}{cls}.{a}" for cls, attrs in self.class_attrs.items() for a in attrs}
+        return frozenset(local) | self.hinted_attrs
+
+    def exports(self) -> tuple[str, ...]:
+        """Module-level names that mean BackgroundTasks (for re-export resolution)."""
+        return tuple(sorted(a for a in self.reader.aliases if "." not in a))
+
+
+def parse_quietly(source: bytes, path: str) -> ast.Module:
+    """``ast.parse`` without the compiler's warnings about the user's code (``"\\d"``,
+    ``1()``): they are not ours to print, and must not become errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, filename=path)
+
+
+def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
+    """Analyse one file; a file that does not parse becomes a result with ``error`` set.
+
+    An unexpected failure inside the analysis also becomes that file's error (and the run
+    goes on): one odd file must not stop a scan of thousands.
+    """
+    try:
+        tree = parse_quietly(source, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
+        reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
+        return FileFacts(path, module, error=f"cannot parse: {where}{reason}")
+    try:
+        facts = _analyze_tree(tree, source, path, module, hints)
+    except Exception as exc:
+        message = f"internal error while analysing ({type(exc).__name__}: {exc}); please report"
+        return FileFacts(path, module, error=message)
+    return facts if source.isascii() else character_columns(facts, source)
+
+
+def _analyze_tree(
+    tree: ast.Module, source: bytes, path: str, module: str, hints: Hints
+) -> FileFacts:
+    analysis = ModuleAnalysis(tree, module, path.endswith("__init__.py"), hints)
+    functions, results = analysis.run()
+    module_level = FunctionScan(analysis, None, "", None, set(), frozenset()).run_module(tree)
+    scans = [*results, module_level]
+    text = source.decode("utf-8", errors="replace")
+    return FileFacts(
+        path=path,
+        module=module,
+        functions=tuple(functions),
+        call_sites=tuple(c for r in scans for c in r.call_sites),
+        other_uses=tuple(o for r in scans for o in r.other_uses),
+        passes=tuple(p for r in scans for p in r.passes),
+        imports=tuple(sorted(analysis.resolver.imports.items())),
+        bg_exports=analysis.exports(),
+        bg_attrs=tuple(sorted(a for a in analysis.qualified_attrs() if a not in hints.bg_attrs)),
+        bg_local_names=tuple(sorted(analysis.reader.aliases)),
+        dependencies=analysis.dependencies(),
+        bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),
+        suppressions=suppressions(text),
+    )
+
+
+def character_columns(facts: FileFacts, source: bytes) -> FileFacts:
+    """``facts`` with ``ast``'s UTF-8 byte columns turned into character columns."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        lines = source.decode(encoding).splitlines()
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return facts
+
+    def fix(at: Location) -> Location:
+        if not 0 < at.line <= len(lines):
+            return at
+        prefix = lines[at.line - 1].lstrip("\ufeff").encode()[: at.column]
+        return Location(at.line, len(prefix.decode("utf-8", errors="replace")))
+
+    relocated = _relocate(facts, fix)
+    assert isinstance(relocated, FileFacts)
+    return relocated
+
+
+def _relocate(value: object, fix: Callable[[Location], Location]) -> object:
+    if isinstance(value, Location):
+        return fix(value)
+    if isinstance(value, tuple):
+        return tuple(_relocate(item, fix) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _relocate(getattr(value, f.name), fix) for f in dataclasses.fields(value)
+        }
+        return dataclasses.replace(value, **changes)
+    return value

@@ -1,0 +1,93 @@
+"""Project-wide lookups: module names to files, qualified names to function definitions.
+
+Module names are relative to the scanned root, so an import may name a module by a shorter
+dotted path than the one indexed (``app.tasks`` for ``examples/app/tasks.py`` scanned from the
+repository root): lookups fall back to a unique suffix match.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts
+
+_MAX_HOPS = 4
+AnalyseFn = Callable[[SourceFile], FileFacts]
+"""Analyses one file on demand (and records it in the index)."""
+
+
+def _suffixes(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[i:]) for i in range(len(parts))]
+
+
+class ModuleIndex:
+    """Every discovered file by module name (exact, or unique suffix)."""
+
+    def __init__(self, files: list[SourceFile]) -> None:
+        self._by_suffix: dict[str, list[SourceFile]] = defaultdict(list)
+        for source in files:
+            for suffix in _suffixes(source.module):
+                self._by_suffix[suffix].append(source)
+
+    def find(self, module: str) -> SourceFile | None:
+        """The file of ``module``: an exact match, else the one module ending with that name,
+        else (the scan started inside the import root) the one module named by a tail of it."""
+        found = self._by_suffix.get(module, [])
+        exact = [f for f in found if f.module == module]
+        if exact:
+            return exact[0]
+        if len(found) == 1:
+            return found[0]
+        parts = module.split(".")
+        for start in range(1, len(parts) - 1):
+            tail = ".".join(parts[start:])
+            named = [f for f in self._by_suffix.get(tail, []) if f.module == tail]
+            if len(named) == 1:
+                return named[0]
+        return None
+
+    def split(self, qualified: str) -> tuple[SourceFile, str] | None:
+        """Split ``pkg.mod.Class.method`` into the longest known module and the rest."""
+        parts = qualified.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            source = self.find(".".join(parts[:cut]))
+            if source is not None:
+                return source, ".".join(parts[cut:])
+        return None
+
+
+class FunctionIndex:
+    """Function definitions of analysed files, found by qualified name across re-exports."""
+
+    def __init__(self, modules: ModuleIndex) -> None:
+        self.modules = modules
+        self.facts: dict[str, FileFacts] = {}
+        """Analysed files by path."""
+
+    def add(self, facts: FileFacts) -> None:
+        """Record (or replace) the facts of one file."""
+        self.facts[facts.path] = facts
+
+    def resolve(self, qualified: str, analyse: AnalyseFn) -> tuple[FileFacts, FunctionFacts] | None:
+        """The definition ``qualified`` names, following ``from x import y`` re-exports."""
+        for _ in range(_MAX_HOPS):
+            split = self.modules.split(qualified)
+            if split is None:
+                return None
+            source, rest = split
+            facts = self.facts.get(source.display) or analyse(source)
+            function = next((f for f in facts.functions if f.qualname == rest), None)
+            if function is None:
+                init = f"{rest}.__init__"
+                function = next((f for f in facts.functions if f.qualname == init), None)
+            if function is not None:
+                return facts, function
+            head, _, tail = rest.partition(".")
+            imported = dict(facts.imports).get(head)
+            if imported is None:
+                return None
+            qualified = f"{imported}.{tail}" if tail else imported
+        return None

@@ -1,0 +1,130 @@
+"""What the rewrite will change in each file, decided from the audit (no syntax trees here).
+
+- ``BackgroundTasks`` parameters become ``Tasks`` in endpoints and dependencies, and
+  ``TaskQueue`` in helpers and services (functions the object is passed to by a direct call,
+  or ``Optional`` parameters, which FastAPI cannot inject). When in doubt: ``Tasks``, which
+  works in both places.
+- ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``.
+- ``# bgmigrate: BGMxxx <fix>`` goes above call sites whose findings need a human.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+
+from bgmigrate.codemods.audit import AuditedSite
+from bgmigrate.codemods.facts import FileFacts
+from bgmigrate.codemods.model import Verdict
+from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
+from bgmigrate.codemods.project import Project
+
+
+@dataclasses.dataclass
+class FilePlan:
+    """The edits planned for one file."""
+
+    facts: FileFacts
+    params: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    """``(function qualname, parameter)`` -> ``Tasks`` or ``TaskQueue``."""
+    decorate: set[str] = dataclasses.field(default_factory=set)
+    """Qualnames of module-level functions that get ``@task``."""
+    comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
+    """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
+    keep_imports: bool = False
+    """Another file imports BackgroundTasks from this one: never remove its import."""
+    qualified: bool = False
+    """``Tasks``/``TaskQueue``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to change (class attribute annotations aside)."""
+        return not (self.params or self.decorate or self.comments)
+
+
+def _helpers(project: Project) -> set[tuple[str, str]]:
+    """``(path, qualname)`` of functions the object is handed to by a direct call."""
+    found = set()
+    for facts in project.facts.values():
+        for passed in facts.passes:
+            target = project.resolve(passed.callee)
+            if target is not None:
+                found.add((target[0].path, target[1].qualname))
+    return found
+
+
+def _dependencies(project: Project) -> set[str]:
+    return {name for facts in project.facts.values() for name in facts.dependencies}
+
+
+def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
+    verdicts: dict[tuple[str, str], set[Verdict]] = defaultdict(set)
+    for audited in sites:
+        if audited.task_key is not None:
+            verdicts[audited.task_key].add(audited.report.verdict)
+    chosen: dict[str, set[str]] = defaultdict(set)
+    for (path, qualname), found in verdicts.items():
+        if found == {Verdict.MIGRATE}:
+            chosen[path].add(qualname)
+    return chosen
+
+
+def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
+    comments: dict[str, dict[int, list[str]]] = defaultdict(dict)
+    for audited in sites:
+        report = audited.report
+        texts = []
+        for finding in report.findings:
+            text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix else None
+            if text and text not in texts:
+                texts.append(text)
+        if texts:
+            comments[report.path][report.line] = texts
+    return comments
+
+
+def _names_taken(facts: FileFacts) -> bool:
+    imports = dict(facts.imports)
+    return any(
+        name in facts.bound_names and imports.get(name) != f"{RUNTIME}.{name}"
+        for name in RUNTIME_NAMES
+    )
+
+
+def _reexported(project: Project, facts: FileFacts) -> bool:
+    names = {f"{facts.module}.{n}" for n in facts.bg_exports}
+    return any(
+        matches(qual, names)
+        for other in project.facts.values()
+        if other.path != facts.path
+        for _, qual in other.imports
+    )
+
+
+def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
+    """Edits for every analysed file, by display path."""
+    helpers, dependencies = _helpers(project), _dependencies(project)
+    decorations, comments = _decorations(sites), _comments(sites)
+    plans = {}
+    for path, facts in project.facts.items():
+        if facts.error is not None:
+            continue
+        file_plan = FilePlan(facts, comments=comments.get(path, {}))
+        file_plan.keep_imports = _reexported(project, facts)
+        file_plan.qualified = _names_taken(facts)
+        for function in facts.functions:
+            qualified = f"{facts.module}.{function.qualname}".removesuffix(".__init__")
+            is_dependency = function.route is not None or matches(qualified, dependencies)
+            helper = (path, function.qualname) in helpers and not is_dependency
+            for param in function.params:
+                if param.annotated and not function.attached:
+                    queue = helper or (param.optional and not is_dependency)
+                    file_plan.params[(function.qualname, param.name)] = (
+                        "TaskQueue" if queue else "Tasks"
+                    )
+            already = TASK_DECORATOR in function.decorators
+            chosen = function.qualname in decorations.get(path, set())
+            if chosen and function.module_level and not already:
+                file_plan.decorate.add(function.qualname)
+        plans[path] = file_plan
+    return plans

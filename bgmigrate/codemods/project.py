@@ -1,0 +1,240 @@
+"""The project pass: find candidate files cheaply, analyse them in parallel, then spread what
+one file says about another (re-exports, helpers that receive the object) until nothing changes.
+
+Memory stays flat in the number of files: file contents are read, tested and dropped; only the
+facts of candidate files are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from bgmigrate.codemods import cache
+from bgmigrate.codemods.cache import Entries
+from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts
+from bgmigrate.codemods.finder import Hints, analyze
+from bgmigrate.codemods.index import FunctionIndex, ModuleIndex
+from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
+
+# A file that never spells any of these cannot use BackgroundTasks nor call add_task.
+MARKERS = (b"ackground", b"add_task")
+_MAX_ROUNDS = 6
+_PARALLEL_THRESHOLD = 24
+Progress = Callable[[int], None]
+
+
+def read(source: SourceFile) -> bytes | None:
+    """The file's bytes, or ``None`` when it cannot be read."""
+    try:
+        return source.path.read_bytes()
+    except OSError:
+        return None
+
+
+def is_candidate(data: bytes) -> bool:
+    """The cheap byte test run before any parsing."""
+    return any(marker in data for marker in MARKERS)
+
+
+def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
+    path, display, module, hints = job
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return FileFacts(display, module, error=f"cannot read: {exc.strerror}")
+    return analyze(data, display, module, hints)
+
+
+def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
+    """Analyse ``sources`` with ``jobs`` processes (serially for few files), streaming results."""
+    work = [(s.path, s.display, s.module, hints) for s in sources]
+    if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
+        yield from map(_analyze_path, work)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(_analyze_path, work, chunksize=max(1, len(work) // (jobs * 8)))
+
+
+@dataclasses.dataclass
+class Project:
+    """Facts of every analysed file, resolved across files."""
+
+    files: list[SourceFile]
+    index: FunctionIndex
+    hints: dict[str, Hints]
+    """The hints each analysed file was last analysed with, by display path."""
+    current: Hints = dataclasses.field(default_factory=Hints)
+    """The latest project-wide hints (files analysed on demand get these)."""
+
+    @property
+    def facts(self) -> dict[str, FileFacts]:
+        """Analysed files by display path."""
+        return self.index.facts
+
+    def analyse_now(self, source: SourceFile) -> FileFacts:
+        """Analyse one more file (a task's module that the byte test skipped)."""
+        facts = _analyze_path((source.path, source.display, source.module, self.current))
+        self.index.add(facts)
+        self.hints[source.display] = self.current
+        return facts
+
+    def resolve(self, qualified: str) -> tuple[FileFacts, FunctionFacts] | None:
+        """The function definition ``qualified`` names, anywhere in the scanned tree."""
+        return self.index.resolve(qualified, self.analyse_now)
+
+    def _global_hints(self) -> Hints:
+        names = {
+            f"{f.module}.{name}" if f.module else name
+            for f in self.facts.values()
+            for name in f.bg_exports
+        }
+        attrs = {attr for f in self.facts.values() for attr in f.bg_attrs}
+        return Hints(frozenset(names), self._bg_params(), frozenset(attrs))
+
+    def _bg_params(self) -> frozenset[tuple[str, str]]:
+        params: set[tuple[str, str]] = set()
+        for facts in list(self.facts.values()):
+            for passed in facts.passes:
+                found = self.resolve(passed.callee)
+                if found is None:
+                    continue
+                target_file, function = found
+                shift = 1 if function.is_method else 0
+                for param in function.params:
+                    by_keyword = passed.keyword == param.name
+                    by_index = passed.keyword is None and param.index == passed.index + shift
+                    if by_keyword or by_index:
+                        key = f"{target_file.module}.{function.qualname}"
+                        params.add((key.lstrip("."), param.name))
+        return frozenset(params)
+
+    def settle(self, jobs: int) -> None:
+        """Re-analyse files whose hints changed until a fixed point (bounded)."""
+        for _ in range(_MAX_ROUNDS):
+            hints = self.current = self._global_hints()
+            self._sweep_reexports(hints, jobs)
+            stale = [s for s in self.files if s.display in self.facts and self._relevant(s, hints)]
+            if not stale:
+                return
+            for facts in analyze_many(stale, hints, jobs):
+                self.index.add(facts)
+                self.hints[facts.path] = hints
+
+    def _relevant(self, source: SourceFile, hints: Hints) -> bool:
+        """Whether ``hints`` could change what the analysis of ``source`` finds."""
+        old = self.hints.get(source.display, Hints())
+        if old == hints:
+            return False
+        facts = self.facts[source.display]
+        prefix = f"{source.module}."
+        new_params = {p for p in hints.bg_params - old.bg_params if p[0].startswith(prefix)}
+        new_names = hints.bg_names - old.bg_names
+        new_owners = {a.rpartition(".")[0] for a in hints.bg_attrs - old.bg_attrs}
+        imported = [q for _, q in facts.imports]
+        touched = any(matches(q, new_names | new_owners) for q in imported)
+        if not (new_params or touched):
+            self.hints[source.display] = hints
+            return False
+        return True
+
+    def _sweep_reexports(self, hints: Hints, jobs: int) -> None:
+        """Byte-test the skipped files again for project-specific aliases of BackgroundTasks."""
+        aliases = {n.rpartition(".")[2] for n in hints.bg_names} - {
+            b.rpartition(".")[2] for b in BACKGROUND_TASKS
+        }
+        if not aliases:
+            return
+        extra = tuple(a.encode() for a in sorted(aliases))
+        found = []
+        for source in self.files:
+            if source.display in self.facts:
+                continue
+            data = read(source)
+            if data is not None and b"import" in data and any(m in data for m in extra):
+                found.append(source)
+        for facts in analyze_many(found, hints, jobs):
+            self.index.add(facts)
+            self.hints[facts.path] = hints
+
+
+_KNOWN: frozenset[str] = frozenset()
+"""Cache keys of the previous run, in each worker process (set by ``_init``): a worker only
+says "unchanged", the facts themselves never travel to it."""
+
+
+def _init(known: frozenset[str]) -> None:
+    global _KNOWN
+    _KNOWN = known
+
+
+def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts | None] | None:
+    """Byte-test one file and analyse it if it is a candidate (in a worker process).
+
+    ``None`` for a file that cannot contain a use; ``(key, None)`` for an unchanged candidate.
+    """
+    path, display, module = job
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "", FileFacts(display, module, error=f"cannot read: {exc.strerror}")
+    if not is_candidate(data):
+        return None
+    entry = cache.key(data, display, module)
+    return entry, None if entry in _KNOWN else analyze(data, display, module, Hints())
+
+
+def _probe_all(
+    files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
+) -> Iterator[tuple[str, FileFacts]]:
+    work = [(s.path, s.display, s.module) for s in files]
+    known = frozenset(entries)
+    if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
+        _init(known)
+        results: Iterable[tuple[str, FileFacts | None] | None] = map(_probe, work)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(known,))
+        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 64)))
+    try:
+        for result in results:
+            if progress:
+                progress(1)
+            if result is not None:
+                entry, facts = result
+                yield entry, facts if facts is not None else entries[entry]
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def build(
+    files: list[SourceFile],
+    jobs: int,
+    progress: Progress | None = None,
+    cache_path: Path | None = None,
+) -> Project:
+    """Byte-test every file and analyse the candidates (in parallel), then settle cross-file
+    facts. With ``cache_path``, unchanged files reuse the previous run's analysis."""
+    index = FunctionIndex(ModuleIndex(files))
+    project = Project(files, index, {})
+    entries = cache.load(cache_path) if cache_path else {}
+    fresh: Entries = {}
+    for entry, facts in _probe_all(files, jobs, entries, progress):
+        index.add(facts)
+        project.hints[facts.path] = Hints()
+        if entry:
+            fresh[entry] = facts
+    if cache_path is not None and fresh.keys() != entries.keys():
+        cache.save(cache_path, fresh)
+    project.settle(jobs)
+    return project
+
+
+def default_jobs() -> int:
+    """All cores."""
+    return os.cpu_count() or 1

@@ -1,0 +1,12 @@
+"""``--format json``: the machine-readable contract of DESIGN.md (version 1)."""
+
+from __future__ import annotations
+
+import json
+
+from bgmigrate.codemods.model import ScanReport
+
+
+def render(report: ScanReport) -> str:
+    """The report as an indented JSON document."""
+    return json.dumps(report.to_json(), indent=2) + "\n"

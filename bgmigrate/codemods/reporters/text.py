@@ -1,0 +1,57 @@
+"""``--format text``: a readable report, ``path:line:col`` first so editors can jump to it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from bgmigrate.codemods.model import CallSiteReport, ScanReport, Verdict
+
+_STYLE = {
+    Verdict.KEEP: "green",
+    Verdict.MIGRATE: "yellow",
+    Verdict.MIGRATE_AFTER_FIX: "red",
+    Verdict.MANUAL: "magenta",
+}
+
+
+def _site(console: Console, site: CallSiteReport) -> None:
+    head = Text(f"{site.path}:{site.line}:{site.column + 1}: ", style="bold")
+    where = site.endpoint or site.function
+    kind = "" if site.task_is_async is None else (" (async)" if site.task_is_async else " (sync)")
+    head.append(f"{where} -> {site.task or '<unknown callable>'}{kind} ")
+    head.append(f"[{site.verdict.value}]", style=_STYLE[site.verdict])
+    if site.registered:
+        head.append(" (already @task)", style="dim")
+    console.print(head)
+    for finding in site.findings:
+        console.print(Text(f"    {finding.rule} {finding.message}"))
+        for step in finding.evidence[1:]:
+            console.print(Text(f"        at {step.path}:{step.line} {step.what}", style="dim"))
+
+
+def render(report: ScanReport, console: Console) -> None:
+    """Print the report on ``console``."""
+    for site in report.call_sites:
+        _site(console, site)
+    for use in report.other_uses:
+        console.print(
+            Text(f"{use.path}:{use.line}:{use.column + 1}: BGM110 {use.kind}: {use.message}")
+        )
+    for unused in report.unused_suppressions:
+        codes = ", ".join(unused.codes)
+        console.print(Text(f"{unused.path}:{unused.line}:1: BGM199 unused suppression of {codes}"))
+    for error in report.errors:
+        console.print(
+            Text(f"{error.path}:{error.line or 1}:1: error: {error.message}", style="red")
+        )
+    counts = {v: sum(1 for s in report.call_sites if s.verdict is v) for v in Verdict}
+    summary = ", ".join(f"{n} {v.value}" for v, n in counts.items() if n)
+    console.print(
+        Text(
+            f"{report.files_scanned} files scanned, {report.files_parsed} parsed; "
+            f"{len(report.call_sites)} call sites ({summary or 'none'}); "
+            f"{len(report.other_uses)} other uses; {len(report.errors)} errors",
+            style="bold",
+        )
+    )

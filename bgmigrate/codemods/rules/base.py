@@ -1,0 +1,107 @@
+"""What every audit rule module provides, and the context a rule sees for one call site."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable, Iterator
+from enum import StrEnum
+
+from bgmigrate.codemods.config import CodemodConfig
+from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
+from bgmigrate.codemods.model import Evidence, Finding
+from bgmigrate.stats import TaskStats
+
+
+@dataclasses.dataclass(frozen=True)
+class TracedCall:
+    """A call made by the task, directly or through project functions it calls."""
+
+    call: Call
+    path: str
+    via: tuple[str, ...]
+    """Functions between the task and this call, outermost first (empty: the task itself)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteContext:
+    """Everything known about one call site, resolved across the project."""
+
+    path: str
+    site: RawCallSite
+    endpoint: FunctionFacts | None
+    """The function containing the call."""
+    task: FunctionFacts | None
+    """The task's definition, when it is in the scanned tree."""
+    task_name: str | None
+    task_path: str | None
+    calls: tuple[TracedCall, ...]
+    """Calls the task makes (the callable itself when it is a library function)."""
+    state_writes: tuple[tuple[str, StateWrite], ...]
+    loops: tuple[TracedCall, ...]
+    """The task's own loops over call results (and ``while True``)."""
+    async_targets: frozenset[str]
+    """Callees of a lambda task that are ``async def`` functions."""
+    config: CodemodConfig
+    observed: TaskStats | None = None
+    """Runtime statistics of the task (``scan --evidence``), when there are any."""
+
+    def site_evidence(self) -> Evidence:
+        """The call site as the first step of an evidence chain."""
+        return Evidence(self.path, self.site.at.line, f"add_task({self.site.task.text}, ...)")
+
+    def task_evidence(self) -> tuple[Evidence, ...]:
+        """The task definition step, when it is known."""
+        if self.task is None or self.task_path is None:
+            return ()
+        return (Evidence(self.task_path, self.task.at.line, f"def {self.task_name}"),)
+
+    def matching(
+        self, patterns: tuple[str, ...], among: tuple[TracedCall, ...] | None = None
+    ) -> Iterator[TracedCall]:
+        """Calls of the task (or ``among``) whose callee matches one of ``patterns`` (fnmatch)."""
+        for traced in self.calls if among is None else among:
+            if any(fnmatch.fnmatchcase(traced.call.name, p) for p in patterns):
+                yield traced
+
+    def call_finding(self, rule: str, traced: TracedCall, message: str) -> Finding:
+        """A finding whose evidence ends at the call that triggered it."""
+        via = f" (via {' -> '.join(traced.via)})" if traced.via else ""
+        trigger = Evidence(traced.path, traced.call.at.line, f"{traced.call.name}(){via}")
+        chain = (self.site_evidence(), *self.task_evidence(), trigger)
+        return Finding(rule, message, None, chain)
+
+
+class Effect(StrEnum):
+    """How a rule's finding weighs on the verdict."""
+
+    MIGRATE = "migrate"
+    """The task has outgrown "short and allowed to fail": move it to a queue."""
+    KEEP = "keep"
+    """The task must stay in the web process, whatever else it does."""
+    FIX = "fix"
+    """A human must fix something before the task can move."""
+    INFO = "info"
+    """Reported, without changing the verdict."""
+
+
+Check = Callable[[SiteContext], Iterator[Finding]]
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleSpec:
+    """One audit rule: its stable code, name, summary, examples and check."""
+
+    code: str
+    name: str
+    summary: str
+    """One line: what the rule reports."""
+    effect: Effect
+    """How a finding of this rule weighs on the call site's verdict."""
+    check: Check
+    valid: tuple[str, ...]
+    """Code that must not trigger the rule."""
+    invalid: tuple[str, ...]
+    """Code that must trigger it (at least once)."""
+    evidence: str = ""
+    """A runtime stats file (JSON) the examples are scanned with, when the rule needs one."""

@@ -1,0 +1,94 @@
+"""BGM101 long-running: the task makes calls that can outgrow the in-process limit.
+
+Network and HTTP clients, LLM and embedding APIs, ``time.sleep``, subprocesses and file
+parsers (the ``slow-calls`` setting), and loops over data of unknown size (query results, file
+trees, streamed lines, ``while True``: the ``unbounded-loops`` setting) make a task long, and
+long tasks hold a worker thread of the web process, are lost on deploy and have no timeout.
+Move the task to a queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bgmigrate.codemods.model import Finding
+from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+
+VALID = (
+    """
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def log_event(name: str) -> None:
+    for attempt in range(3):
+        print(name, attempt)
+
+@app.post("/events")
+def create(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(log_event, "created")
+""",
+)
+INVALID = (
+    """
+import requests
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def fetch(url: str) -> None:
+    requests.get(url, timeout=10)
+
+@app.post("/fetch")
+def start(url: str, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(fetch, url)
+""",
+    """
+from pathlib import Path
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def reindex(root: str) -> None:
+    for path in Path(root).rglob("*.md"):
+        print(path)
+
+@app.post("/reindex")
+def start(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(reindex, "/srv/docs")
+""",
+    """
+import time
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+@app.post("/wait")
+async def wait(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(time.sleep, 60)
+""",
+)
+
+
+def check(ctx: SiteContext) -> Iterator[Finding]:
+    """One finding per slow call the task makes, and per loop over data of unknown size."""
+    patterns = ctx.config.slow_calls + ctx.config.extend_slow_calls
+    for traced in ctx.matching(patterns):
+        loop = " in a loop" if traced.call.in_loop else ""
+        message = f"calls {traced.call.name}(){loop}: likely to outgrow the in-process limit"
+        yield ctx.call_finding(RULE.code, traced, message)
+    for traced in ctx.matching(ctx.config.unbounded_loops, ctx.loops):
+        what = traced.call.name if traced.call.name == "while True" else f"{traced.call.name}()"
+        message = f"loops over {what}: data of unknown size, no bound on the run time"
+        yield ctx.call_finding(RULE.code, traced, message)
+
+
+RULE = RuleSpec(
+    code="BGM101",
+    name="long-running",
+    summary="The task makes calls that can outgrow the in-process limit (network, LLM, sleep).",
+    effect=Effect.MIGRATE,
+    check=check,
+    valid=VALID,
+    invalid=INVALID,
+)

@@ -1,0 +1,103 @@
+"""One run of ``scan`` or ``rewrite``: configuration, discovery, analysis and audit together.
+
+The CLI calls only this module; it turns every foreign error into a ``BgmigrateError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from bgmigrate.codemods import cache
+from bgmigrate.codemods.audit import AuditedSite, run_audit
+from bgmigrate.codemods.config import CodemodConfig, find_pyproject, load_config
+from bgmigrate.codemods.discovery import SourceFile, discover
+from bgmigrate.codemods.model import ScanReport
+from bgmigrate.codemods.project import Progress as Tick
+from bgmigrate.codemods.project import Project, build, default_jobs
+from bgmigrate.codemods.rules import check_codes
+from bgmigrate.errors import ConfigError
+from bgmigrate.stats import TaskStats, load_stats
+
+
+@dataclasses.dataclass
+class Run:
+    """The outcome of analysing a tree."""
+
+    config: CodemodConfig
+    project: Project
+    report: ScanReport
+    sites: list[AuditedSite]
+
+
+def effective_config(
+    paths: list[Path], config_file: Path | None, cwd: Path, **overrides: object
+) -> CodemodConfig:
+    """``[tool.bgmigrate]`` (from ``config_file`` or the nearest ``pyproject.toml``) + flags."""
+    start = cwd / paths[0] if paths else cwd
+    pyproject = config_file or find_pyproject(start if start.is_dir() else start.parent)
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"{config_file}: no such configuration file")
+    config = load_config(pyproject).with_overrides(**overrides)
+    check_codes(config.select, config.ignore)
+    return config
+
+
+def _check_paths(paths: list[Path], cwd: Path) -> None:
+    missing = [str(p) for p in paths if not (cwd / p).exists()]
+    if missing:
+        raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Tick | None]:
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
+    # On stderr: stdout may be a JSON or SARIF document.
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("scan", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _cache_path(config: CodemodConfig, start: Path) -> Path | None:
+    if not config.cache:
+        return None
+    pyproject = find_pyproject(start if start.is_dir() else start.parent)
+    root = pyproject.parent if pyproject else start if start.is_dir() else start.parent
+    return cache.cache_file(root, config.fingerprint())
+
+
+def load_evidence(paths: list[Path]) -> dict[str, TaskStats]:
+    """Merged runtime statistics files (``--evidence``); a bad file is a ``ConfigError``."""
+    try:
+        return load_stats(paths)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"--evidence: cannot read runtime statistics: {exc}") from exc
+
+
+def analyse(
+    paths: list[Path],
+    config: CodemodConfig,
+    cwd: Path,
+    jobs: int | None,
+    progress: bool,
+    evidence: list[Path] | None = None,
+) -> Run:
+    """Discover, analyse and audit ``paths`` (or the configured paths when empty)."""
+    observed = load_evidence(evidence) if evidence else {}
+    given = paths or [Path(p) for p in config.paths]
+    _check_paths(given, cwd)
+    files: list[SourceFile] = list(discover(given, config, cwd))
+    cache_path = _cache_path(config, cwd / given[0])
+    with _progress(progress, len(files)) as tick:
+        project = build(files, jobs or default_jobs(), tick, cache_path)
+    report, sites = run_audit(project, config, observed)
+    return Run(config, project, report, sites)

@@ -1,0 +1,329 @@
+"""``bgmigrate scan``: exit codes, formats, paths and options, errors without tracebacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from bgmigrate.codemods import cache
+from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
+from tests.codemods.golden import invoke
+
+
+def scan(*args: str) -> tuple[int, str, str]:
+    return invoke("scan", "--no-progress", *args)
+
+
+def test_exit_0_when_call_sites_have_no_findings(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    code, out, _ = scan(".")
+    assert code == 0
+    assert "keep-in-process" in out
+
+
+def test_exit_1_with_findings_and_path_line_col_messages(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    code, out, _ = scan(".")
+    assert code == 1
+    assert "app.py:11:5: POST /wait -> app.wait (sync) [migrate]" in out
+    assert "BGM101 calls time.sleep()" in out
+
+
+def test_exit_2_for_an_unparsable_file_and_the_rest_is_still_scanned(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("broken.py", "def add_task(:\n")
+    code, out, _ = scan(".")
+    assert code == 2
+    assert "broken.py:1:1: error: cannot parse" in out
+    assert "app.py:11:5" in out
+
+
+def test_missing_path_is_a_usage_error_without_traceback(project: Write) -> None:
+    code, _, err = scan("nowhere")
+    assert code == 2
+    assert err == "bgmigrate: error: no such file or directory: nowhere\n"
+
+
+def test_unknown_config_key_lists_the_valid_ones(project: Write) -> None:
+    project("pyproject.toml", "[tool.bgmigrate]\nslow_calls = []\n")
+    project("app.py", QUIET_APP)
+    code, _, err = scan(".")
+    assert code == 2
+    assert "unknown key 'slow_calls'" in err
+    assert "slow-calls" in err
+    assert "Traceback" not in err
+
+
+def test_several_paths_absolute_and_relative_with_options_anywhere(
+    project: Write, tmp_path: Path
+) -> None:
+    project("a/app.py", SLOW_APP)
+    project("b/app.py", SLOW_APP)
+    code, out, _ = scan(str(tmp_path / "a"), "--format", "json", "b", "-j", "1")
+    assert code == 1
+    paths = [site["path"] for site in json.loads(out)["call_sites"]]
+    assert paths == ["a/app.py", "b/app.py"]
+
+
+def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) -> None:
+    project("app.py", SLOW_APP)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, _ = scan(".", "--format", "json", "--output", "report.json", "--no-cache")
+    assert code == 1
+    assert out == ""
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["version"] == 1
+    assert report["call_sites"][0]["verdict"] == "migrate"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "report.json"])
+
+
+def test_json_contract_fields(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    _, out, _ = scan(".", "--format", "json")
+    report = json.loads(out)
+    assert set(report) >= {"version", "files_scanned", "files_parsed", "call_sites"}
+    assert set(report) >= {"other_uses", "errors"}
+    site = report["call_sites"][0]
+    assert site["line"] == 11
+    assert site["endpoint"] == "POST /wait"
+    assert site["task"] == "app.wait"
+    assert site["task_path"] == "app.py"
+    assert site["task_line"] == 6
+    assert site["task_is_async"] is False
+    assert site["findings"][0]["rule"] == "BGM101"
+
+
+def test_default_excludes_and_gitignore(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project(".venv/lib/site.py", SLOW_APP)
+    project("node_modules/x/app.py", SLOW_APP)
+    project("build/app.py", SLOW_APP)
+    project("generated/app.py", SLOW_APP)
+    project(".gitignore", "generated/\n")
+    code, out, _ = scan(".", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["files_scanned"] == 1
+
+
+def test_exclude_and_ignore_path_patterns(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project("legacy/app.py", SLOW_APP)
+    assert scan(".")[0] == 1
+    assert scan(".", "--exclude", "legacy")[0] == 0
+    assert scan(".", "--ignore", "legacy")[0] == 0
+
+
+def test_select_and_ignore_rule_codes(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    assert scan(".", "--ignore", "BGM101")[0] == 0
+    assert scan(".", "--select", "BGM102")[0] == 0
+    assert scan(".", "--select", "BGM1")[0] == 1
+
+
+def test_pyproject_configures_rules(project: Write) -> None:
+    project("pyproject.toml", '[tool.bgmigrate]\nignore = ["BGM101"]\n')
+    project("app.py", SLOW_APP)
+    assert scan(".")[0] == 0
+    assert scan(".", "--ignore", "BGM102")[0] == 1  # the flag replaces the file's list
+
+
+def test_cache_is_reused_for_unchanged_files_only(project: Write, tmp_path: Path) -> None:
+    app = project("app.py", SLOW_APP)
+    assert scan(".")[0] == 1
+    (stored,) = (tmp_path / ".bgmigrate_cache").glob("facts-*.json")
+    entries = cache.load(stored)
+    assert len(entries) == 1
+    # Plant a stale result: a re-run must use it while the file is unchanged...
+    cache.save(stored, {k: dataclasses.replace(v, call_sites=()) for k, v in entries.items()})
+    assert scan(".")[0] == 0
+    assert scan(".", "--no-cache")[0] == 1
+    # ...and must not once the content changes.
+    app.write_text(SLOW_APP + "\n")
+    assert scan(".")[0] == 1
+
+
+def test_columns_count_characters_on_non_ascii_lines(project: Write) -> None:
+    source = SLOW_APP.replace(
+        "    background_tasks.add_task(wait)", '    note = "héllo"; background_tasks.add_task(wait)'
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert json.loads(out)["call_sites"][0]["column"] == len('    note = "héllo"; ')
+
+
+def test_helper_call_sites_name_the_endpoints_that_reach_them(project: Write) -> None:
+    project(
+        "app.py",
+        """
+        import time
+        from fastapi import BackgroundTasks, FastAPI
+
+        app = FastAPI()
+
+        def wait() -> None:
+            time.sleep(60)
+
+        def schedule(tasks) -> None:
+            tasks.add_task(wait)
+
+        @app.post("/a")
+        def a(background_tasks: BackgroundTasks):
+            schedule(background_tasks)
+
+        @app.put("/b")
+        async def b(background_tasks: BackgroundTasks):
+            schedule(tasks=background_tasks)
+        """,
+    )
+    _, out, _ = scan(".", "--format", "json")
+    (site,) = json.loads(out)["call_sites"]
+    assert site["function"] == "schedule"
+    assert site["endpoint"] == "POST /a, PUT /b"
+
+
+def test_unreadable_evidence_is_a_usage_error(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    project("stats.json", '{"version": 99}')
+    code, _, err = scan(".", "--evidence", "stats.json")
+    assert code == 2
+    assert err.startswith("bgmigrate: error: --evidence: cannot read runtime statistics")
+    code, _, err = scan(".", "--evidence", "missing.json")
+    assert code == 2
+
+
+def test_unknown_rule_codes_are_usage_errors(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    code, _, err = scan(".", "--select", "BGM999")
+    assert code == 2
+    assert "unknown rule code BGM999; valid codes: BGM101" in err
+    assert scan(".", "--ignore", "BGM7")[0] == 2
+    assert scan(".", "--ignore", "tests")[0] == 0  # a path pattern, not a code
+
+
+def test_configured_paths_are_scanned_when_none_are_given(project: Write) -> None:
+    project("pyproject.toml", '[tool.bgmigrate]\npaths = ["service"]\n')
+    project("service/app.py", SLOW_APP)
+    project("other/app.py", SLOW_APP)
+    _, out, _ = scan("--format", "json")
+    assert [s["path"] for s in json.loads(out)["call_sites"]] == ["service/app.py"]
+
+
+def test_explicit_config_file(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("conf/custom.toml", '[tool.bgmigrate]\nignore = ["BGM101"]\n')
+    assert scan(".", "--config", "conf/custom.toml")[0] == 0
+    code, _, err = scan(".", "--config", "conf/missing.toml")
+    assert code == 2
+    assert "no such configuration file" in err
+
+
+def test_annotated_and_walrus_aliases_are_followed(project: Write) -> None:
+    source = SLOW_APP.replace(
+        "    background_tasks.add_task(wait)",
+        "    tasks: BackgroundTasks = background_tasks\n"
+        "    tasks.add_task(wait)\n"
+        "    if (queue := tasks) is not None:\n"
+        "        queue.add_task(wait)",
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert [s["line"] for s in json.loads(out)["call_sites"]] == [12, 14]
+
+
+def test_context_objects_holding_the_object_across_files(project: Write) -> None:
+    project("app/__init__.py", "")
+    project(
+        "app/context.py",
+        """
+        from dataclasses import dataclass
+
+        from fastapi import BackgroundTasks
+
+
+        @dataclass
+        class RequestContext:
+            user_id: int
+            tasks: BackgroundTasks
+
+
+        def get_context(tasks: BackgroundTasks) -> RequestContext:
+            return RequestContext(1, tasks)
+        """,
+    )
+    project(
+        "app/api.py",
+        """
+        import time
+        from typing import Annotated
+
+        from fastapi import Depends, FastAPI
+
+        from app.context import RequestContext, get_context
+
+        app = FastAPI()
+
+
+        def wait() -> None:
+            time.sleep(60)
+
+
+        @app.post("/ctx")
+        def post(ctx: Annotated[RequestContext, Depends(get_context)]) -> None:
+            ctx.tasks.add_task(wait)
+        """,
+    )
+    _, out, _ = scan(".", "--format", "json")
+    (site,) = json.loads(out)["call_sites"]
+    assert (site["path"], site["endpoint"], site["verdict"]) == (
+        "app/api.py",
+        "POST /ctx",
+        "migrate",
+    )
+
+
+def test_routes_registered_with_add_api_route(project: Write) -> None:
+    source = SLOW_APP.replace('@app.post("/wait")\n', "") + (
+        '\napp.add_api_route("/wait", post, methods=["PUT"])\n'
+    )
+    project("app.py", source)
+    _, out, _ = scan(".", "--format", "json")
+    assert json.loads(out)["call_sites"][0]["endpoint"] == "PUT /wait"
+
+
+def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) -> None:
+    project("svc/api/__init__.py", "")
+    project(
+        "svc/api/tasks.py",
+        """
+        import time
+
+        from bgmigrate import task
+
+
+        @task
+        def wait() -> None:
+            time.sleep(60)
+        """,
+    )
+    project(
+        "svc/api/app.py",
+        """
+        from fastapi import FastAPI
+
+        from bgmigrate import Tasks
+        from svc.api.tasks import wait
+
+        app = FastAPI()
+
+
+        @app.post("/wait")
+        def post(tasks: Tasks) -> None:
+            tasks.add_task(wait)
+        """,
+    )
+    _, out, _ = scan("svc/api", "--format", "json")  # no __init__.py in svc/
+    (site,) = json.loads(out)["call_sites"]
+    assert site["task_path"] == "svc/api/tasks.py"
+    assert site["verdict"] == "migrate"
+    assert site["registered"] is True

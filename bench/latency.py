@@ -303,7 +303,7 @@ def plot(results: list[Measured], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [textwrap.fill(r.scenario.name, 14) for r in results]
+    names = [textwrap.fill(r.scenario.name, 16, break_long_words=False) for r in results]
     positions = range(len(results))
     figure, axes = plt.subplots(figsize=(10, 4.8), dpi=100)
     for offset, p in ((-0.2, 50), (0.2, 99)):

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     inprocess_workers: int = Field(8, ge=1)
     """Size of the in-process backend's own thread pool for sync tasks."""
     drain_timeout: float = Field(10.0, ge=0)
-    """Seconds the in-process backend waits on shutdown for pending tasks before dropping them."""
+    """Seconds to finish running tasks on shutdown: the in-process backend's pending tasks (then
+    dropped, each logged) and an arq worker's jobs on SIGTERM (then cancelled and re-queued)."""
     result_ttl: int = Field(3600, ge=1)
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
@@ -106,7 +107,11 @@ class Settings(BaseSettings):
     default_queue: str | None = None
     """Queue for tasks that name none (unset: Celery's ``celery``, ARQ's ``arq:queue``)."""
     visibility_timeout: int = Field(3600, ge=1)
-    """Seconds before Celery's Redis transport re-delivers an unacknowledged task."""
+    """Celery on Redis: seconds before a task held unacknowledged (by a dead worker, or running
+    or delayed that long) is re-delivered; it must exceed your longest task and delay."""
+    in_progress_timeout: float | None = Field(None, gt=0)
+    """ARQ: seconds before the job of a dead worker runs again; a live worker renews the mark of
+    each running job every third of it (unset: arq's own, the longest task timeout + 10 s)."""
     worker_concurrency: int | None = Field(None, ge=1)
     """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Awaitable
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 from arq.connections import RedisSettings
-from arq.constants import default_queue_name
-from arq.worker import Function, Retry, func
+from arq.constants import default_queue_name, in_progress_key_prefix
+from arq.worker import Function, Retry, Worker, create_worker, func
 
 from bgmigrate.adapters.arq_wire import dumps, loads
 from bgmigrate.adapters.attempts import retry_delay, timed_out
@@ -34,6 +38,8 @@ SPARE_TRIES = 2
 """Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
 a worker shutdown, and that re-run must not be refused as 'max retries exceeded'."""
 _EXECUTOR = "bgmigrate_executor"
+
+logger = logging.getLogger("bgmigrate.arq")
 
 
 async def _attempt(
@@ -55,14 +61,41 @@ async def _attempt(
         raise timed_out(task) from exc
 
 
-def job_function(task: Task[Any, Any]) -> Function:
-    """The arq function that runs ``task`` from a JSON job."""
+async def _renew(ctx: dict[Any, Any], seconds: float) -> None:
+    key, client = in_progress_key_prefix + ctx["job_id"], ctx["redis"]
+    while True:
+        try:
+            await client.pexpire(key, math.ceil(seconds * 1000))
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("could not renew the in-progress mark of job %s: %r", ctx["job_id"], exc)
+        await asyncio.sleep(seconds / 3)
+
+
+@asynccontextmanager
+async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncIterator[None]:
+    """Hold the running job's in-progress mark to ``seconds`` from now, renewed every third of
+    it: if this worker dies, the job runs again that soon, and a long job is never taken for
+    dead. ``None`` leaves arq's mark (the longest task timeout + 10 s) as it is."""
+    if seconds is None:
+        yield
+        return
+    renewer = asyncio.create_task(_renew(ctx, seconds))
+    try:
+        yield
+    finally:
+        renewer.cancel()
+
+
+def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> Function:
+    """The arq function that runs ``task`` from a JSON job (``in_progress``: see
+    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``)."""
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
         try:
-            value = await _attempt(task, call_args, call_kwargs, ctx)
+            async with _in_progress(ctx, in_progress):
+                value = await _attempt(task, call_args, call_kwargs, ctx)
         except Exception as exc:
             delay = retry_delay(task, exc, attempt=ctx["job_try"])
             if delay is None:
@@ -95,7 +128,9 @@ def build_worker_settings(
     max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
-        "functions": [job_function(task) for task in registry],
+        "functions": [
+            job_function(task, in_progress=settings.in_progress_timeout) for task in registry
+        ],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
@@ -104,5 +139,23 @@ def build_worker_settings(
         "keep_result": settings.result_ttl,
         "on_startup": functools.partial(_startup, threads=max_jobs),
         "on_shutdown": _shutdown,
+        # SIGTERM: stop taking jobs, let running ones finish this long, then cancel them (arq
+        # puts a cancelled job back in the queue).
+        "job_completion_wait": math.ceil(settings.drain_timeout),
     }
     return type("WorkerSettings", (), attributes)
+
+
+def make_worker(
+    settings: Settings, *, concurrency: int | None = None, queue: str | None = None
+) -> Worker:
+    """The arq ``Worker`` that ``bgmigrate worker`` runs.
+
+    Unlike the native ``arq`` command, it also marks each job it picks up as in progress for
+    ``IN_PROGRESS_TIMEOUT`` only (arq's own mark lasts the longest task timeout + 10 s), so a
+    job that a killed worker had picked up but not yet started runs again that soon too.
+    """
+    worker = create_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+    if settings.in_progress_timeout is not None:
+        worker.in_progress_timeout_s = settings.in_progress_timeout
+    return worker

@@ -18,6 +18,8 @@ from bgmigrate.config import Settings
 logger = logging.getLogger("bgmigrate.celery")
 
 DEFAULT_QUEUE = "celery"
+TRANSPORT = "bgmigrate.adapters.celery_transport:Transport"
+"""kombu's Redis transport, logging and dropping messages that are not Celery messages."""
 MAX_PRIORITY = 9
 """bgmigrate priorities run from 0 (lowest) to 9 (highest)."""
 
@@ -57,8 +59,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": settings.result_url is None,
         "result_extended": True,
         "result_expires": settings.result_ttl,
+        # A task that finished (result stored) but whose worker died before acknowledging it is
+        # re-delivered: with a result store, the worker sees it succeeded and skips it.
+        "worker_deduplicate_successful_tasks": settings.result_url is not None,
     }
     if is_redis(settings.broker_url):
+        if settings.broker_url.startswith("redis://"):  # rediss:// keeps kombu's TLS handling
+            config["broker_transport"] = TRANSPORT
         config["broker_transport_options"] = {
             "visibility_timeout": settings.visibility_timeout,
             "priority_steps": list(range(MAX_PRIORITY + 1)),

@@ -50,9 +50,8 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
 
 def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
     from arq.logs import default_log_config
-    from arq.worker import run_worker
 
-    from bgmigrate.adapters.arq_worker import build_worker_settings
+    from bgmigrate.adapters.arq_worker import make_worker
 
     if len(queues) > 1:
         raise ConfigError(
@@ -63,7 +62,7 @@ def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], lev
     config["loggers"]["bgmigrate"] = {"handlers": ["arq.standard"], "level": level}
     logging.config.dictConfig(config)
     queue = queues[0] if queues else None
-    run_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+    make_worker(settings, concurrency=concurrency, queue=queue).run()
 
 
 def worker(

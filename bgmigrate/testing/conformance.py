@@ -88,17 +88,20 @@ def start_backend(
     argv: list[str] | None = None,
     name: str | None = None,
     queue: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> BackendUnderTest:
     """Start a worker for ``backend`` (``celery`` or ``arq``) on a queue of its own.
 
     ``argv`` defaults to the native worker command (``celery -A ...``, ``arq ...``); the
     worker is given concurrency 1, so that tasks run in the order they were enqueued.
+    ``env`` adds (or overrides) variables, e.g. ``BGMIGRATE_*`` settings for the worker and
+    the returned ``settings``.
     """
     queue = queue or f"conformance-{uuid.uuid4().hex[:8]}"
-    env = worker_environment(backend, redis_url, broker_url or redis_url, queue)
+    env = {**worker_environment(backend, redis_url, broker_url or redis_url, queue), **(env or {})}
     if argv is None:
         argv = celery_command(concurrency=1) if backend == "celery" else arq_command()
-        env["BGMIGRATE_WORKER_CONCURRENCY"] = "1"
+        env.setdefault("BGMIGRATE_WORKER_CONCURRENCY", "1")
     worker = workers(argv, env=env)
     settings: dict[str, Any] = {
         key.removeprefix("BGMIGRATE_").lower(): value

@@ -156,3 +156,23 @@ def count(log: str) -> int:
     """Count executions in ``log`` (for idempotency keys)."""
     with _redis() as client:
         return int(client.incr(f"{log}:count"))
+
+
+@task
+def tally(run: str, job: int, seconds: float = 0.0) -> None:
+    """Count this execution of ``job`` (hash ``<run>:runs``), work ``seconds``, then record its
+    completion idempotently (set ``<run>:done``): fault tests find lost and repeated jobs."""
+    with _redis() as client:
+        client.hincrby(f"{run}:runs", str(job), 1)
+        time.sleep(seconds)
+        client.sadd(f"{run}:done", job)
+
+
+@task
+async def atally(run: str, job: int, seconds: float = 0.0) -> None:
+    """:func:`tally` as an ``async def``: its work can be cancelled while it waits."""
+    with _redis() as client:
+        client.hincrby(f"{run}:runs", str(job), 1)
+    await asyncio.sleep(seconds)
+    with _redis() as client:
+        client.sadd(f"{run}:done", job)

@@ -119,6 +119,19 @@ class WorkerProcess:
             self.process.wait(timeout)
         self.kill()
 
+    def terminate(self, deadline: float) -> bool:
+        """Stop the worker as ``docker stop`` or Kubernetes do: SIGTERM to the main process
+        only, SIGKILL to the whole group after ``deadline`` seconds. True if it exited in time."""
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(deadline)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return False
+        self._signal_group(signal.SIGKILL)  # reap pool children left behind, if any
+        return True
+
     def _signal_group(self, signum: int) -> None:
         if self.process is None:
             return

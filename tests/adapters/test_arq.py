@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 import redis
+from arq.worker import Worker
 from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.adapters.arq import CLIENT_NAME, ArqBackend
 from bgmigrate.adapters.arq_wire import dumps, loads
-from bgmigrate.adapters.arq_worker import build_worker_settings
-from bgmigrate.config import load_settings
+from bgmigrate.adapters.arq_worker import build_worker_settings, make_worker
+from bgmigrate.config import Settings, load_settings
 from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
 from bgmigrate.jobs import TaskHandle
 from bgmigrate.registry import registry
@@ -89,3 +92,18 @@ def test_the_retry_policy_bounds_arqs_tries() -> None:
     by_name = {f.name: f for f in settings_cls.functions}  # type: ignore[attr-defined]
     assert by_name[tasks.flaky.name].max_tries == 3 + 2  # attempts + spare for shutdown re-runs
     assert by_name[tasks.slow_async.name].timeout_s == 0.5 + 5  # arq's backstop after ours
+
+
+def _worker_of(settings: Settings) -> Worker:
+    worker = make_worker(settings)
+    # Constructing it made an event loop with signal handlers; the test only reads attributes.
+    worker.loop.close()
+    asyncio.set_event_loop(None)
+    return worker
+
+
+def test_bgmigrate_workers_mark_jobs_in_progress_for_the_configured_time() -> None:
+    worker = _worker_of(load_settings(backend="arq", in_progress_timeout=2.5, drain_timeout=4.2))
+    assert worker.in_progress_timeout_s == 2.5
+    assert worker._job_completion_wait == 5  # SIGTERM: running jobs get DRAIN_TIMEOUT, rounded up
+    assert _worker_of(load_settings(backend="arq")).in_progress_timeout_s == 310  # arq's own

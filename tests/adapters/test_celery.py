@@ -39,6 +39,12 @@ def test_the_defaults_are_at_least_once_and_json_only() -> None:
     assert config["accept_content"] == config["result_accept_content"] == ["json"]
     assert config["task_serializer"] == config["result_serializer"] == "json"
     assert config["broker_transport_options"]["visibility_timeout"] == 120
+    assert not config["worker_deduplicate_successful_tasks"]  # it needs a result store
+
+
+def test_a_redelivered_task_that_had_succeeded_is_skipped_when_results_are_kept() -> None:
+    config = celery_config(load_settings(backend="celery", result_url="redis://127.0.0.1/1"))
+    assert config["worker_deduplicate_successful_tasks"]
 
 
 def test_priorities_follow_each_brokers_convention() -> None:

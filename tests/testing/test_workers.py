@@ -69,3 +69,23 @@ def test_worker_commands_run_the_native_entry_points() -> None:
     ]
     assert "a,b" in celery_command(queues=["a", "b"])
     assert arq_command()[1:] == ["-m", "arq", "bgmigrate.adapters.arq.WorkerSettings"]
+
+
+def test_terminate_signals_the_main_process_only_then_kills_the_group_after_the_deadline(
+    worker_factory: WorkerFactory,
+) -> None:
+    # The stand-in ignores SIGTERM (as a worker still draining would) while its child is
+    # untouched by it: only the deadline's SIGKILL ends them.
+    stubborn = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + FAKE_WORKER
+    worker = worker_factory([sys.executable, "-c", stubborn], env={"GREETING": "x"}, ready=READY)
+    child = int(worker.wait_for_log(r"child (\d+)").group(1))
+    assert worker.terminate(deadline=0.5) is False
+    assert not worker.alive
+    wait_until(lambda: not _alive(child), timeout=10, what="pool child to be killed")
+
+
+def test_terminate_reports_a_worker_that_exits_in_time(worker_factory: WorkerFactory) -> None:
+    worker = worker_factory([sys.executable, "-c", FAKE_WORKER], env={"GREETING": "x"}, ready=READY)
+    child = int(worker.wait_for_log(r"child (\d+)").group(1))
+    assert worker.terminate(deadline=10) is True
+    wait_until(lambda: not _alive(child), timeout=10, what="pool child to be reaped")

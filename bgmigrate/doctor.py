@@ -10,7 +10,7 @@ import enum
 import importlib.metadata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 
@@ -24,6 +24,8 @@ from bgmigrate.urls import redact_url
 RUNTIME_EXTRAS = ("celery", "arq", "codemod", "prometheus")
 QUEUE_BACKENDS = ("celery", "arq")
 CONNECT_TIMEOUT = 3.0
+MIN_SECRET_LENGTH = 4
+"""Passwords shorter than this are not searched for in free text (see :func:`scrub`)."""
 
 
 class Outcome(enum.Enum):
@@ -169,13 +171,18 @@ def check_connections(settings: Settings) -> Iterator[Check]:
         try:
             ping(url)
         except Exception as exc:  # redis, kombu and socket errors alike: report, never raise
-            yield failed(
-                title,
-                f"{type(exc).__name__}: {exc}",
-                f"start it (docker compose up redis) or point {setting} at a running server",
-            )
+            yield failed(title, f"{type(exc).__name__}: {exc}", _connection_fix(url, setting))
         else:
             yield ok(title)
+
+
+def _connection_fix(url: str, setting: str) -> str:
+    amqp = urlsplit(url).scheme.startswith(("amqp", "pyamqp"))
+    server = "RabbitMQ (docker compose --profile rabbitmq up)" if amqp else "Redis"
+    return (
+        f"start {server}, or point {setting} at a running server; check the host, port and "
+        "credentials in the URL"
+    )
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -262,13 +269,27 @@ def run_checks(app_modules: Sequence[str] = ()) -> list[Check]:
 
 
 def scrub(check: Check, settings: Settings) -> Check:
-    """``check`` with every password of the configured URLs replaced by ``***``."""
-    secrets = [
-        password
-        for url in (settings.broker_url, settings.result_url)
-        if url and (password := urlsplit(url).password)
-    ]
-    texts = [check.title, check.detail, check.fix]
-    for secret in secrets:
-        texts = [text.replace(secret, "***") for text in texts]
-    return Check(texts[0], check.outcome, texts[1], texts[2])
+    """``check`` with the passwords of the configured URLs replaced by ``***``.
+
+    URLs are redacted whole and ``:password@`` wherever it appears; a bare password only in
+    the detail and the fix, and only from ``MIN_SECRET_LENGTH`` characters on (replacing
+    every "ab" of a report would make it unreadable). Titles are built from redacted URLs.
+    """
+    urls = [url for url in (settings.broker_url, settings.result_url) if url]
+
+    def clean(text: str, *, bare: bool) -> str:
+        for url in urls:
+            text = text.replace(url, redact_url(url))
+            password = urlsplit(url).password
+            for secret in {password, unquote(password)} if password else set():
+                text = text.replace(f":{secret}@", ":***@")
+                if bare and len(secret) >= MIN_SECRET_LENGTH:
+                    text = text.replace(secret, "***")
+        return text
+
+    return Check(
+        clean(check.title, bare=False),
+        check.outcome,
+        clean(check.detail, bare=True),
+        clean(check.fix, bare=True),
+    )

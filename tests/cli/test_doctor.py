@@ -42,7 +42,20 @@ def test_an_unreachable_broker_is_red_with_the_fix_and_no_password(
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 1
     assert "✗ broker reachable at redis://user:***@127.0.0.1" in result.output
-    assert "fix: start it" in result.output
+    assert "fix: start Redis" in result.output
+    assert PASSWORD not in result.output
+
+
+def test_an_unreachable_amqp_broker_is_red_and_names_rabbitmq(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BACKEND", "celery")
+    monkeypatch.setenv("BGMIGRATE_BROKER_URL", f"amqp://guest:{PASSWORD}@127.0.0.1:{free_port()}//")
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", TASK_MODULE)
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "✗ broker reachable at amqp://guest:***@127.0.0.1" in result.output
+    assert "fix: start RabbitMQ" in result.output
     assert PASSWORD not in result.output
 
 

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from bgmigrate.cli import app
 
 HOOKS_FILE = Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml"
-SCAN = {hook["id"]: hook for hook in yaml.safe_load(HOOKS_FILE.read_text())}["bgmigrate-scan"]
+HOOKS = {hook["id"]: hook for hook in yaml.safe_load(HOOKS_FILE.read_text())}
+SCAN = HOOKS["bgmigrate-scan"]
 HEAVY = """\
 import requests
 from fastapi import BackgroundTasks, FastAPI
@@ -29,11 +30,17 @@ def post(url: str, background_tasks: BackgroundTasks) -> None:
 PLAIN = "def add(a: int, b: int) -> int:\n    return a + b\n"
 
 
-def test_the_scan_hook_runs_bgmigrate_scan_once_over_python_files() -> None:
-    assert shlex.split(SCAN["entry"])[:2] == ["bgmigrate", "scan"]
-    assert SCAN["language"] == "python"
-    assert SCAN["types"] == ["python"]
-    assert SCAN["require_serial"] is True
+def test_both_hooks_run_bgmigrate_scan_when_python_files_change() -> None:
+    for hook in HOOKS.values():
+        assert shlex.split(hook["entry"])[:2] == ["bgmigrate", "scan"]
+        assert (hook["language"], hook["types"]) == ("python", ["python"])
+
+
+def test_the_default_hook_scans_the_project_and_the_other_the_staged_files_in_one_run() -> None:
+    assert SCAN["pass_filenames"] is False
+    files = HOOKS["bgmigrate-scan-files"]
+    assert files.get("pass_filenames", True) is True
+    assert files["require_serial"] is True
 
 
 @pytest.mark.parametrize(("source", "exit_code"), [(HEAVY, 1), (PLAIN, 0)])

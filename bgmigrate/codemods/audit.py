@@ -16,7 +16,6 @@ from bgmigrate.codemods.facts import (
     FileFacts,
     FunctionFacts,
     RawCallSite,
-    StateWrite,
 )
 from bgmigrate.codemods.model import (
     CallSiteReport,
@@ -125,43 +124,40 @@ class Auditor:
         self, facts: FileFacts, site: RawCallSite
     ) -> tuple[SiteContext, tuple[str, str] | None]:
         """Everything the rules need about ``site``."""
-        functions = {f.qualname: f for f in facts.functions}
         target = site.task.target
         found = self.project.resolve(target) if target else None
-        calls: tuple[TracedCall, ...] = ()
-        writes: tuple[tuple[str, StateWrite], ...] = ()
-        loops: tuple[TracedCall, ...] = ()
-        task = task_path = None
-        if found is not None:
-            task_facts, task = found
-            task_path = task_facts.path
-            calls = tuple(self._traced(task_facts, task))
-            writes = tuple((task_path, w) for w in task.state_writes)
-            loops = tuple(TracedCall(loop, task_path, ()) for loop in task.loops)
-        elif target is not None and site.task.kind is CallableKind.FUNCTION:
-            calls = (TracedCall(Call(target, site.at), facts.path, ()),)
-        async_targets = frozenset(
-            name
-            for name in site.task.lambda_calls
-            if (r := self.project.resolve(name)) and r[1].is_async
-        )
         name = f"{found[0].module}.{found[1].qualname}".lstrip(".") if found else target
         ctx = SiteContext(
             path=facts.path,
             site=site,
-            endpoint=functions.get(site.function),
-            task=task,
+            endpoint=next((f for f in facts.functions if f.qualname == site.function), None),
+            task=found[1] if found else None,
             task_name=name,
-            task_path=task_path,
-            calls=calls,
-            state_writes=writes,
-            loops=loops,
-            async_targets=async_targets,
+            task_path=found[0].path if found else None,
+            calls=self._task_calls(facts, site, found),
+            state_writes=tuple((found[0].path, w) for w in found[1].state_writes) if found else (),
+            loops=tuple(TracedCall(loop, found[0].path, ()) for loop in found[1].loops)
+            if found
+            else (),
+            async_targets=frozenset(
+                n
+                for n in site.task.lambda_calls
+                if (r := self.project.resolve(n)) and r[1].is_async
+            ),
             config=self.config,
             observed=self._observed(name),
         )
-        key = (task_path, task.qualname) if task and task_path else None
-        return ctx, key
+        return ctx, (found[0].path, found[1].qualname) if found else None
+
+    def _task_calls(
+        self, facts: FileFacts, site: RawCallSite, found: tuple[FileFacts, FunctionFacts] | None
+    ) -> tuple[TracedCall, ...]:
+        """The task's calls, traced into the project; a library callable stands for itself."""
+        if found is not None:
+            return tuple(self._traced(*found))
+        if site.task.target is not None and site.task.kind is CallableKind.FUNCTION:
+            return (TracedCall(Call(site.task.target, site.at), facts.path, ()),)
+        return ()
 
     def _observed(self, task_name: str | None) -> TaskStats | None:
         """The runtime statistics recorded under ``task_name`` (module prefixes may differ)."""

@@ -25,9 +25,20 @@ from typing import Any
 
 from bgmigrate import __version__
 from bgmigrate.codemods.facts import FileFacts
+from bgmigrate.codemods.finder import Hints
 
 DIRECTORY = ".bgmigrate_cache"
-Entries = dict[str, FileFacts]
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One file's settled facts and the project-wide hints they were analysed with."""
+
+    facts: FileFacts
+    hints: Hints
+
+
+Entries = dict[str, Entry]
 
 
 def key(data: bytes, display: str, module: str) -> str:
@@ -67,6 +78,9 @@ def _decoder(kind: Any) -> Decoder:
         fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind)]
         return lambda value: kind(**{name: decode(value[name]) for name, decode in fields})
     origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is frozenset:
+        member = _decoder(args[0])
+        return lambda value: frozenset(map(member, value))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         item = _decoder(args[0])
         return tuple if item is _identity else lambda value: tuple(map(item, value))
@@ -85,7 +99,7 @@ def load(path: Path) -> Entries:
     """The stored entries, or none when the file is missing, unreadable or from elsewhere."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        decode = _decoder(FileFacts)
+        decode = _decoder(Entry)
         return {k: decode(v) for k, v in data["entries"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
@@ -102,7 +116,7 @@ def save(path: Path, entries: Entries) -> None:
             ignore.write_text("*\n")
         fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
+            json.dump(document, handle, default=sorted)  # frozensets as sorted lists
         os.replace(temporary, path)
         for stale in path.parent.glob("facts-*.json"):
             if stale != path:

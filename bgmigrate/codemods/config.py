@@ -102,6 +102,8 @@ DEFAULT_BLOCKING_CALLS: tuple[str, ...] = (
     "httpx.delete",
     "httpx.request",
     "httpx.Client",
+    "httpx.Client.*",
+    "requests.Session.*",
 )
 
 # Work that must not be lost: database writes, email, payments, outbound webhooks.
@@ -124,8 +126,16 @@ DEFAULT_MUST_NOT_LOSE_CALLS: tuple[str, ...] = (
     "*webhook*",
     "requests.post",
     "requests.put",
+    "requests.Session.post",
+    "requests.Session.put",
     "httpx.post",
     "httpx.put",
+    "httpx.Client.post",
+    "httpx.Client.put",
+    "httpx.AsyncClient.post",
+    "httpx.AsyncClient.put",
+    "aiohttp.ClientSession.post",
+    "aiohttp.ClientSession.put",
 )
 
 # Work that only makes sense in the web process.

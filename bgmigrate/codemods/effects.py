@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from bgmigrate.codemods.facts import Call, Location, StateWrite
-from bgmigrate.codemods.names import Resolver
+from bgmigrate.codemods.names import Resolver, dotted
 
 MUTATORS = frozenset(
     {
@@ -51,8 +51,13 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, bool, ast.AST | N
         stack.extend((child, loop, node) for child in reversed(children))
 
 
-def callee_name(resolver: Resolver, func: ast.expr) -> str:
-    """Resolved name of a callee, or its (shortened) source text when it has none."""
+def callee_name(resolver: Resolver, func: ast.expr, instances: Mapping[str, str]) -> str:
+    """Resolved name of a callee (a method of a known instance by its class:
+    ``httpx.AsyncClient.post``), or its (shortened) source text when it has none."""
+    name = dotted(func)
+    head, _, rest = (name or "").partition(".")
+    if head in instances and rest:
+        return f"{instances[head]}.{rest}"
     qual = resolver.qualify(func)
     if qual is not None:
         return qual
@@ -60,11 +65,41 @@ def callee_name(resolver: Resolver, func: ast.expr) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def body_calls(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
-    """Every call in ``body`` with its resolved callee name."""
+def bindings(node: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
+    """``(target, value)`` pairs bound by an assignment or a ``with ... as`` item."""
+    if isinstance(node, ast.Assign):
+        return [(target, node.value) for target in node.targets]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return [(node.optional_vars, node.context_expr)]
+    return []
+
+
+def instances(resolver: Resolver, nodes: Iterable[ast.AST]) -> dict[str, str]:
+    """Names bound to a constructor's result (``client = httpx.Client()``, ``async with
+    httpx.AsyncClient() as client``) -> the constructor's resolved name."""
+    found: dict[str, str] = {}
+    for node in nodes:
+        for target, value in bindings(node):
+            value = value.value if isinstance(value, ast.Await) else value
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                constructor = resolver.qualify(value.func)
+                if constructor is not None:
+                    found[target.id] = constructor
+    return found
+
+
+def body_calls(
+    resolver: Resolver, nodes: Nodes, module_instances: Mapping[str, str]
+) -> tuple[Call, ...]:
+    """Every call in ``body`` with its resolved callee name (methods of objects built here or
+    at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
+    known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
     calls = [
         Call(
-            callee_name(resolver, node.func), location(node), in_loop, isinstance(parent, ast.Await)
+            callee_name(resolver, node.func, known),
+            location(node),
+            in_loop,
+            isinstance(parent, ast.Await),
         )
         for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
@@ -79,7 +114,8 @@ def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
         if isinstance(node, ast.For | ast.AsyncFor):
             source = node.iter.value if isinstance(node.iter, ast.Await) else node.iter
             if isinstance(source, ast.Call):
-                loops.append(Call(callee_name(resolver, source.func), location(node), True))
+                name = callee_name(resolver, source.func, {})
+                loops.append(Call(name, location(node), True))
         elif (
             isinstance(node, ast.While) and isinstance(node.test, ast.Constant) and node.test.value
         ):

@@ -18,6 +18,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from bgmigrate.codemods.effects import instances
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
@@ -101,6 +102,7 @@ class ModuleAnalysis:
         self.registered = registered_routes(tree, self.prefixes)
         self.hinted_attrs = hints.bg_attrs
         self.module_vars = self._module_vars()
+        self.module_instances = instances(self.resolver, self.tree.body)
         self._module_aliases()
 
     def _module_aliases(self) -> None:

@@ -97,7 +97,7 @@ class FunctionScan:
         self._bind_locals()
         self._visit()
         module_vars = self.analysis.module_vars
-        self.result.calls = body_calls(self.resolver, self.nodes)
+        self.result.calls = body_calls(self.resolver, self.nodes, self.analysis.module_instances)
         self.result.loops = body_loops(self.resolver, self.nodes)
         self.result.state_writes = state_writes(self.nodes, module_vars, {p.name for p in params})
         self.result.bg_names = frozenset(self.bg)

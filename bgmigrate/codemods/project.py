@@ -70,6 +70,8 @@ class Project:
     """The hints each analysed file was last analysed with, by display path."""
     current: Hints = dataclasses.field(default_factory=Hints)
     """The latest project-wide hints (files analysed on demand get these)."""
+    swept: set[str] = dataclasses.field(default_factory=set)
+    """Aliases the skipped files were already byte-tested for (each is looked for once)."""
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -132,9 +134,10 @@ class Project:
             return False
         facts = self.facts[source.display]
         prefix = f"{source.module}."
-        new_params = {p for p in hints.bg_params - old.bg_params if p[0].startswith(prefix)}
-        new_names = hints.bg_names - old.bg_names
-        new_owners = {a.rpartition(".")[0] for a in hints.bg_attrs - old.bg_attrs}
+        # Hints that disappeared matter as much as new ones (a cached analysis may hold them).
+        new_params = {p for p in hints.bg_params ^ old.bg_params if p[0].startswith(prefix)}
+        new_names = hints.bg_names ^ old.bg_names
+        new_owners = {a.rpartition(".")[0] for a in hints.bg_attrs ^ old.bg_attrs}
         imported = [q for _, q in facts.imports]
         touched = any(matches(q, new_names | new_owners) for q in imported)
         if not (new_params or touched):
@@ -147,6 +150,8 @@ class Project:
         aliases = {n.rpartition(".")[2] for n in hints.bg_names} - {
             b.rpartition(".")[2] for b in BACKGROUND_TASKS
         }
+        aliases -= self.swept
+        self.swept |= aliases
         if not aliases:
             return
         extra = tuple(a.encode() for a in sorted(aliases))
@@ -190,7 +195,8 @@ def _probe(job: tuple[Path, str, str]) -> tuple[str, FileFacts | None] | None:
 
 def _probe_all(
     files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
-) -> Iterator[tuple[str, FileFacts]]:
+) -> Iterator[tuple[str, FileFacts, Hints]]:
+    """``(cache key, facts, hints they were analysed with)`` for every candidate file."""
     work = [(s.path, s.display, s.module) for s in files]
     known = frozenset(entries)
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
@@ -206,7 +212,10 @@ def _probe_all(
                 progress(1)
             if result is not None:
                 entry, facts = result
-                yield entry, facts if facts is not None else entries[entry]
+                if facts is None:
+                    yield entry, entries[entry].facts, entries[entry].hints
+                else:
+                    yield entry, facts, Hints()
     finally:
         if pool is not None:
             pool.shutdown()
@@ -219,19 +228,22 @@ def build(
     cache_path: Path | None = None,
 ) -> Project:
     """Byte-test every file and analyse the candidates (in parallel), then settle cross-file
-    facts. With ``cache_path``, unchanged files reuse the previous run's analysis."""
+    facts. With ``cache_path``, unchanged files reuse the previous run's settled facts (and are
+    analysed again only when what other files say about them changed)."""
     index = FunctionIndex(ModuleIndex(files))
     project = Project(files, index, {})
     entries = cache.load(cache_path) if cache_path else {}
-    fresh: Entries = {}
-    for entry, facts in _probe_all(files, jobs, entries, progress):
+    keys: dict[str, str] = {}
+    for entry, facts, hints in _probe_all(files, jobs, entries, progress):
         index.add(facts)
-        project.hints[facts.path] = Hints()
+        project.hints[facts.path] = hints
         if entry:
-            fresh[entry] = facts
-    if cache_path is not None and fresh.keys() != entries.keys():
-        cache.save(cache_path, fresh)
+            keys[facts.path] = entry
     project.settle(jobs)
+    if cache_path is not None:
+        fresh = {k: cache.Entry(project.facts[p], project.hints[p]) for p, k in keys.items()}
+        if fresh != entries:
+            cache.save(cache_path, fresh)
     return project
 
 

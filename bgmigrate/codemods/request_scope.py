@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from bgmigrate.codemods.effects import bindings
 from bgmigrate.codemods.names import Resolver, dotted
 
 _SESSION = "the request's DB session"
@@ -104,12 +105,7 @@ def scoped_locals(
         written = _written_path(resolver, node)
         if written is not None:
             found[written] = "a file written on the web host by this request"
-        pairs: list[tuple[ast.expr, ast.expr]] = []
-        if isinstance(node, ast.Assign):
-            pairs = [(t, node.value) for t in node.targets]
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            pairs = [(node.optional_vars, node.context_expr)]
-        for target, value in pairs:
+        for target, value in bindings(node):
             kind = value_kind(resolver, value, found)
             if isinstance(target, ast.Name) and kind is not None:
                 found[target.id] = kind

@@ -16,6 +16,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.finder import parse_quietly
+from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
@@ -232,6 +233,8 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
         filename=plan.facts.path, full_module_name=module_name, full_package_name=package
     )
     result = Rewriter(context, plan).transform_module(module)
+    if not imports_runtime(module):
+        result = place_runtime_import(result, module_name.partition(".")[0])
     output = result.bytes
     if output == source:
         return source

@@ -67,12 +67,13 @@ def _progress(enabled: bool, total: int) -> Iterator[Tick | None]:
         yield lambda n: bar.advance(task, n)
 
 
-def _cache_path(config: CodemodConfig, start: Path) -> Path | None:
+def _cache_path(config: CodemodConfig, start: Path, cwd: Path) -> Path | None:
+    """Beside the project's ``pyproject.toml``; in the current directory when there is none
+    (never inside the scanned package itself)."""
     if not config.cache:
         return None
     pyproject = find_pyproject(start if start.is_dir() else start.parent)
-    root = pyproject.parent if pyproject else start if start.is_dir() else start.parent
-    return cache.cache_file(root, config.fingerprint())
+    return cache.cache_file(pyproject.parent if pyproject else cwd, config.fingerprint())
 
 
 def load_evidence(paths: list[Path]) -> dict[str, TaskStats]:
@@ -96,7 +97,7 @@ def analyse(
     given = paths or [Path(p) for p in config.paths]
     _check_paths(given, cwd)
     files: list[SourceFile] = list(discover(given, config, cwd))
-    cache_path = _cache_path(config, cwd / given[0])
+    cache_path = _cache_path(config, cwd / given[0], cwd)
     with _progress(progress, len(files)) as tick:
         project = build(files, jobs or default_jobs(), tick, cache_path)
     report, sites = run_audit(project, config, observed)

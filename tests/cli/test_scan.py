@@ -135,7 +135,11 @@ def test_cache_is_reused_for_unchanged_files_only(project: Write, tmp_path: Path
     entries = cache.load(stored)
     assert len(entries) == 1
     # Plant a stale result: a re-run must use it while the file is unchanged...
-    cache.save(stored, {k: dataclasses.replace(v, call_sites=()) for k, v in entries.items()})
+    stale = {
+        k: dataclasses.replace(v, facts=dataclasses.replace(v.facts, call_sites=()))
+        for k, v in entries.items()
+    }
+    cache.save(stored, stale)
     assert scan(".")[0] == 0
     assert scan(".", "--no-cache")[0] == 1
     # ...and must not once the content changes.
@@ -327,3 +331,43 @@ def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) ->
     assert site["task_path"] == "svc/api/tasks.py"
     assert site["verdict"] == "migrate"
     assert site["registered"] is True
+
+
+def test_cache_goes_beside_pyproject_or_in_the_current_directory(
+    project: Write, tmp_path: Path
+) -> None:
+    project("pkg/app.py", SLOW_APP)
+    scan("pkg")
+    assert (tmp_path / ".bgmigrate_cache").is_dir()
+    assert not (tmp_path / "pkg" / ".bgmigrate_cache").exists()
+
+
+def test_a_cached_run_reanalyses_files_whose_neighbours_changed(project: Write) -> None:
+    helper = """
+    import time
+
+    def wait() -> None:
+        time.sleep(60)
+
+    def schedule(tasks) -> None:
+        tasks.add_task(wait)
+    """
+    project("helpers.py", helper)
+    api = project(
+        "api.py",
+        """
+        from fastapi import BackgroundTasks, FastAPI
+
+        from helpers import schedule
+
+        app = FastAPI()
+
+        @app.post("/a")
+        def a(background_tasks: BackgroundTasks):
+            schedule(background_tasks)
+        """,
+    )
+    assert scan(".")[0] == 1  # helpers.schedule receives the object: its call site is found
+    api.write_text(api.read_text().replace("schedule(background_tasks)", "pass"))
+    _, out, _ = scan(".", "--format", "json")
+    assert json.loads(out)["call_sites"] == []  # the cached helper analysis is not reused

@@ -13,12 +13,16 @@ from tests.codemods.golden import CASES, FIXTURES
 
 @pytest.mark.parametrize("case", CASES)
 def test_facts_round_trip_exactly(case: str, tmp_path: Path) -> None:
+    hints = Hints(
+        bg_names=frozenset({"app.deps.BT"}),
+        bg_params=frozenset({("app.notify", "tasks")}),
+        bg_attrs=frozenset({"app.Ctx.tasks"}),
+    )
     entries = {}
     for path in sorted((FIXTURES / case / "before").rglob("*.py")):
         data = path.read_bytes()
-        entries[cache.key(data, path.name, path.stem)] = analyze(
-            data, path.name, path.stem, Hints()
-        )
+        facts = analyze(data, path.name, path.stem, hints)
+        entries[cache.key(data, path.name, path.stem)] = cache.Entry(facts, hints)
     stored = tmp_path / "facts.json"
     cache.save(stored, entries)
     assert cache.load(stored) == entries

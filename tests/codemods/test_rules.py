@@ -97,3 +97,31 @@ def test_evidence_gives_measured_figures_and_moves_the_task(tmp_path: Path) -> N
     assert "2 of 40 runs failed (2 TimeoutError)" in finding.message
     assert site.verdict.value == "migrate"
     assert scan_source(spec.invalid[0], tmp_path).call_sites[0].verdict.value == "keep-in-process"
+
+
+def test_methods_of_clients_are_named_by_their_class(tmp_path: Path) -> None:
+    source = """
+import httpx
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+SHARED = httpx.Client()
+
+async def hook(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        await client.post(url)
+
+async def poll(url: str) -> None:
+    SHARED.get(url)
+
+@app.post("/hook")
+async def post(url: str, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(hook, url)
+    background_tasks.add_task(poll, url)
+"""
+    report = scan_source(source, tmp_path)
+    hook, poll = report.call_sites
+    assert {f.rule for f in hook.findings} == {"BGM101", "BGM102"}
+    assert any("httpx.AsyncClient.post()" in f.message for f in hook.findings)
+    assert {f.rule for f in poll.findings} == {"BGM101", "BGM106"}
+    assert any("blocking httpx.Client.get()" in f.message for f in poll.findings)

@@ -3,7 +3,7 @@
 Run it (no worker needed: only enqueueing is measured; a private ``redis-server`` is started
 unless ``--redis-url`` names one, whose queues then keep what was enqueued)::
 
-    .venv/bin/python bench/enqueue.py [--redis-url URL] [--calls 200] [--rounds 7]
+    .venv/bin/python bench/enqueue.py [--redis-url URL] [--calls 200] [--rounds 7] [--plot PNG]
 
 For each backend it measures, interleaved round by round on the same Redis:
 
@@ -24,6 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from celery import Celery
@@ -55,20 +56,27 @@ async def per_call(action: Timed, calls: int) -> float:
     return (time.perf_counter() - start) / calls * 1e6
 
 
-async def compare(pairs: dict[str, tuple[Timed, Timed]], calls: int, rounds: int) -> None:
-    """Time each (bgmigrate, raw) pair, interleaved, and print medians and ratios."""
+Medians = dict[str, tuple[float, float]]
+"""Measure name -> (bgmigrate, raw) median microseconds per call."""
+
+
+async def compare(pairs: dict[str, tuple[Timed, Timed]], calls: int, rounds: int) -> Medians:
+    """Time each (bgmigrate, raw) pair, interleaved; print and return medians and ratios."""
     samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in pairs}
     for _ in range(rounds):
         for name, (ours, raw) in pairs.items():
             samples[name][0].append(await per_call(ours, calls))
             samples[name][1].append(await per_call(raw, calls))
+    medians: Medians = {}
     for name, (ours_us, raw_us) in samples.items():
         ours, raw = statistics.median(ours_us), statistics.median(raw_us)
+        medians[name] = (ours, raw)
         if name.endswith("single"):
             verdict = f"overhead x{ours / raw:.2f} (target <= 1.10)"
         else:
             verdict = f"speedup x{raw / ours:.2f} (target >= 3)"
         print(f"{name:<16} bgmigrate {ours:9.1f} us   raw {raw:9.1f} us   {verdict}")
+    return medians
 
 
 def request_batch(runtime: Runtime) -> Timed:
@@ -83,7 +91,7 @@ def request_batch(runtime: Runtime) -> Timed:
     return run
 
 
-async def bench_celery(url: str, queue: str, calls: int, rounds: int) -> None:
+async def bench_celery(url: str, queue: str, calls: int, rounds: int) -> Medians:
     runtime = bgmigrate.configure(
         backend="celery", broker_url=url, result_url=url, default_queue=queue
     )
@@ -106,12 +114,13 @@ async def bench_celery(url: str, queue: str, calls: int, rounds: int) -> None:
         "celery single": (ours_single, raw_single),
         "celery request": (request_batch(runtime), raw_batch),
     }
-    await compare(pairs, calls, rounds)
+    medians = await compare(pairs, calls, rounds)
     await runtime.close()
     raw_app.close()
+    return medians
 
 
-async def bench_arq(url: str, queue: str, calls: int, rounds: int) -> None:
+async def bench_arq(url: str, queue: str, calls: int, rounds: int) -> Medians:
     queue = f"{queue}-arq"
     runtime = bgmigrate.configure(backend="arq", broker_url=url, default_queue=queue)
     await runtime.start()
@@ -136,9 +145,33 @@ async def bench_arq(url: str, queue: str, calls: int, rounds: int) -> None:
         "arq single": (ours_single, raw_single),
         "arq request": (request_batch(runtime), raw_batch),
     }
-    await compare(pairs, calls, rounds)
+    medians = await compare(pairs, calls, rounds)
     await pool.aclose()
     await runtime.close()
+    return medians
+
+
+def plot(medians: Medians, path: Path, title: str) -> None:
+    """Bars of microseconds per call, bgmigrate beside the raw client, written as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(medians)
+    figure, axes = plt.subplots(figsize=(8, 4.2), dpi=100)
+    for offset, index, label in ((-0.2, 0, "bgmigrate"), (0.2, 1, "raw client")):
+        values = [medians[name][index] for name in names]
+        bars = axes.bar([x + offset for x in range(len(names))], values, width=0.4, label=label)
+        axes.bar_label(bars, fmt="%.0f", fontsize=8)
+    axes.set_xticks(range(len(names)), [name.replace(" ", "\n") for name in names])
+    axes.set_ylabel("µs per call (a request call adds 10 tasks)")
+    axes.set_title(title, fontsize=10)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def main() -> None:
@@ -148,16 +181,20 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=200, help="calls per round and measure")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--plot", type=Path, help="also draw the medians into this PNG")
     args = parser.parse_args()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     print(f"bgmigrate enqueue benchmark: {args.rounds} rounds x {args.calls} calls, batch {BATCH}")
     servers = RedisServerFactory()
     try:
         url = args.redis_url or servers().url
-        asyncio.run(bench_celery(url, queue, args.calls, args.rounds))
-        asyncio.run(bench_arq(url, queue, args.calls, args.rounds))
+        medians = asyncio.run(bench_celery(url, queue, args.calls, args.rounds))
+        medians |= asyncio.run(bench_arq(url, queue, args.calls, args.rounds))
     finally:
         servers.close()
+    if args.plot:
+        plot(medians, args.plot, f"enqueue cost, median of {args.rounds} x {args.calls} calls")
+        print(f"plot written to {args.plot}")
 
 
 if __name__ == "__main__":

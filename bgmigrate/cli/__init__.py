@@ -6,11 +6,11 @@ import typer
 
 from bgmigrate import __version__
 from bgmigrate.cli import config, rewrite, scan
+from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
 app = typer.Typer(
     name="bgmigrate",
-    help="Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -28,13 +28,38 @@ def _root(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ)."""
+    """Move FastAPI BackgroundTasks onto real job queues (Celery, ARQ).
+
+    Examples:
+
+      bgmigrate doctor                    # check the configuration
+      bgmigrate worker --backend celery   # start a worker
+    """
 
 
-app.command("scan")(scan.scan)
-app.command("rewrite")(rewrite.rewrite)
-app.command("config")(config.config)
+def _examples(*commands: str) -> str:
+    return "Examples:\n\n" + "\n".join(f"  {command}" for command in commands)
+
+
+app.command(
+    "scan",
+    epilog=_examples(
+        "bgmigrate scan app/",
+        "bgmigrate scan app/ --format json -o scan.json",
+        "bgmigrate scan app/ --evidence bgmigrate-stats.json",
+    ),
+)(scan.scan)
+app.command(
+    "rewrite",
+    epilog=_examples(
+        "bgmigrate rewrite --diff app/    # preview, write nothing",
+        "bgmigrate rewrite --check app/   # CI: exit 1 if it would change something",
+        "bgmigrate rewrite app/",
+    ),
+)(rewrite.rewrite)
+app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app/"))(config.config)
 app.command("worker")(worker)
+app.command("doctor")(doctor)
 
 
 def main() -> None:

@@ -96,6 +96,12 @@ def worker(
     Only registered tasks run: any other task name is rejected and logged, never imported.
 
     Configure it with the same BGMIGRATE_* variables as the application.
+
+    Examples:
+
+      export BGMIGRATE_TASK_MODULES=app.tasks
+      bgmigrate worker --backend celery --concurrency 8
+      bgmigrate worker --backend arq --queues emails
     """
     try:
         settings = worker_settings()

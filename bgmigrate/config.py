@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
     """Largest encoded argument payload accepted at enqueue time."""
     stats_path: Path | None = None
-    """File where the in-process backend writes its task statistics (for ``scan --evidence``)."""
+    """File for the in-process backend's task statistics (``scan --evidence``); ``{pid}`` in it
+    becomes the process id, so that each web process writes its own."""
     stats_interval: float = Field(60.0, gt=0)
     """Seconds between two writes of the statistics file (it is also written at shutdown)."""
     stats_warn_interval: float = Field(300.0, ge=0)

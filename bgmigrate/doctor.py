@@ -202,19 +202,19 @@ def check_tasks(settings: Settings, app_modules: Sequence[str]) -> Iterator[Chec
         else:
             yield skipped("task modules", "none set (only workers need them)")
         return
-    worker = probe(settings.task_modules, cwd_on_path=False)
+    worker = probe(settings.task_modules)
     yield from _import_results("task module", settings.task_modules, worker.errors)
     yield ok("tasks workers will run", ", ".join(sorted(worker.tasks)) or "none")
     if app_modules:
-        app = probe(app_modules, cwd_on_path=True)
+        app = probe(app_modules)
         yield from _import_results("app module", app_modules, app.errors)
         yield _coverage(app.tasks, set(worker.tasks))
 
 
 def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -> Iterator[Check]:
     where = {
-        "task module": "`bgmigrate worker` imports from PYTHONPATH and installed packages, not "
-        "from the working directory: e.g. PYTHONPATH=.",
+        "task module": "run the doctor (and the worker) from the directory your code is "
+        "importable from, or set PYTHONPATH",
         "app module": "run the doctor from the directory your app server starts in",
     }[kind]
     for module in modules:

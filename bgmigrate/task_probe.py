@@ -31,16 +31,14 @@ class ProbeResult:
     errors: dict[str, str]
 
 
-def probe(modules: Sequence[str], *, cwd_on_path: bool, timeout: float = 60.0) -> ProbeResult:
+def probe(modules: Sequence[str], *, timeout: float = 60.0) -> ProbeResult:
     """Import ``modules`` in a fresh interpreter (same environment and directory) and report.
 
-    ``cwd_on_path=False`` imports as the ``bgmigrate worker`` console script does: from
-    ``PYTHONPATH`` and site-packages, not from the working directory (uvicorn, ``celery -A``
-    and ``arq`` add it).
+    Like ``bgmigrate worker``, ``celery -A`` and ``arq``, the interpreter finds modules in the
+    working directory as well as on ``PYTHONPATH`` and in site-packages.
     """
-    isolation = [] if cwd_on_path else ["-P"]
     completed = subprocess.run(
-        [sys.executable, *isolation, "-m", "bgmigrate.task_probe", *modules],
+        [sys.executable, "-m", "bgmigrate.task_probe", *modules],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -15,6 +15,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import os
 import reprlib
 import threading
 import time
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgmigrate.adapters.loop_thread import LoopThread
@@ -98,7 +100,7 @@ class InProcessBackend(TaskBackend):
             observers=[PrometheusObserver()] if settings.prometheus else [],
         )
         self._exporter = (
-            StatsExporter(self.stats, settings.stats_path, settings.stats_interval)
+            StatsExporter(self.stats, _stats_file(settings.stats_path), settings.stats_interval)
             if settings.stats_path is not None
             else None
         )
@@ -340,6 +342,11 @@ class InProcessBackend(TaskBackend):
         for record in dropped:
             if record.job is not None:
                 self._drop(record.job, reason)
+
+
+def _stats_file(path: Path) -> Path:
+    """``path`` with ``{pid}`` replaced: web servers fork several processes from one setting."""
+    return Path(str(path).replace("{pid}", str(os.getpid())))
 
 
 async def _wait_until_due(job: Job) -> float:

@@ -58,14 +58,18 @@ def rewrite(
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         for change in _changes()(run, errors):
-            changed += 1
             if diff:
                 typer.echo(change.diff(), nl=False)
             elif check:
                 typer.echo(f"would rewrite {change.source.display}", err=True)
             else:
-                change.write()
+                try:
+                    change.write()
+                except OSError as exc:  # the file is left as it was; the run goes on
+                    errors.append(ErrorReport(change.source.display, f"cannot write: {exc}"))
+                    continue
                 typer.echo(f"rewrote {change.source.display}", err=True)
+            changed += 1
         for error in errors:
             typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
         verb = "would be rewritten" if diff or check else "rewritten"

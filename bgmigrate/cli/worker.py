@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import logging.config
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -103,6 +105,9 @@ def worker(
       bgmigrate worker --backend celery --concurrency 8
       bgmigrate worker --backend arq --queues emails
     """
+    # Like `celery -A` and `arq`: task modules are found from the directory the worker starts in.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         settings = worker_settings()
         runner = _run_celery if _choose(backend, settings) is WorkerBackend.celery else _run_arq

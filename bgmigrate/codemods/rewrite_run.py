@@ -37,7 +37,11 @@ def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
         source = sources.get(path)
         if source is None:
             continue
-        before = source.path.read_bytes()
+        try:
+            before = source.path.read_bytes()
+        except OSError as exc:
+            errors.append(ErrorReport(path, f"cannot read: {exc}"))
+            continue
         if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
             continue
         try:

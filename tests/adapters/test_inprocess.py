@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -212,8 +213,8 @@ def test_shutdown_logs_each_task_it_drops_by_name(caplog: pytest.LogCaptureFixtu
 
 
 def test_stats_are_written_at_shutdown_with_queueing_delay(tmp_path: Path) -> None:
-    path = tmp_path / "stats.json"
-    runtime = bgmigrate.configure(stats_path=path, inprocess_workers=1)
+    path = tmp_path / f"stats-{os.getpid()}.json"
+    runtime = bgmigrate.configure(stats_path=tmp_path / "stats-{pid}.json", inprocess_workers=1)
     anyio.run(runtime.start)
     first = takes.enqueue(0.2)
     second = quick.enqueue(1)  # waits behind `takes` for the only pool thread

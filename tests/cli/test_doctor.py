@@ -101,14 +101,15 @@ def test_a_task_module_that_fails_to_import_is_named(monkeypatch: pytest.MonkeyP
     assert "No module named 'no_such_dependency'" in result.output
 
 
-def test_task_modules_are_imported_as_bgmigrate_worker_does_not_from_the_cwd(
+def test_task_modules_are_imported_as_bgmigrate_worker_does_from_the_cwd(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     Path("cwd_tasks.py").write_text(TASK_SOURCE.format(name="job"))
-    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "cwd_tasks")
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "cwd_tasks,missing_tasks")
     result = runner.invoke(app, ["doctor"])
-    assert "✗ task module cwd_tasks imports" in result.output
-    assert "e.g. PYTHONPATH=." in result.output
+    assert "✓ task module cwd_tasks imports" in result.output
+    assert "✗ task module missing_tasks imports" in result.output
+    assert "or set PYTHONPATH" in result.output
 
 
 def test_an_app_task_routed_to_a_queue_but_unknown_to_workers_is_red(

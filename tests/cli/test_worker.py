@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -30,6 +32,22 @@ def test_a_task_module_that_does_not_import_is_named(monkeypatch: pytest.MonkeyP
     result = runner.invoke(app, ["worker", "--backend", "arq"])
     assert result.exit_code == 2
     assert "cannot import 'no_such_module_here'" in result.output
+
+
+def test_task_modules_are_imported_from_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "cwd_only_tasks.py").write_text(
+        "from bgmigrate import task\n\n@task\ndef cwd_only() -> None: ...\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "cwd_only_tasks")
+    # Imports succeed, so the worker gets as far as checking its options (and refuses them).
+    result = runner.invoke(app, ["worker", "--backend", "arq", "--queues", "a,b"])
+    assert "one queue" in result.output
+    assert "cwd_only_tasks.cwd_only" in bgmigrate.registry.registry
+    bgmigrate.registry.registry.unregister("cwd_only_tasks.cwd_only")
 
 
 def test_an_arq_worker_consumes_one_queue(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio.to_thread
@@ -76,12 +76,11 @@ class TaskBackend(abc.ABC):
         """Raise ``UnsupportedOption`` if ``task`` needs something this backend cannot do."""
         if task.is_async and not self.capabilities.async_tasks:
             raise UnsupportedOption(f"backend {self.alias!r} cannot run async task {task.name!r}")
-        for option in fields(task.options):
-            needed = _OPTION_NEEDS.get(option.name)
-            value = getattr(task.options, option.name)
-            if needed and value is not None and not getattr(self.capabilities, needed):
+        for option, needed in _OPTION_NEEDS.items():
+            value = getattr(task.options, option)
+            if value is not None and not getattr(self.capabilities, needed):
                 raise UnsupportedOption(
-                    f"task {task.name!r} sets {option.name}=, which backend "
+                    f"task {task.name!r} sets {option}=, which backend "
                     f"{self.alias!r} does not support; remove it or route the task to a "
                     "backend that does"
                 )

@@ -21,16 +21,22 @@ _REQUEST_SCOPED: dict[str, str] = {
 }
 
 
-def _class_paths(value: object) -> list[str]:
-    return [f"{cls.__module__}.{cls.__qualname__}" for cls in type(value).__mro__]
+@functools.lru_cache(maxsize=1024)
+def _request_scoped_fix(cls: type) -> str | None:
+    """The fix for instances of ``cls`` if it is (a subclass of) a request-scoped class."""
+    for base in cls.__mro__:
+        fix = _REQUEST_SCOPED.get(f"{base.__module__}.{base.__qualname__}")
+        if fix is not None:
+            return fix
+    return None
 
 
 def uncarriable_reason(value: object) -> str | None:
     """Why ``value`` cannot be sent to a worker and what to do instead, or ``None`` if it can."""
-    for path in _class_paths(value):
-        fix = _REQUEST_SCOPED.get(path)
-        if fix is not None:
-            return f"a {type(value).__name__} is bound to this request: {fix}"
+    cls: type = type(value)
+    fix = _request_scoped_fix(cls)
+    if fix is not None:
+        return f"a {type(value).__name__} is bound to this request: {fix}"
     if isinstance(value, io.IOBase):
         return "an open file only exists in this process: pass its path and open it in the task"
     kind = callable_kind(value)

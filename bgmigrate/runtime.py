@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+
+import pydantic_core
 
 from bgmigrate.backend import TaskBackend, backend_class
 from bgmigrate.codec import codec_for
@@ -162,7 +163,7 @@ def _describe_callable(func: Callable[..., Any]) -> str:
 
 
 def _json_size(payload: dict[str, Any]) -> int:
-    return len(json.dumps(payload, separators=(",", ":")).encode())
+    return len(pydantic_core.to_json(payload))
 
 
 _current: Runtime | None = None

@@ -57,8 +57,15 @@ class Runtime:
             await backend.start()
 
     async def close(self) -> None:
-        """Close every backend created so far (the in-process one drains its pending tasks)."""
-        for backend in list(self._backends.values()):
+        """Close every backend created so far (the in-process one drains its pending tasks).
+
+        The runtime forgets them, so that the next start (a second ``TestClient`` lifespan in
+        one test run, say) builds fresh ones.
+        """
+        with self._backends_lock:
+            closing = list(self._backends.values())
+            self._backends.clear()
+        for backend in closing:
             await backend.close()
 
     def prepare(

@@ -119,6 +119,14 @@ def client() -> Iterator[TestClient]:
         yield test_client
 
 
+def test_the_app_can_start_again_after_a_shutdown() -> None:
+    app = make_app()
+    for _ in range(2):  # as a test suite does, with one TestClient per test
+        with TestClient(app) as client:
+            client.post("/thread")
+    assert len(events) == 2
+
+
 def test_tasks_run_in_the_order_added_sharing_one_queue_with_dependencies(
     client: TestClient,
 ) -> None:

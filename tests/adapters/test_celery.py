@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from kombu import Connection
 from kombu.exceptions import OperationalError
 
 import bgmigrate
@@ -156,3 +157,28 @@ def test_a_task_whose_worker_process_dies_is_delivered_again(
     finished = [e for e in events(log, 3) if e["label"] == "finished"]
     assert [e["label"] for e in events(log, 3)] == ["started", "started", "finished"]
     assert finished[0]["pid"] != started["pid"]
+
+
+def test_a_batch_for_several_queues_reaches_every_queue() -> None:
+    # On RabbitMQ a message for a queue nobody declared is dropped: a batch declares each of its
+    # queues once, before the first message for it (Redis would route by name regardless).
+    suffix = uuid.uuid4().hex[:8]
+    one, two, default = f"q-one-{suffix}", f"q-two-{suffix}", f"q-default-{suffix}"
+    runtime = bgmigrate.configure(backend="celery", broker_url=AMQP, default_queue=default)
+    targets = [one, two, one, None, two]
+    jobs = [
+        runtime.prepare(tasks.record.using(queue=queue), ("batch", str(n)), {})[1]
+        for n, queue in enumerate(targets)
+    ]
+    runtime.backend("celery").enqueue(jobs)
+    with Connection(AMQP) as connection:
+        channel = connection.default_channel
+        try:
+            counts = {
+                name: channel.queue_declare(name, passive=True).message_count
+                for name in (one, two, default)
+            }
+        finally:
+            for name in (one, two, default):
+                connection.default_channel.queue_delete(name)
+    assert counts == {one: 2, two: 2, default: 1}

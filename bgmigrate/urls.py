@@ -6,8 +6,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bgmigrate.errors import ConfigError
 
+#: URL schemes that point at Redis; the other supported ones speak AMQP.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 #: URL schemes accepted for ``BROKER_URL`` and ``RESULT_URL``.
-SUPPORTED_SCHEMES = ("redis", "rediss", "unix", "amqp", "amqps", "pyamqp")
+SUPPORTED_SCHEMES = (*REDIS_SCHEMES, "amqp", "amqps", "pyamqp")
+
+
+def is_redis_url(url: str | None) -> bool:
+    """Whether ``url`` points at Redis (rather than an AMQP broker)."""
+    return url is not None and url.partition("://")[0] in REDIS_SCHEMES
 
 
 def redact_url(url: str) -> str:

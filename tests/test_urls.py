@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bgmigrate.errors import ConfigError
-from bgmigrate.urls import check_url, redact_url
+from bgmigrate.urls import check_url, is_redis_url, redact_url
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,17 @@ def test_unusable_urls_fail_with_the_setting_named(url: str, problem: str) -> No
     with pytest.raises(ConfigError, match=f"BROKER_URL: .*{problem}") as caught:
         check_url(url, setting="BROKER_URL")
     assert ":pw@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "redis"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("rediss://host:6380/0", True),
+        ("unix:///tmp/redis.sock", True),
+        ("amqp://guest:guest@127.0.0.1:5672//", False),
+        (None, False),
+    ],
+)
+def test_redis_urls_are_told_from_amqp_ones(url: str | None, redis: bool) -> None:
+    assert is_redis_url(url) is redis

@@ -35,9 +35,8 @@ from bgmigrate.backend import Capabilities, TaskBackend
 from bgmigrate.config import Settings
 from bgmigrate.errors import ConfigError, EnqueueError
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
-from bgmigrate.urls import redact_url
+from bgmigrate.urls import is_redis_url, redact_url
 
-REDIS_SCHEMES = ("redis", "rediss", "unix")
 CLIENT_NAME = "bgmigrate-arq"
 POLL_INTERVAL = 0.05
 """Seconds between reads of a job's state while waiting for its result."""
@@ -59,7 +58,7 @@ class ArqBackend(TaskBackend):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        if settings.broker_url.partition("://")[0] not in REDIS_SCHEMES:
+        if not is_redis_url(settings.broker_url):
             raise ConfigError(
                 f"BGMIGRATE_BROKER_URL: the arq backend needs Redis, got "
                 f"{redact_url(settings.broker_url)!r} (e.g. redis://127.0.0.1:6379/0)"

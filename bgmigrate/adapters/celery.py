@@ -28,7 +28,7 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 
-from bgmigrate.adapters.celery_app import broker_priority, is_redis, make_app
+from bgmigrate.adapters.celery_app import broker_priority, make_app
 from bgmigrate.adapters.celery_redis_batch import one_round_trip
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, TaskBackend
@@ -41,7 +41,7 @@ from bgmigrate.errors import (
 )
 from bgmigrate.jobs import Job, TaskHandle, TaskStatus
 from bgmigrate.task import Task
-from bgmigrate.urls import redact_url
+from bgmigrate.urls import is_redis_url, redact_url
 
 logger = logging.getLogger("bgmigrate.celery")
 
@@ -80,7 +80,7 @@ class CeleryBackend(TaskBackend):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        if settings.result_url is not None and not is_redis(settings.result_url):
+        if settings.result_url is not None and not is_redis_url(settings.result_url):
             raise ConfigError(
                 f"BGMIGRATE_RESULT_URL: the celery backend keeps results in Redis, got "
                 f"{redact_url(settings.result_url)!r} (e.g. redis://127.0.0.1:6379/1)"
@@ -88,7 +88,7 @@ class CeleryBackend(TaskBackend):
         self.app = make_app(settings, publisher=True)
         # Idempotency keys need Redis: the result store, else a Redis broker.
         self._store_url = settings.result_url or (
-            settings.broker_url if is_redis(settings.broker_url) else None
+            settings.broker_url if is_redis_url(settings.broker_url) else None
         )
         self._store: redis.Redis | None = None
 
@@ -215,7 +215,7 @@ class CeleryBackend(TaskBackend):
 
     def _warn_long_delay(self, job: Job) -> None:
         options = job.task.options
-        if not is_redis(self.settings.broker_url) or not options.deferred:
+        if not is_redis_url(self.settings.broker_url) or not options.deferred:
             return
         delay = options.delay
         if delay is None and options.run_after is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 
 from bgmigrate.config import Settings
+from bgmigrate.urls import is_redis_url
 
 logger = logging.getLogger("bgmigrate.celery")
 
@@ -24,17 +25,12 @@ MAX_PRIORITY = 9
 """bgmigrate priorities run from 0 (lowest) to 9 (highest)."""
 
 
-def is_redis(url: str | None) -> bool:
-    """Whether ``url`` points at Redis (the other supported brokers speak AMQP)."""
-    return url is not None and url.partition("://")[0] in ("redis", "rediss", "unix")
-
-
 def broker_priority(settings: Settings, priority: int) -> int:
     """bgmigrate priority (9 = most urgent) in the broker's terms.
 
     RabbitMQ runs higher numbers first; kombu's Redis transport runs lower numbers first.
     """
-    return MAX_PRIORITY - priority if is_redis(settings.broker_url) else priority
+    return MAX_PRIORITY - priority if is_redis_url(settings.broker_url) else priority
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -63,7 +59,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # re-delivered: with a result store, the worker sees it succeeded and skips it.
         "worker_deduplicate_successful_tasks": settings.result_url is not None,
     }
-    if is_redis(settings.broker_url):
+    if is_redis_url(settings.broker_url):
         if settings.broker_url.startswith("redis://"):  # rediss:// keeps kombu's TLS handling
             config["broker_transport"] = TRANSPORT
         config["broker_transport_options"] = {

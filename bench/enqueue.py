@@ -153,25 +153,20 @@ async def bench_arq(url: str, queue: str, calls: int, rounds: int) -> Medians:
 
 def plot(medians: Medians, path: Path, title: str) -> None:
     """Bars of microseconds per call, bgmigrate beside the raw client, written as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from plots import grouped_bars  # bench/plots.py, beside this script
 
     names = list(medians)
-    figure, axes = plt.subplots(figsize=(8, 4.2), dpi=100)
-    for offset, index, label in ((-0.2, 0, "bgmigrate"), (0.2, 1, "raw client")):
-        values = [medians[name][index] for name in names]
-        bars = axes.bar([x + offset for x in range(len(names))], values, width=0.4, label=label)
-        axes.bar_label(bars, fmt="%.0f", fontsize=8)
-    axes.set_xticks(range(len(names)), [name.replace(" ", "\n") for name in names])
-    axes.set_ylabel("µs per call (a request call adds 10 tasks)")
-    axes.set_title(title, fontsize=10)
-    axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+    grouped_bars(
+        path,
+        title=title,
+        ylabel="µs per call (a request call adds 10 tasks)",
+        groups=[name.replace(" ", "\n") for name in names],
+        series={
+            "bgmigrate": [medians[name][0] for name in names],
+            "raw client": [medians[name][1] for name in names],
+        },
+        label_format="%.0f",
+    )
 
 
 def main() -> None:

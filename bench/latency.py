@@ -298,27 +298,18 @@ def table(results: list[Measured]) -> str:
 
 def plot(results: list[Measured], path: Path, title: str) -> None:
     """Grouped bars of p50 and p99 per scenario, written as a PNG."""
-    import matplotlib
+    from plots import grouped_bars  # bench/plots.py, beside this script
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [textwrap.fill(r.scenario.name, 16, break_long_words=False) for r in results]
-    positions = range(len(results))
-    figure, axes = plt.subplots(figsize=(10, 4.8), dpi=100)
-    for offset, p in ((-0.2, 50), (0.2, 99)):
-        values = [r.percentile(p) for r in results]
-        bars = axes.bar([x + offset for x in positions], values, width=0.4, label=f"p{p}")
-        axes.bar_label(bars, fmt="%.1f", fontsize=8)
-    axes.set_xticks(list(positions), names, fontsize=9)
-    axes.set_yscale("log")
-    axes.set_ylabel("GET /light latency (ms, log scale)")
-    axes.set_title(title, fontsize=10)
-    axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
+    grouped_bars(
+        path,
+        title=title,
+        ylabel="GET /light latency (ms, log scale)",
+        groups=[textwrap.fill(r.scenario.name, 16, break_long_words=False) for r in results],
+        series={f"p{p}": [r.percentile(p) for r in results] for p in (50, 99)},
+        label_format="%.1f",
+        log_scale=True,
+        size=(10, 4.8),
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -95,7 +95,9 @@ def worker(
 ) -> None:
     """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
 
-    Only registered tasks run: any other task name is rejected and logged, never imported.
+    The modules are imported from the working directory, PYTHONPATH and installed packages,
+    as `celery -A` and `arq` do. Only registered tasks run: any other task name is rejected
+    and logged, never imported.
 
     Configure it with the same BGMIGRATE_* variables as the application.
 

@@ -95,13 +95,8 @@ def body_calls(
     at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
     known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
     calls = [
-        Call(
-            callee_name(resolver, node.func, known),
-            location(node),
-            in_loop,
-            isinstance(parent, ast.Await),
-        )
-        for node, in_loop, parent in nodes
+        Call(callee_name(resolver, node.func, known), location(node), in_loop)
+        for node, in_loop, _ in nodes
         if isinstance(node, ast.Call)
     ]
     return tuple(calls)

@@ -39,7 +39,6 @@ class Call:
     """Resolved dotted name (``requests.get``), or source text when unresolvable (``db.commit``)."""
     at: Location
     in_loop: bool = False
-    awaited: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,17 +13,9 @@ RELATIVE_ERROR = math.sqrt(GROWTH) - 1
 #: Smallest duration told apart from zero (values below share bucket 0); the largest bucket
 #: index is bounded by the largest float, so memory is bounded whatever the traffic.
 MIN_VALUE = 1e-6
-_LOG_GROWTH = math.log(GROWTH)
-_PER_LOG_GROWTH = 1 / _LOG_GROWTH
+_PER_LOG_GROWTH = 1 / math.log(GROWTH)
 _PER_MIN_VALUE = 1 / MIN_VALUE
 _log = math.log
-
-
-def bucket_of(value: float) -> int:
-    """The bucket index of ``value`` seconds (0 for anything at or below ``MIN_VALUE``)."""
-    if value <= MIN_VALUE:
-        return 0
-    return 1 + int(math.log(value / MIN_VALUE) / _LOG_GROWTH)
 
 
 def bucket_value(index: int) -> float:
@@ -45,7 +37,8 @@ class Histogram:
 
     def add(self, value: float) -> None:
         """Record one duration in seconds."""
-        # bucket_of, inlined: this runs once per task, on the task's path.
+        # Bucket 0 holds everything up to MIN_VALUE; bucket i > 0 starts at
+        # MIN_VALUE * GROWTH ** (i - 1). Computed inline: this runs on every task's path.
         index = 1 + int(_log(value * _PER_MIN_VALUE) * _PER_LOG_GROWTH) if value > MIN_VALUE else 0
         buckets = self.buckets
         buckets[index] = buckets.get(index, 0) + 1

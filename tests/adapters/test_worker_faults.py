@@ -67,9 +67,15 @@ class Tally:
             lambda: jobs <= self.done(), timeout=timeout, what=f"{len(jobs)} jobs of {self.run}"
         )
 
-    def wait_count(self, count: int) -> None:
-        """Wait until ``count`` jobs have completed."""
-        wait_until(lambda: len(self.done()) >= count, timeout=60, what=f"{count} jobs done")
+    def wait_running_after(self, count: int) -> None:
+        """Wait until ``count`` jobs have completed and some job is running, both seen at once
+        (checked one after the other, a fast worker can finish everything in between)."""
+        wait_until(
+            lambda: len(self.done()) >= count and bool(self.in_flight()),
+            timeout=60,
+            interval=0.005,
+            what=f"{count} jobs done and one running",
+        )
 
     def in_flight(self) -> set[int]:
         """Jobs started and not completed (call with no worker running)."""
@@ -133,8 +139,8 @@ def test_every_job_completes_although_the_worker_is_killed_three_times(
         tasks.tally.using(key=f"{run}:{job}").enqueue(run, job, seconds)
     interrupted: list[set[int]] = []
     for kill in range(1, KILLS + 1):
-        tally.wait_count(kill * JOBS // (KILLS + 1))
-        wait_until(lambda: bool(tally.in_flight()), timeout=10, what="a job running")
+        # Kills spread over the first part of the run, so that work is left after the last one.
+        tally.wait_running_after(kill * JOBS // (KILLS + 2))
         worker.kill()  # SIGKILL to the whole process group, pool children included
         interrupted.append(tally.in_flight())
         if backend == "celery":

@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,8 +158,28 @@ def _mirror_git_dir(mirror: Path, app: App) -> Path | None:
     return None
 
 
-def _run(*argv: str | Path, cwd: Path | None = None) -> None:
-    subprocess.run([str(arg) for arg in argv], cwd=cwd, check=True)
+def _extract(git_dir: Path, app: App, work: Path) -> None:
+    """Write APP's package at its commit from the git directory GIT_DIR into WORK."""
+    work.mkdir()
+    # Only the scanned package: a mirror can lack the repository's large files (git then
+    # complains on stderr about objects outside the package, which do not matter here).
+    command = ["git", f"--git-dir={git_dir}", "archive", app.commit, "--", app.subdir]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as archive:
+        subprocess.run(["tar", "-x", "-C", str(work)], stdin=archive.stdout, check=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"`{' '.join(command)}` failed")
+
+
+def _clone(app: App, work: Path) -> None:
+    """Clone APP from GitHub into WORK and check its pinned commit out."""
+    subprocess.run(
+        ["git", "clone", "--quiet", f"https://github.com/{app.repo}", str(work)], check=True
+    )
+    subprocess.run(
+        ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", app.commit],
+        cwd=work,
+        check=True,
+    )
 
 
 def fetch_app(app: App, mirror: Path | None, into: Path = CORPUS) -> Path:
@@ -168,33 +189,15 @@ def fetch_app(app: App, mirror: Path | None, into: Path = CORPUS) -> Path:
     if stamp.is_file() and stamp.read_text().strip() == app.commit:
         return target
     into.mkdir(parents=True, exist_ok=True)
+    git_dir = _mirror_git_dir(mirror, app) if mirror else None
     with tempfile.TemporaryDirectory(dir=into, prefix=f".{app.slug}-") as partial:
         work = Path(partial) / "tree"
-        git_dir = _mirror_git_dir(mirror, app) if mirror else None
-        if git_dir is not None:
-            work.mkdir()
-            archive = subprocess.Popen(
-                # Only the scanned package: a mirror can lack the repository's large files.
-                ["git", f"--git-dir={git_dir}", "archive", app.commit, "--", app.subdir],
-                stdout=subprocess.PIPE,
-            )
-            subprocess.run(["tar", "-x", "-C", str(work)], stdin=archive.stdout, check=True)
-            if archive.wait() != 0:
-                raise SystemExit(f"git archive {app.commit} failed in {git_dir}")
+        if git_dir is None:
+            _clone(app, work)
         else:
-            _run("git", "clone", "--quiet", f"https://github.com/{app.repo}", work)
-            _run(
-                "git",
-                "-c",
-                "advice.detachedHead=false",
-                "checkout",
-                "--quiet",
-                app.commit,
-                cwd=work,
-            )
+            _extract(git_dir, app, work)
         (work / ".corpus-commit").write_text(app.commit + "\n")
-        if target.exists():
-            subprocess.run(["rm", "-rf", str(target)], check=True)
+        shutil.rmtree(target, ignore_errors=True)
         work.rename(target)
     return target
 

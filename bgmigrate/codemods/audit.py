@@ -29,7 +29,8 @@ from bgmigrate.codemods.model import (
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
-from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
+from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
+from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.stats import TaskStats
 
 _DEPTH = 3
@@ -194,8 +195,8 @@ class Auditor:
     def findings(self, ctx: SiteContext) -> tuple[Finding, ...]:
         """Selected, unsuppressed findings of every rule, in rule order."""
         found: list[Finding] = []
-        for rule, spec in RULES.items():
-            if not selected(rule.value, self.config.select, self.config.ignore):
+        for code, spec in RULES.items():
+            if not selected(code, self.config.select, self.config.ignore):
                 continue
             found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
         return tuple(found)
@@ -230,7 +231,7 @@ class Auditor:
 
     def unused(self) -> Iterator[UnusedSuppression]:
         """Suppression comments that silenced nothing (when BGM199 is selected)."""
-        if not selected(Rule.UNUSED_SUPPRESSION.value, self.config.select, self.config.ignore):
+        if not selected(UNUSED_SUPPRESSION.code, self.config.select, self.config.ignore):
             return
         for facts in self.project.facts.values():
             for line, codes in facts.suppressions:
@@ -243,7 +244,7 @@ def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
     """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects."""
     if site.task.target is None:
         return Verdict.MANUAL
-    effects = {RULES[Rule(f.rule)].effect for f in findings}
+    effects = {RULES[f.rule].effect for f in findings}
     if Effect.KEEP in effects or Effect.MIGRATE not in effects:
         return Verdict.KEEP
     return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE

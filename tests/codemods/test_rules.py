@@ -12,8 +12,10 @@ from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.discovery import discover
 from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import build
+from bgmigrate.codemods.reporters import json_report
 from bgmigrate.codemods.rules import RULES, Invalid, example_source, selected
 from bgmigrate.codemods.runner import load_evidence
+from tests.codemods.report_schema import load_report
 
 VALID = [
     pytest.param(code, example, spec.evidence, id=f"{code}-valid-{i}")
@@ -39,6 +41,7 @@ def scan_source(
         (root / "stats.json").write_text(evidence)
         observed = load_evidence([root / "stats.json"])
     report, _ = run_audit(build(list(discover([root], config, root)), 1), config, observed)
+    load_report(json_report.render(report))
     return report
 
 

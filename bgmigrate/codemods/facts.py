@@ -153,7 +153,8 @@ class Pass:
 class FileFacts:
     """Everything the project pass needs to know about one file."""
 
-    path: str
+    display_path: str
+    """The file as reports show it (``SourceFile.display_path``); also its key in the project."""
     module: str
     error: str | None = None
     functions: tuple[FunctionFacts, ...] = ()

@@ -310,7 +310,7 @@ def _analyze_tree(
     scans = [*results, module_level]
     text = source.decode("utf-8", errors="replace")
     return FileFacts(
-        path=path,
+        display_path=path,
         module=module,
         functions=tuple(functions),
         call_sites=tuple(c for r in scans for c in r.call_sites),

@@ -69,7 +69,7 @@ class FunctionIndex:
 
     def add(self, facts: FileFacts) -> None:
         """Record (or replace) the facts of one file."""
-        self.facts[facts.path] = facts
+        self.facts[facts.display_path] = facts
 
     def resolve(self, qualified: str, analyse: AnalyseFn) -> tuple[FileFacts, FunctionFacts] | None:
         """The definition ``qualified`` names, following ``from x import y`` re-exports."""
@@ -78,7 +78,7 @@ class FunctionIndex:
             if split is None:
                 return None
             source, rest = split
-            facts = self.facts.get(source.display) or analyse(source)
+            facts = self.facts.get(source.display_path) or analyse(source)
             function = next((f for f in facts.functions if f.qualname == rest), None)
             if function is None:
                 init = f"{rest}.__init__"

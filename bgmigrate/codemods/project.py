@@ -31,7 +31,7 @@ Progress = Callable[[int], None]
 def read(source: SourceFile) -> bytes | None:
     """The file's bytes, or ``None`` when it cannot be read."""
     try:
-        return source.path.read_bytes()
+        return source.abs_path.read_bytes()
     except OSError:
         return None
 
@@ -52,7 +52,7 @@ def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
 
 def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
     """Analyse ``sources`` with ``jobs`` processes (serially for few files), streaming results."""
-    work = [(s.path, s.display, s.module, hints) for s in sources]
+    work = [(s.abs_path, s.display_path, s.module, hints) for s in sources]
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
         yield from map(_analyze_path, work)
         return
@@ -80,9 +80,9 @@ class Project:
 
     def analyse_now(self, source: SourceFile) -> FileFacts:
         """Analyse one more file (a task's module that the byte test skipped)."""
-        facts = _analyze_path((source.path, source.display, source.module, self.current))
+        facts = _analyze_path((source.abs_path, source.display_path, source.module, self.current))
         self.index.add(facts)
-        self.hints[source.display] = self.current
+        self.hints[source.display_path] = self.current
         return facts
 
     def resolve(self, qualified: str) -> tuple[FileFacts, FunctionFacts] | None:
@@ -120,19 +120,21 @@ class Project:
         for _ in range(_MAX_ROUNDS):
             hints = self.current = self._global_hints()
             self._sweep_reexports(hints, jobs)
-            stale = [s for s in self.files if s.display in self.facts and self._relevant(s, hints)]
+            stale = [
+                s for s in self.files if s.display_path in self.facts and self._relevant(s, hints)
+            ]
             if not stale:
                 return
             for facts in analyze_many(stale, hints, jobs):
                 self.index.add(facts)
-                self.hints[facts.path] = hints
+                self.hints[facts.display_path] = hints
 
     def _relevant(self, source: SourceFile, hints: Hints) -> bool:
         """Whether ``hints`` could change what the analysis of ``source`` finds."""
-        old = self.hints.get(source.display, Hints())
+        old = self.hints.get(source.display_path, Hints())
         if old == hints:
             return False
-        facts = self.facts[source.display]
+        facts = self.facts[source.display_path]
         prefix = f"{source.module}."
         # Hints that disappeared matter as much as new ones (a cached analysis may hold them).
         new_params = {p for p in hints.bg_params ^ old.bg_params if p[0].startswith(prefix)}
@@ -141,7 +143,7 @@ class Project:
         imported = [q for _, q in facts.imports]
         touched = any(matches(q, new_names | new_owners) for q in imported)
         if not (new_params or touched):
-            self.hints[source.display] = hints
+            self.hints[source.display_path] = hints
             return False
         return True
 
@@ -157,14 +159,14 @@ class Project:
         extra = tuple(a.encode() for a in sorted(aliases))
         found = []
         for source in self.files:
-            if source.display in self.facts:
+            if source.display_path in self.facts:
                 continue
             data = read(source)
             if data is not None and b"import" in data and any(m in data for m in extra):
                 found.append(source)
         for facts in analyze_many(found, hints, jobs):
             self.index.add(facts)
-            self.hints[facts.path] = hints
+            self.hints[facts.display_path] = hints
 
 
 _KNOWN: frozenset[str] = frozenset()
@@ -197,7 +199,7 @@ def _probe_all(
     files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
 ) -> Iterator[tuple[str, FileFacts, Hints]]:
     """``(cache key, facts, hints they were analysed with)`` for every candidate file."""
-    work = [(s.path, s.display, s.module) for s in files]
+    work = [(s.abs_path, s.display_path, s.module) for s in files]
     known = frozenset(entries)
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
         _init(known)
@@ -236,9 +238,9 @@ def build(
     keys: dict[str, str] = {}
     for entry, facts, hints in _probe_all(files, jobs, entries, progress):
         index.add(facts)
-        project.hints[facts.path] = hints
+        project.hints[facts.display_path] = hints
         if entry:
-            keys[facts.path] = entry
+            keys[facts.display_path] = entry
     project.settle(jobs)
     if cache_path is not None:
         fresh = {k: cache.Entry(project.facts[p], project.hints[p]) for p, k in keys.items()}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bgmigrate.codemods.audit import run_audit
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.discovery import discover
 from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import build
+from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.reporters import json_report
 from bgmigrate.codemods.rules import RULES, Invalid, example_source, selected
 from bgmigrate.codemods.runner import load_evidence

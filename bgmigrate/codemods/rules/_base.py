@@ -11,9 +11,9 @@ import textwrap
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
 from bgmigrate.codemods.model import Evidence, Finding
+from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.stats import TaskStats
 
 

@@ -27,13 +27,11 @@ from bgmigrate.codemods.model import (
     Verdict,
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
-from bgmigrate.codemods.project import Project
+from bgmigrate.codemods.project import TRACE_DEPTH, Project
 from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.stats import TaskStats
-
-_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,12 +110,12 @@ class Auditor:
         """The task's calls, then the calls of project functions it calls (bounded depth)."""
         frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = [(facts, function, ())]
         seen = {(facts.display_path, function.qualname)}
-        for depth in range(_DEPTH):
+        for depth in range(TRACE_DEPTH):
             following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = []
             for owner, current, via in frontier:
                 for call in current.calls:
                     yield TracedCall(call, owner.display_path, via)
-                    found = self.project.resolve(call.name) if depth + 1 < _DEPTH else None
+                    found = self.project.resolve(call.name) if depth + 1 < TRACE_DEPTH else None
                     if found and (found[0].display_path, found[1].qualname) not in seen:
                         seen.add((found[0].display_path, found[1].qualname))
                         following.append((found[0], found[1], (*via, call.name)))

@@ -1,5 +1,10 @@
-"""The project pass: find candidate files cheaply, analyse them in parallel, then spread what
-one file says about another (re-exports, helpers that receive the object) until nothing changes.
+"""The project pass, in three stages (``build``):
+
+1. probe: byte-test every file and analyse the candidates, in parallel;
+2. settle: spread what one file says about another (re-exports, helpers that receive the
+   object) until nothing changes;
+3. follow: read the modules the audit looks into that the byte test skipped (a task defined
+   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read.
 
 Memory stays flat in the number of files: file contents are read, tested and dropped; only the
 facts of candidate files are kept.
@@ -12,20 +17,25 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts
-from bgmigrate.codemods.finder import Hints, analyze
-from bgmigrate.codemods.index import FunctionIndex, ModuleIndex
+from bgmigrate.codemods.facts import FileFacts, Hints
+from bgmigrate.codemods.finder import analyze
+from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task.
 MARKERS = (b"ackground", b"add_task")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
+TRACE_DEPTH = 3
+"""How many calls deep the audit follows a task into the project's own functions."""
 Progress = Callable[[int], None]
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
 def read(source: SourceFile) -> bytes | None:
@@ -50,14 +60,30 @@ def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
     return analyze(data, display, module, hints)
 
 
-def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
-    """Analyse ``sources`` with ``jobs`` processes (serially for few files), streaming results."""
-    work = [(s.abs_path, s.display_path, s.module, hints) for s in sources]
+def run_jobs(
+    work: list[Job],
+    run: Callable[[Job], Result],
+    jobs: int,
+    chunks_per_process: int,
+    init: Callable[..., None] | None = None,
+    init_args: tuple[Any, ...] = (),
+) -> Iterator[Result]:
+    """``run`` over ``work`` in ``jobs`` processes (in this one for one job or few files, where
+    starting processes costs more than it saves), streaming results in order."""
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        yield from map(_analyze_path, work)
+        if init is not None:
+            init(*init_args)
+        yield from map(run, work)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_analyze_path, work, chunksize=max(1, len(work) // (jobs * 8)))
+    chunksize = max(1, len(work) // (jobs * chunks_per_process))
+    with ProcessPoolExecutor(max_workers=jobs, initializer=init, initargs=init_args) as pool:
+        yield from pool.map(run, work, chunksize=chunksize)
+
+
+def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
+    """Analyse ``sources`` with ``jobs`` processes, streaming results."""
+    work = [(s.abs_path, s.display_path, s.module, hints) for s in sources]
+    return run_jobs(work, _analyze_path, jobs, chunks_per_process=8)
 
 
 @dataclasses.dataclass
@@ -69,7 +95,7 @@ class Project:
     hints: dict[str, Hints]
     """The hints each analysed file was last analysed with, by display path."""
     current: Hints = dataclasses.field(default_factory=Hints)
-    """The latest project-wide hints (files analysed on demand get these)."""
+    """The latest project-wide hints (files read by ``follow`` get these)."""
     swept: set[str] = dataclasses.field(default_factory=set)
     """Aliases the skipped files were already byte-tested for (each is looked for once)."""
 
@@ -78,16 +104,31 @@ class Project:
         """Analysed files by display path."""
         return self.index.facts
 
-    def analyse_now(self, source: SourceFile) -> FileFacts:
-        """Analyse one more file (a task's module that the byte test skipped)."""
-        facts = _analyze_path((source.abs_path, source.display_path, source.module, self.current))
-        self.index.add(facts)
-        self.hints[source.display_path] = self.current
-        return facts
+    def resolve(self, qualified: str) -> Found | None:
+        """The function definition ``qualified`` names, among the files analysed so far."""
+        return self.index.resolve(qualified)
 
-    def resolve(self, qualified: str) -> tuple[FileFacts, FunctionFacts] | None:
-        """The function definition ``qualified`` names, anywhere in the scanned tree."""
-        return self.index.resolve(qualified, self.analyse_now)
+    def follow(self, names: Iterable[str]) -> None:
+        """Analyse the files that define (or re-export) ``names`` but the byte test skipped."""
+        for name in names:
+            while (source := self.index.unread(name)) is not None:
+                job = (source.abs_path, source.display_path, source.module, self.current)
+                self.index.add(_analyze_path(job))
+                self.hints[source.display_path] = self.current
+
+    def follow_tasks(self) -> None:
+        """Stage 3: read what the audit looks into — the functions handed the object, the
+        dependencies, each call site's task and the functions it calls, ``TRACE_DEPTH`` deep."""
+        analysed = list(self.facts.values())
+        self.follow(p.callee for f in analysed for p in f.passes)
+        self.follow(d for f in analysed for function in f.functions for d in function.depends)
+        sites = [site for f in analysed for site in f.call_sites]
+        self.follow(name for site in sites for name in site.task.lambda_calls)
+        frontier = {site.task.target for site in sites if site.task.target}
+        for _ in range(TRACE_DEPTH):
+            self.follow(sorted(frontier))
+            found = [self.resolve(name) for name in frontier]
+            frontier = {call.name for f in found if f is not None for call in f[1].calls}
 
     def _global_hints(self) -> Hints:
         names = {
@@ -100,19 +141,17 @@ class Project:
 
     def _bg_params(self) -> frozenset[tuple[str, str]]:
         params: set[tuple[str, str]] = set()
-        for facts in list(self.facts.values()):
-            for passed in facts.passes:
-                found = self.resolve(passed.callee)
-                if found is None:
-                    continue
-                target_file, function = found
-                shift = 1 if function.is_method else 0
-                for param in function.params:
-                    by_keyword = passed.keyword == param.name
-                    by_index = passed.keyword is None and param.index == passed.index + shift
-                    if by_keyword or by_index:
-                        key = f"{target_file.module}.{function.qualname}"
-                        params.add((key.lstrip("."), param.name))
+        passes = [passed for facts in self.facts.values() for passed in facts.passes]
+        self.follow(passed.callee for passed in passes)
+        for passed in passes:
+            found = self.resolve(passed.callee)
+            if found is None:
+                continue
+            target_file, function = found
+            key = f"{target_file.module}.{function.qualname}".lstrip(".")
+            params.update(
+                (key, p.name) for p in passed.receivers(function.params, function.is_method)
+            )
         return frozenset(params)
 
     def settle(self, jobs: int) -> None:
@@ -200,27 +239,16 @@ def _probe_all(
 ) -> Iterator[tuple[str, FileFacts, Hints]]:
     """``(cache key, facts, hints they were analysed with)`` for every candidate file."""
     work = [(s.abs_path, s.display_path, s.module) for s in files]
-    known = frozenset(entries)
-    if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        _init(known)
-        results: Iterable[tuple[str, FileFacts | None] | None] = map(_probe, work)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(known,))
-        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 64)))
-    try:
-        for result in results:
-            if progress:
-                progress(1)
-            if result is not None:
-                entry, facts = result
-                if facts is None:
-                    yield entry, entries[entry].facts, entries[entry].hints
-                else:
-                    yield entry, facts, Hints()
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    results = run_jobs(work, _probe, jobs, 64, init=_init, init_args=(frozenset(entries),))
+    for result in results:
+        if progress:
+            progress(1)
+        if result is not None:
+            entry, facts = result
+            if facts is None:
+                yield entry, entries[entry].facts, entries[entry].hints
+            else:
+                yield entry, facts, Hints()
 
 
 def build(
@@ -229,9 +257,9 @@ def build(
     progress: Progress | None = None,
     cache_path: Path | None = None,
 ) -> Project:
-    """Byte-test every file and analyse the candidates (in parallel), then settle cross-file
-    facts. With ``cache_path``, unchanged files reuse the previous run's settled facts (and are
-    analysed again only when what other files say about them changed)."""
+    """Probe, settle and follow (the module docstring's stages). With ``cache_path``, unchanged
+    files reuse the previous run's settled facts (and are analysed again only when what other
+    files say about them changed)."""
     index = FunctionIndex(ModuleIndex(files))
     project = Project(files, index, {})
     entries = cache.load(cache_path) if cache_path else {}
@@ -242,6 +270,7 @@ def build(
         if entry:
             keys[facts.display_path] = entry
     project.settle(jobs)
+    project.follow_tasks()
     if cache_path is not None:
         fresh = {k: cache.Entry(project.facts[p], project.hints[p]) for p, k in keys.items()}
         if fresh != entries:

@@ -12,7 +12,8 @@ import hypothesmith
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bgmigrate.codemods.finder import Hints, analyze
+from bgmigrate.codemods.facts import Hints
+from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.rewrite_run import changes
 from bgmigrate.codemods.runner import Configured, analyse

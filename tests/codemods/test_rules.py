@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,13 @@ def test_every_rule_has_examples_both_ways() -> None:
         assert spec.valid
         assert spec.invalid
         assert spec.summary.endswith(".")
+
+
+def test_a_rule_module_is_named_after_its_code_and_its_docstring_agrees() -> None:
+    for spec in RULES.values():
+        module = sys.modules[spec.check.__module__]
+        assert module.__name__.rpartition(".")[2].startswith(f"{spec.code.lower()}_")
+        assert (module.__doc__ or "").startswith(f"{spec.code} {spec.name}: ")
 
 
 def test_codes_are_stable_and_unique() -> None:

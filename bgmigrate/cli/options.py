@@ -87,5 +87,5 @@ def analyse_paths(
     """
     here = Path.cwd()
     given = list(paths or [])
-    settings = effective_config(given, config, here, **flags)
-    return analyse(given, settings, here, jobs, progress, evidence)
+    configured = effective_config(given, config, here, **flags)
+    return analyse(given, configured, here, jobs, progress, evidence)

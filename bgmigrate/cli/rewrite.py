@@ -61,14 +61,14 @@ def rewrite(
             if diff:
                 typer.echo(change.diff(), nl=False)
             elif check:
-                typer.echo(f"would rewrite {change.source.display}", err=True)
+                typer.echo(f"would rewrite {change.source.display_path}", err=True)
             else:
                 try:
                     change.write()
                 except OSError as exc:  # the file is left as it was; the run goes on
-                    errors.append(ErrorReport(change.source.display, f"cannot write: {exc}"))
+                    errors.append(ErrorReport(change.source.display_path, f"cannot write: {exc}"))
                     continue
-                typer.echo(f"rewrote {change.source.display}", err=True)
+                typer.echo(f"rewrote {change.source.display_path}", err=True)
             changed += 1
         for error in errors:
             typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)

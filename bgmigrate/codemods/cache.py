@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bgmigrate import __version__
-from bgmigrate.codemods.facts import FileFacts
-from bgmigrate.codemods.finder import Hints
+from bgmigrate.codemods.facts import FileFacts, Hints
 
 DIRECTORY = ".bgmigrate_cache"
 

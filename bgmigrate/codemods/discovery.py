@@ -9,20 +9,22 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.gitignore import GitIgnore, is_ignored
+from bgmigrate.codemods.pyproject import CodemodConfig
 
 
 @dataclasses.dataclass(frozen=True, order=True)
 class SourceFile:
     """One file to analyse."""
 
-    path: Path
-    """Absolute path."""
-    display: str
-    """Path shown in reports: relative to the scan root, ``/``-separated."""
+    abs_path: Path
+    """Absolute path: where the file is read and written."""
+    display_path: str
+    """Path shown in reports: relative to the working directory when the file is below it,
+    else absolute; ``/``-separated."""
     module: str
-    """Dotted module name relative to the scan root (``app.tasks``; ``app`` for a package)."""
+    """Dotted module name counted from the path given, above any package it is part of
+    (``app.tasks``; ``app`` for a package)."""
 
 
 def module_name(relative: Path) -> str:

@@ -49,7 +49,7 @@ def _helpers(project: Project) -> set[tuple[str, str]]:
         for passed in facts.passes:
             target = project.resolve(passed.callee)
             if target is not None:
-                found.add((target[0].path, target[1].qualname))
+                found.add((target[0].display_path, target[1].qualname))
     return found
 
 
@@ -96,7 +96,7 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
     return any(
         matches(qual, names)
         for other in project.facts.values()
-        if other.path != facts.path
+        if other.display_path != facts.display_path
         for _, qual in other.imports
     )
 

@@ -23,22 +23,22 @@ class Change:
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
-        return unified_diff(self.source.display, self.before, self.after)
+        return unified_diff(self.source.display_path, self.before, self.after)
 
     def write(self) -> None:
         """Replace the file atomically."""
-        write_atomic(self.source.path, self.after)
+        write_atomic(self.source.abs_path, self.after)
 
 
 def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
     """Every file whose rewrite differs from its current content; failures go to ``errors``."""
-    sources = {s.display: s for s in run.project.files}
+    sources = {s.display_path: s for s in run.project.files}
     for path, file_plan in sorted(plan(run.project, run.sites).items()):
         source = sources.get(path)
         if source is None:
             continue
         try:
-            before = source.path.read_bytes()
+            before = source.abs_path.read_bytes()
         except OSError as exc:
             errors.append(ErrorReport(path, f"cannot read: {exc}"))
             continue

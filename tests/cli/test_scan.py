@@ -417,3 +417,15 @@ def test_file_names_are_escaped_in_text_and_carried_as_json_strings(project: Wri
     _, out, _ = scan("--no-cache", "--format", "json", ".")
     paths = {site["path"] for site in json.loads(out)["call_sites"]}
     assert paths == {name, "b\udcffyte.py"}
+
+
+def test_a_fifo_or_dev_zero_gitignore_does_not_stop_the_scan(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("sub/app.py", SLOW_APP)
+    os.mkfifo(".gitignore")  # opening it for reading would wait for a writer forever
+    Path("sub/.gitignore").symlink_to("/dev/zero")  # reading it would never end
+    code, out, _ = scan("--no-cache", ".")
+    assert code == 1
+    assert out.endswith(
+        "2 files scanned, 2 parsed; 2 call sites (2 migrate); 0 other uses; 0 errors\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -80,3 +81,13 @@ def test_twenty_thousand_excludes_are_not_tried_one_by_one(tmp_path: Path) -> No
     found = list(discover([tmp_path], config, tmp_path))
     assert time.perf_counter() - started < 10
     assert len(found) == 2_000 - 50
+
+
+def test_only_regular_python_files_are_found(tmp_path: Path) -> None:
+    _touch(tmp_path, "real.py")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "missing.py")
+    config = CodemodConfig()
+    assert [s.display for s in discover([tmp_path], config, tmp_path)] == ["real.py"]
+    assert list(discover([tmp_path / "fifo.py"], config, tmp_path)) == []

@@ -43,7 +43,7 @@ Entries = dict[str, Entry]
 def key(data: bytes, display: str, module: str) -> str:
     """The cache key of one file's first-pass analysis."""
     digest = hashlib.sha256(data)
-    digest.update(f"\0{display}\0{module}".encode())
+    digest.update(f"\0{display}\0{module}".encode(errors="surrogateescape"))
     return digest.hexdigest()
 
 

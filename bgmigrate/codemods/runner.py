@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.audit import AuditedSite, run_audit
 from bgmigrate.codemods.discovery import SourceFile, discover
-from bgmigrate.codemods.model import ScanReport
+from bgmigrate.codemods.model import ErrorReport, ScanReport
 from bgmigrate.codemods.project import Progress as Tick
 from bgmigrate.codemods.project import Project, build, default_jobs
 from bgmigrate.codemods.pyproject import CodemodConfig, find_pyproject, load_config
@@ -34,6 +34,8 @@ class Run:
     project: Project
     report: ScanReport
     sites: list[AuditedSite]
+    roots: tuple[Path, ...]
+    """The given paths with symbolic links resolved: ``rewrite`` writes only below them."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +66,41 @@ def _check_paths(paths: list[Path], cwd: Path) -> None:
     missing = [str(p) for p in paths if not (cwd / p).exists()]
     if missing:
         raise ConfigError(f"no such file or directory: {', '.join(missing)}")
+
+
+def _check_configured(paths: list[Path], cwd: Path) -> None:
+    """Configured paths (unlike paths given on the command line) must stay in the current
+    directory once links are resolved: ``src`` may be a link to ``/etc`` in a cloned tree."""
+    here = cwd.resolve()
+    for path in paths:
+        resolved = (cwd / path).resolve()
+        if resolved != here and here not in resolved.parents:
+            raise ConfigError(
+                f"[tool.bgmigrate] paths: {str(path)!r} resolves to {resolved}, outside {here}; "
+                "give such a path on the command line instead"
+            )
+
+
+def _split_oversized(
+    files: list[SourceFile], limit: int
+) -> tuple[list[SourceFile], list[ErrorReport]]:
+    """The files of at most ``limit`` bytes, and a report for each larger one (never read)."""
+    kept: list[SourceFile] = []
+    skipped: list[ErrorReport] = []
+    for source in files:
+        try:
+            size = source.abs_path.stat().st_size
+        except OSError:
+            size = 0  # reported as unreadable when the analysis tries to read it
+        if size > limit:
+            message = (
+                f"skipped: {size:,} bytes, over the max-file-size of {limit:,} "
+                "(raise it with --max-file-size or [tool.bgmigrate] max-file-size)"
+            )
+            skipped.append(ErrorReport(source.display_path, message))
+        else:
+            kept.append(source)
+    return kept, skipped
 
 
 @contextlib.contextmanager
@@ -99,11 +136,14 @@ def analyse(
     observed = load_evidence(evidence) if evidence else {}
     given = paths or [Path(p) for p in config.paths]
     _check_paths(given, cwd)
-    files: list[SourceFile] = list(discover(given, config, cwd))
+    if not paths:
+        _check_configured(given, cwd)
+    files, skipped = _split_oversized(list(discover(given, config, cwd)), config.max_file_size)
     cache_path = (
         cache.cache_file(configured.project_dir, config.fingerprint()) if config.cache else None
     )
     with _progress(progress, len(files)) as tick:
         project = build(files, jobs or default_jobs(), tick, cache_path)
     report, sites = run_audit(project, config, observed)
-    return Run(config, project, report, sites)
+    report.errors[:0] = skipped
+    return Run(config, project, report, sites, tuple((cwd / p).resolve() for p in given))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from bgmigrate.codemods import cache
@@ -371,3 +372,60 @@ def test_a_cached_run_reanalyses_files_whose_neighbours_changed(project: Write) 
     api.write_text(api.read_text().replace("schedule(background_tasks)", "pass"))
     _, out, _ = scan(".", "--format", "json")
     assert load_report(out)["call_sites"] == []  # the cached helper analysis is not reused
+
+
+def test_a_file_over_the_size_cap_is_skipped_and_reported(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    huge = Path("huge.py")
+    with huge.open("w") as handle:  # a real 5 MB candidate file: it would take minutes to parse
+        handle.write("from fastapi import BackgroundTasks\n")
+        handle.writelines(f"x{i} = {i}\n" for i in range(500_000))
+    size = huge.stat().st_size
+    code, out, _ = scan("--no-cache", ".")
+    assert code == 2
+    assert (
+        f"huge.py:1:1: error: skipped: {size:,} bytes, over the max-file-size of 4,000,000" in out
+    )
+    assert "app.py:11:5: POST /wait" in out
+
+
+def test_the_size_cap_is_set_by_flag_or_pyproject(project: Write) -> None:
+    app = project("app.py", SLOW_APP)
+    size = app.stat().st_size
+    assert scan("--no-cache", ".")[0] == 1
+    code, out, _ = scan("--no-cache", "--max-file-size", str(size - 1), ".")
+    assert (code, out.splitlines()[0]) == (
+        2,
+        f"app.py:1:1: error: skipped: {size:,} bytes, "
+        f"over the max-file-size of {size - 1:,} (raise it with --max-file-size or "
+        "[tool.bgmigrate] max-file-size)",
+    )
+    project("pyproject.toml", f"[tool.bgmigrate]\nmax-file-size = {size - 1}\n")
+    assert scan("--no-cache", ".")[0] == 2
+    assert scan("--no-cache", "--max-file-size", str(size), ".")[0] == 1
+
+
+def test_file_names_are_escaped_in_text_and_carried_as_json_strings(project: Write) -> None:
+    name = "x\nforged.py:1:1: error: \x1b[31mfake.py"
+    Path(name).write_text(SLOW_APP)
+    Path(os.fsdecode(b"b\xffyte.py")).write_text(SLOW_APP)
+    _, out, _ = scan("--no-cache", ".")
+    assert "x\\nforged.py:1:1: error: \\x1b[31mfake.py:12:5: POST /wait" in out
+    assert "b\\xffyte.py:12:5:" in out
+    assert "\x1b" not in out
+    assert not any(line.startswith("forged.py") for line in out.splitlines())
+    _, out, _ = scan("--no-cache", "--format", "json", ".")
+    paths = {site["path"] for site in load_report(out)["call_sites"]}
+    assert paths == {name, "b\udcffyte.py"}
+
+
+def test_a_fifo_or_dev_zero_gitignore_does_not_stop_the_scan(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("sub/app.py", SLOW_APP)
+    os.mkfifo(".gitignore")  # opening it for reading would wait for a writer forever
+    Path("sub/.gitignore").symlink_to("/dev/zero")  # reading it would never end
+    code, out, _ = scan("--no-cache", ".")
+    assert code == 1
+    assert out.endswith(
+        "2 files scanned, 2 parsed; 2 call sites (2 migrate); 0 other uses; 0 errors\n"
+    )

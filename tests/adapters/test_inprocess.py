@@ -99,15 +99,23 @@ def wait_for(condition: object, timeout: float = WAIT) -> None:
         time.sleep(0.005)
 
 
-def test_an_async_task_over_its_timeout_fails() -> None:
+def test_an_async_task_over_its_timeout_fails_naming_the_limit() -> None:
     handle = too_slow.enqueue()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"exceeded the timeout of 0\.2 s"):
         handle.result(timeout=WAIT)
     assert handle.status() is TaskStatus.FAILED
 
 
-def test_a_task_failing_twice_then_succeeding_runs_three_times_with_backoff() -> None:
-    assert flaky.enqueue().result(timeout=WAIT) == "done"
+def test_a_task_failing_twice_then_succeeding_runs_three_times_with_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bgmigrate.worker"):
+        assert flaky.enqueue().result(timeout=WAIT) == "done"
+    retried = [r.getMessage() for r in caplog.records if r.name == "bgmigrate.worker"]
+    assert [message.split(" (")[0] for message in retried] == [
+        f"task {flaky.name} failed on attempt 1/3",
+        f"task {flaky.name} failed on attempt 2/3",
+    ]
     assert len(calls) == 3
     first_wait, second_wait = calls[1] - calls[0], calls[2] - calls[1]
     assert 0.05 <= first_wait < 0.05 + 1.0

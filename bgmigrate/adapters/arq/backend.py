@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -122,19 +121,13 @@ class ArqBackend(TaskBackend):
 
     def _arq_job(self, job: Job) -> ArqJob:
         options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
-        if options.delay is not None:
-            defer = options.delay
-        elif options.run_after is not None:
-            defer = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
-        else:
-            defer = 0.0
         return ArqJob(
             job_id=options.key or job.id,
             queue=options.queue or self._queue,
             function=job.task.name,
             args=payload["args"],
             kwargs=payload["kwargs"],
-            defer_ms=int(defer * 1000),
+            defer_ms=int(options.seconds_until_due() * 1000),
         )
 
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:

@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -216,10 +215,8 @@ class CeleryBackend(TaskBackend):
         options = job.task.options
         if not is_redis_url(self.settings.broker_url) or not options.deferred:
             return
-        delay = options.delay
-        if delay is None and options.run_after is not None:
-            delay = (options.run_after - datetime.now(UTC)).total_seconds()
-        if delay is not None and delay > self.settings.visibility_timeout:
+        delay = options.seconds_until_due()
+        if delay > self.settings.visibility_timeout:
             logger.warning(
                 "task %s is delayed %.0f s, more than the Redis visibility timeout (%d s): "
                 "the worker holding it unacknowledged will see it re-delivered and it may run "

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.errors import UnknownJobError
 from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
@@ -269,7 +270,7 @@ class InProcessBackend(TaskBackend):
         """Wait for the job; return its result or re-raise its exception."""
         record = self._record(job_id)
         if record is None:
-            raise LookupError(f"no in-process task with id {job_id!r} is known")
+            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
         with self._changed:
             if not self._changed.wait_for(lambda: record.status.finished, timeout):
                 raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")

@@ -16,7 +16,7 @@ import pytest
 
 import bgmigrate
 from bgmigrate import RetryPolicy, TaskStatus, task
-from bgmigrate.errors import ReadinessWarning
+from bgmigrate.errors import ReadinessWarning, UnknownJobError
 from bgmigrate.runtime import Runtime
 from bgmigrate.stats import load_stats
 
@@ -140,7 +140,10 @@ def test_status_goes_ready_running_successful() -> None:
 def test_unknown_ids_are_unknown() -> None:
     handle = quick.enqueue(1)
     handle.result(timeout=WAIT)
-    assert type(handle)("no-such-id", handle.backend).status() is TaskStatus.UNKNOWN
+    never = type(handle)("no-such-id", handle.backend)
+    assert never.status() is TaskStatus.UNKNOWN
+    with pytest.raises(UnknownJobError, match="no-such-id"):
+        never.result(timeout=WAIT)
 
 
 def test_one_execution_per_idempotency_key() -> None:

@@ -24,10 +24,12 @@ from arq.constants import (
     job_key_prefix,
     result_key_prefix,
 )
+from arq.jobs import SerializationError as ArqSerializationError
 from arq.jobs import serialize_job
 
 from bgmigrate.adapters.results import describe_error
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
 local added = {}
@@ -84,14 +86,22 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     argv: list[Any] = []
     for index, job in enumerate(jobs):
         keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
-        data = serialize_job(
-            job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps
-        )
+        data = _serialized(job, now_ms)
         # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
         # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
         score = (now_ns // 1000 + index) / 1000 + job.defer_ms
         argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, data]
     return keys, argv
+
+
+def _serialized(job: ArqJob, now_ms: int) -> bytes:
+    """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+    try:
+        return serialize_job(
+            job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps
+        )
+    except ArqSerializationError as exc:
+        raise SerializationError(f"arq job {job.function!r} cannot be encoded: {exc}") from exc
 
 
 def status_keys(job_id: str) -> tuple[str, str, str]:

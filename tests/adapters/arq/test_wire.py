@@ -20,6 +20,7 @@ from bgmigrate.adapters.arq.wire import (
     status_from,
 )
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 
 
@@ -119,6 +120,13 @@ def test_arq_itself_reads_a_job_the_script_wrote(
     assert info is not None
     assert (info.function, list(info.args), info.kwargs) == ("app.send", [1], {"b": 2})
     assert not info.job_try  # written as arq's enqueue_job writes it: no try yet
+
+
+def test_a_job_arq_cannot_serialize_is_a_bgmigrate_serialization_error() -> None:
+    job = ArqJob(job_id="j", queue="q", function="app.send", args=[object()], kwargs={})
+    with pytest.raises(SerializationError, match=r"'app\.send' cannot be encoded") as raised:
+        script_arguments([job])
+    assert type(raised.value.__cause__).__module__ == "arq.jobs"
 
 
 def test_a_deferred_job_is_scored_at_its_start_time(server: RedisServer) -> None:

@@ -48,6 +48,11 @@ class Runtime:
         """Raise ``UnsupportedOption`` if the task's backend cannot honour its options."""
         self.backend_for(task).validate_task(task)
 
+    def register(self, task: Task[Any, Any]) -> None:
+        """Validate ``task`` for its backend and add it to the process-wide registry."""
+        self.validate_task(task)
+        registry.register(task)
+
     async def start(self) -> None:
         """Create and start the default backend and every routed one (fails fast on bad config)."""
         for name in {self.settings.backend, *self.settings.routes.values()}:
@@ -81,7 +86,7 @@ class Runtime:
         or ``enqueue`` line.
         """
         stacklevel = caller_depth + 2  # + the warning helper and this method
-        task = registry.for_callable(func)
+        task = func if isinstance(func, Task) else registry.for_callable(func)
         if task is None:
             return self.backend(INPROCESS), Job(
                 task=self._unregistered(func, stacklevel), args=args, kwargs=kwargs

@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.backend import Job, TaskHandle, TaskStatus
-from bgmigrate.errors import TaskFailed
+from bgmigrate.errors import TaskFailed, UnknownJobError
 from bgmigrate.runtime import Runtime
 from bgmigrate.task import Task
 from bgmigrate.testing import conformance_tasks as tasks
@@ -274,6 +274,9 @@ class BackendConformance:
         handle = tasks.add.enqueue(1, 1)
         never = TaskHandle(uuid.uuid4().hex, handle.backend)
         assert never.status() is TaskStatus.UNKNOWN
+        with pytest.raises(UnknownJobError, match=never.id) as raised:
+            never.result(timeout=WAIT)
+        assert isinstance(raised.value, LookupError)
 
     def test_async_tasks_share_one_event_loop_per_process(self, runtime: Runtime) -> None:
         first = tasks.loop_identity.enqueue().result(timeout=WAIT)

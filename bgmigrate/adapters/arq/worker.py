@@ -9,11 +9,10 @@ the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +23,7 @@ from arq.constants import default_queue_name, in_progress_key_prefix
 from arq.worker import Function, Retry, Worker, create_worker, func
 
 from bgmigrate.adapters.arq.wire import dumps, loads
-from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
@@ -40,25 +39,6 @@ a worker shutdown, and that re-run must not be refused as 'max retries exceeded'
 _EXECUTOR = "bgmigrate_executor"
 
 logger = logging.getLogger("bgmigrate.arq")
-
-
-async def _attempt(
-    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: dict[Any, Any]
-) -> Any:
-    if task.is_async:
-        running: Awaitable[Any] = task.func(*args, **kwargs)
-    else:
-        # A sync function cannot be interrupted: on timeout the attempt fails and the thread
-        # finishes on its own, its result discarded.
-        call = functools.partial(task.func, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(ctx[_EXECUTOR], contextvars.copy_context().run, call)
-    try:
-        return await asyncio.wait_for(running, task.options.timeout)
-    except TimeoutError as exc:
-        if task.options.timeout is None:
-            raise
-        raise timed_out(task) from exc
 
 
 async def _renew(ctx: dict[Any, Any], seconds: float) -> None:
@@ -95,7 +75,7 @@ def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> F
         call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
         try:
             async with _in_progress(ctx, in_progress):
-                value = await _attempt(task, call_args, call_kwargs, ctx)
+                value = await run_attempt(task, call_args, call_kwargs, ctx[_EXECUTOR])
         except Exception as exc:
             delay = retry_delay(task, exc, attempt=ctx["job_try"])
             if delay is None:

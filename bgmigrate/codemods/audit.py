@@ -25,6 +25,7 @@ from bgmigrate.codemods.model import (
     ScanReport,
     UnusedSuppression,
     Verdict,
+    merge,
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
 from bgmigrate.codemods.project import TRACE_DEPTH, Project
@@ -182,7 +183,8 @@ class Auditor:
                 yield Observed.from_stats(name, stats)
 
     def _suppressed(self, ctx: SiteContext, finding: Finding) -> bool:
-        lines = {(e.path, e.line) for e in finding.evidence} | {(ctx.path, ctx.site.at.line)}
+        lines = {(e.path, e.line) for chain in finding.evidence for e in chain}
+        lines.add((ctx.path, ctx.site.at.line))
         hit = False
         for path, line in lines:
             facts = self.project.facts.get(path)
@@ -199,7 +201,7 @@ class Auditor:
             if not selected(code, self.config.select, self.config.ignore):
                 continue
             found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
-        return tuple(found)
+        return merge(tuple(found))
 
     def audit_site(self, facts: FileFacts, site: RawCallSite) -> AuditedSite:
         """Report one call site with its findings and verdict."""
@@ -241,13 +243,23 @@ class Auditor:
 
 
 def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
-    """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects."""
+    """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects.
+
+    In order: an unknown callable is ``manual``; with no reason to move (no ``migrate`` or
+    ``persist`` finding) the task stays; a process tie (``keep``) keeps it unless its work must
+    not be lost (``persist``), when the tie becomes a blocker; any blocker (``fix``, or an
+    outweighed tie) makes ``migrate-after-fix``; else ``migrate``.
+    """
     if site.task.target is None:
         return Verdict.MANUAL
     effects = {RULES[f.rule].effect for f in findings}
-    if Effect.KEEP in effects or Effect.MIGRATE not in effects:
+    if not effects & {Effect.MIGRATE, Effect.PERSIST}:
         return Verdict.KEEP
-    return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE
+    if Effect.KEEP in effects and Effect.PERSIST not in effects:
+        return Verdict.KEEP
+    if effects & {Effect.FIX, Effect.KEEP}:
+        return Verdict.MIGRATE_AFTER_FIX
+    return Verdict.MIGRATE
 
 
 def run_audit(

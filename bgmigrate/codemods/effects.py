@@ -95,11 +95,19 @@ def body_calls(
     at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
     known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
     calls = [
-        Call(callee_name(resolver, node.func, known), location(node), in_loop)
+        Call(name, location(node), in_loop, _source_text(node.func, name))
         for node, in_loop, _ in nodes
         if isinstance(node, ast.Call)
+        for name in [callee_name(resolver, node.func, known)]
     ]
     return tuple(calls)
+
+
+def _source_text(func: ast.expr, name: str) -> str:
+    """The callee's source text when the resolved ``name`` reads differently (``db.commit``
+    for ``app.db.SessionLocal.commit``), else empty."""
+    text = dotted(func)
+    return text if text is not None and text != name else ""
 
 
 def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:

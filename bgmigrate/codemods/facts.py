@@ -40,6 +40,13 @@ class Call:
     """Resolved dotted name (``requests.get``), or source text when unresolvable (``db.commit``)."""
     at: Location
     in_loop: bool = False
+    text: str = ""
+    """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
+
+    @property
+    def label(self) -> str:
+        """The callee as evidence shows it: the source's own words."""
+        return self.text or self.name
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,7 +46,8 @@ def test_follow_reads_the_skipped_modules_the_audit_looks_into_before_it(tmp_pat
     assert sorted(project.facts) == ["app.py", "helpers.py", "tasks.py"]  # the audit only reads
     (site,) = report.call_sites
     assert [f.rule for f in site.findings] == ["BGM101"]
-    assert [step.path for step in site.findings[0].evidence] == ["app.py", "tasks.py", "helpers.py"]
+    (chain,) = site.findings[0].evidence
+    assert [step.path for step in chain] == ["app.py", "tasks.py", "helpers.py"]
 
 
 def test_run_jobs_gives_the_same_results_in_order_in_processes_and_in_this_one() -> None:

@@ -94,7 +94,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
     if kind is CallableKind.FUNCTION:
         return
     message = f"{ctx.site.task.text!r} is {_WHAT[kind]}: no queue can carry it by name; {FIX}"
-    yield Finding(RULE.code, message, FIX, (ctx.site_evidence(), *ctx.task_evidence()))
+    yield Finding(RULE.code, message, FIX, ((ctx.site_evidence(), *ctx.task_evidence()),))
 
 
 RULE = RuleSpec(

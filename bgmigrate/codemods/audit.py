@@ -149,6 +149,9 @@ class Auditor:
                 if (r := self.project.resolve(n)) and r[1].is_async
             ),
             config=self.config,
+            library=found is None
+            and target is not None
+            and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None

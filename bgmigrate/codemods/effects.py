@@ -95,8 +95,14 @@ def body_calls(
     at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
     known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
     calls = [
-        Call(name, location(node), in_loop, _source_text(node.func, name))
-        for node, in_loop, _ in nodes
+        Call(
+            name,
+            location(node),
+            in_loop,
+            _source_text(node.func, name),
+            isinstance(parent, ast.Expr),
+        )
+        for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
         for name in [callee_name(resolver, node.func, known)]
     ]

@@ -42,6 +42,8 @@ class Call:
     in_loop: bool = False
     text: str = ""
     """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
+    discarded: bool = False
+    """The call is a statement of its own: its result (a spawned asyncio task) is dropped."""
 
     @property
     def label(self) -> str:

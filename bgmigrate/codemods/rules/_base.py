@@ -47,6 +47,8 @@ class SiteContext:
     async_targets: frozenset[str]
     """Callees of a lambda task that are ``async def`` functions."""
     config: CodemodConfig
+    library: bool = False
+    """The callable is a function of a library, not of the scanned tree (``requests.post``)."""
     observed: TaskStats | None = None
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
 

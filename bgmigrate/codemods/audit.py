@@ -30,6 +30,7 @@ from bgmigrate.codemods.model import (
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
 from bgmigrate.codemods.project import TRACE_DEPTH, Project
 from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.stats import TaskStats
@@ -76,8 +77,9 @@ class Auditor:
         self.matched: set[str] = set()
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
+        mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
         self._routes = {
-            (facts.display_path, f.qualname): f.route
+            (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
             for f in facts.functions
             if f.route
@@ -94,12 +96,12 @@ class Auditor:
 
     def endpoints(self, start: FunctionKey) -> str | None:
         """The route of ``start``, or of the endpoints that pass it the object (``, ``-joined)."""
-        seen, frontier, found = {start}, [start], []
+        seen, frontier, found = {start}, [start], list[str]()
         while frontier:
             key = frontier.pop(0)
-            route = self._routes.get(key)
-            if route:
-                found.append(route)
+            routes = self._routes.get(key)
+            if routes:
+                found.extend(routes)
                 continue
             for caller in sorted(self._predecessors(key)):
                 if caller not in seen:

@@ -144,6 +144,8 @@ class FunctionFacts:
     attached: bool = False
     """The function hands its BackgroundTasks object to a response (``background=``): its
     parameters must stay BackgroundTasks."""
+    router: str | None = None
+    """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,3 +208,6 @@ class FileFacts:
     """Names bound at module level (imports included): the rewrite must not shadow them."""
     suppressions: tuple[tuple[int, tuple[str, ...]], ...] = ()
     """Line -> rule codes of ``# bgmigrate: ignore[...]`` comments."""
+    includes: tuple[tuple[str, str, str], ...] = ()
+    """``(parent, router, prefix)`` of each ``include_router`` call, names qualified (an
+    unresolvable parent, such as an app built in a factory, is ``""``)."""

@@ -22,7 +22,13 @@ from bgmigrate.codemods.effects import instances
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
-from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
+from bgmigrate.codemods.routes import (
+    includes,
+    registered_routes,
+    route_of,
+    route_owner,
+    router_prefixes,
+)
 
 _SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
@@ -188,7 +194,19 @@ class ModuleAnalysis:
             attached=result.attached,
             depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
+            router=self._qualify(route_owner(item.node.decorator_list)),
         )
+
+    def _qualify(self, node: ast.expr | None) -> str | None:
+        return None if node is None else self.resolver.qualify(node)
+
+    def includes(self) -> tuple[tuple[str, str, str], ...]:
+        """The module's ``include_router`` calls, names qualified."""
+        found = (
+            (self._qualify(parent) or "", self._qualify(router), prefix)
+            for parent, router, prefix in includes(self.tree, self.prefixes)
+        )
+        return tuple((parent, router, prefix) for parent, router, prefix in found if router)
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
@@ -305,6 +323,7 @@ def _analyze_tree(
         bg_attrs=tuple(sorted(a for a in analysis.qualified_attrs() if a not in hints.bg_attrs)),
         bg_local_names=tuple(sorted(analysis.reader.aliases)),
         dependencies=analysis.dependencies(),
+        includes=analysis.includes(),
         bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),
         suppressions=suppressions(text),
     )

@@ -358,6 +358,41 @@ def test_routes_registered_with_add_api_route(project: Write) -> None:
     assert load_report(out)["call_sites"][0]["endpoint"] == "PUT /wait"
 
 
+def test_endpoints_carry_the_prefixes_of_every_include_router_across_modules(
+    project: Write,
+) -> None:
+    project("app/__init__.py", "")
+    project(
+        "app/cases.py",
+        "from fastapi import APIRouter, BackgroundTasks\n"
+        "router = APIRouter()\n"
+        "def log(x: str) -> None: ...\n"
+        '@router.post("")\n'
+        "def create(background_tasks: BackgroundTasks) -> None:\n"
+        '    background_tasks.add_task(log, "x")\n',
+    )
+    project(
+        "app/api.py",
+        "from fastapi import APIRouter\n"
+        "from app.cases import router as case_router\n"
+        'api_router = APIRouter(prefix="/{organization}")\n'
+        'api_router.include_router(case_router, prefix="/cases")\n',
+    )
+    project(
+        "app/main.py",
+        "from fastapi import FastAPI\n"
+        "from app.api import api_router\n"
+        "def create_app() -> FastAPI:\n"
+        "    fastapi_app = FastAPI()\n"
+        '    fastapi_app.include_router(api_router, prefix="/v1")\n'
+        '    fastapi_app.include_router(api_router, prefix="/api/v1")\n'
+        "    return fastapi_app\n",
+    )
+    _, out, _ = scan(".", "--format", "json", "--no-cache")
+    (site,) = load_report(out)["call_sites"]
+    assert site["endpoint"] == "POST /api/v1/{organization}/cases, POST /v1/{organization}/cases"
+
+
 def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) -> None:
     project("svc/api/__init__.py", "")
     project(

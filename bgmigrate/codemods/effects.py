@@ -69,6 +69,8 @@ def bindings(node: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
     """``(target, value)`` pairs bound by an assignment or a ``with ... as`` item."""
     if isinstance(node, ast.Assign):
         return [(target, node.value) for target in node.targets]
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [(node.target, node.value)]
     if isinstance(node, ast.withitem) and node.optional_vars is not None:
         return [(node.optional_vars, node.context_expr)]
     return []

@@ -70,6 +70,8 @@ class Argument:
     """What request-scoped object it is (``Request``, ``db session``...) or ``None``."""
     mutated_at: Location | None = None
     """Where the same variable is changed after the ``add_task`` call, if anywhere."""
+    keyword: str | None = None
+    """The keyword it is given by (``add_task(f, user_id=1)``), ``None`` when positional."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +121,9 @@ class Param:
     """Annotated ``BackgroundTasks | None`` / ``Optional[...]``."""
     annotated: bool = False
     """The BackgroundTasks name appears in the parameter's own annotation."""
+    annotation: str | None = None
+    """The annotation's resolved name (``sqlalchemy.orm.Session``, also inside ``X | None``
+    and ``Optional[X]``), when it names one type."""
 
 
 @dataclasses.dataclass(frozen=True)

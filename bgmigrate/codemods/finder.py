@@ -139,8 +139,18 @@ class ModuleAnalysis:
             bg, optional, named = self.reader.read(arg.annotation)
             hinted = (item.qualname, arg.arg) in self.bg_params
             position = index if index < len(positional) else -1
-            params.append(Param(arg.arg, position, bg or hinted, optional, named))
+            annotation = self._annotation(arg.annotation)
+            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation))
         return tuple(params)
+
+    def _annotation(self, node: ast.expr | None) -> str | None:
+        """The one type ``node`` names (``X``, ``X | None``, ``Optional[X]``), resolved."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            none = [n for n in (node.left, node.right) if isinstance(n, ast.Constant)]
+            node = node.left if none == [node.right] else node.right if none else None
+        elif isinstance(node, ast.Subscript) and self.resolver.is_typing(node.value, "Optional"):
+            node = node.slice
+        return self._qualify(node) if isinstance(node, ast.Name | ast.Attribute) else None
 
     def run(self) -> tuple[list[FunctionFacts], list[ScanResult]]:
         """Scan every function until the object's reach inside this file stops growing."""

@@ -272,12 +272,12 @@ class FunctionScan:
             task = classify(self.resolver, self.scope, first)
         if index:
             task = dataclasses.replace(task, text=f"{ast.unparse(given[0])}({task.text}, ...)")
-        keywords = [k.value for k in node.keywords if k.arg != "func" or node.args]
-        rest = [*given[index + 1 :], *keywords]
-        arguments = tuple(self._argument(node, arg) for arg in rest)
+        keywords = [(k.value, k.arg) for k in node.keywords if k.arg != "func" or node.args]
+        rest = [*((arg, None) for arg in given[index + 1 :]), *keywords]
+        arguments = tuple(self._argument(node, arg, keyword) for arg, keyword in rest)
         return RawCallSite(location(node), self.qualname, task, arguments)
 
-    def _argument(self, call: ast.Call, arg: ast.expr) -> Argument:
+    def _argument(self, call: ast.Call, arg: ast.expr, keyword: str | None) -> Argument:
         if self._scoped is None:
             assert self.node is not None
             params = scoped_params(self.resolver, self.node.args)
@@ -286,7 +286,8 @@ class FunctionScan:
         mutated = None
         if isinstance(name, ast.Name):
             mutated = mutation_after(self.nodes, name.id, call.end_lineno or call.lineno)
-        return Argument(ast.unparse(arg), location(arg), argument_kind(arg, self._scoped), mutated)
+        kind = argument_kind(arg, self._scoped)
+        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword)
 
 
 def _task_arguments(node: ast.Call) -> list[ast.expr]:

@@ -63,6 +63,8 @@ def json_name(json: str, _private: int) -> None:
 
 
 CODEC = codec_for(everything, "tests.everything")
+LIMIT = 1024 * 1024
+"""The default ``BGMIGRATE_MAX_PAYLOAD_BYTES``."""
 
 
 # JSON (ISO 8601) carries UTC offsets to the minute: historical offsets with seconds (local mean
@@ -110,7 +112,9 @@ def test_typed_arguments_round_trip_to_the_same_types_and_values(call: tuple[Any
     *positional, numbers, note, scores = call
     args = (*positional, *numbers)
     kwargs = {"note": note, **scores}
-    decoded_args, decoded_kwargs = CODEC.decode(_wire(CODEC.encode(args, kwargs)))
+    decoded_args, decoded_kwargs = CODEC.decode(
+        _wire(CODEC.encode(args, kwargs, max_bytes=LIMIT)), max_bytes=LIMIT
+    )
     assert _comparable(decoded_args) == _comparable(args)
     assert [type(value) for value in decoded_args] == [type(value) for value in args]
     assert decoded_kwargs == kwargs
@@ -118,42 +122,45 @@ def test_typed_arguments_round_trip_to_the_same_types_and_values(call: tuple[Any
 
 def test_defaults_are_not_sent_and_are_applied_by_the_worker() -> None:
     codec = codec_for(untyped, "tests.untyped")
-    payload = codec.encode(({"a": [1, 2]},), {})
+    payload = codec.encode(({"a": [1, 2]},), {}, max_bytes=LIMIT)
     assert payload == {"args": [{"a": [1, 2]}], "kwargs": {}}
-    assert codec.decode(_wire(payload)) == (({"a": [1, 2]},), {})
+    assert codec.decode(_wire(payload), max_bytes=LIMIT) == (({"a": [1, 2]},), {})
 
 
 def test_parameter_names_that_clash_with_pydantic_still_work() -> None:
     codec = codec_for(json_name, "tests.json_name")
-    assert codec.decode(_wire(codec.encode(("x", 1), {}))) == (("x", 1), {})
+    assert codec.decode(_wire(codec.encode(("x", 1), {}, max_bytes=LIMIT)), max_bytes=LIMIT) == (
+        ("x", 1),
+        {},
+    )
 
 
 def test_a_value_that_does_not_match_the_hint_names_the_parameter() -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match="argument 'count': Input should be a valid int"):
-        codec.encode(({},), {"count": "three"})
+        codec.encode(({},), {"count": "three"}, max_bytes=LIMIT)
 
 
 def test_an_unannotated_parameter_must_hold_plain_json() -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match=r"'payload'.*no type hint.*'payload: datetime'"):
-        codec.encode((datetime(2024, 1, 1),), {})
+        codec.encode((datetime(2024, 1, 1),), {}, max_bytes=LIMIT)
 
 
 @pytest.mark.parametrize("value", [io.BytesIO(b"x"), lambda: None, print])
 def test_uncarriable_values_name_the_parameter_and_the_fix(value: object) -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match=r"argument 'payload' of task 'tests.untyped'"):
-        codec.encode((value,), {})
+        codec.encode((value,), {}, max_bytes=LIMIT)
 
 
 def test_a_call_that_does_not_fit_the_signature_is_a_clear_error() -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match=r"do not match the signature.*'payload'"):
-        codec.decode({"args": [], "kwargs": {"unexpected": 1}})
+        codec.decode({"args": [], "kwargs": {"unexpected": 1}}, max_bytes=LIMIT)
 
 
 def test_a_payload_of_the_wrong_type_for_the_worker_is_a_clear_error() -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match="argument 'count'"):
-        codec.decode({"args": [1], "kwargs": {"count": "not a number"}})
+        codec.decode({"args": [1], "kwargs": {"count": "not a number"}}, max_bytes=LIMIT)

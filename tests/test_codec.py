@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import io
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,10 +18,13 @@ from uuid import UUID
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, field_serializer, field_validator
+from sqlalchemy import Column, Integer
+from sqlalchemy.orm import declarative_base
 
 from bgmigrate.codec import codec_for
 from bgmigrate.errors import SerializationError
+from tests.codec_models import Resource, ResourceRow, kinds, sqlite_engine, state
 
 
 class Color(enum.Enum):
@@ -164,3 +171,225 @@ def test_a_payload_of_the_wrong_type_for_the_worker_is_a_clear_error() -> None:
     codec = codec_for(untyped, "tests.untyped")
     with pytest.raises(SerializationError, match="argument 'count'"):
         codec.decode({"args": [1], "kwargs": {"count": "not a number"}}, max_bytes=LIMIT)
+
+
+ENGINE = sqlite_engine()
+KINDS = {kind: (annotation, values) for kind, annotation, values in kinds(ENGINE)}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@given(data=st.data())
+def test_every_field_of_a_model_arrives_however_the_model_was_made(
+    kind: str, data: st.DataObject
+) -> None:
+    annotation, values = KINDS[kind]
+    value = data.draw(values)
+    codec = codec_for(_taking(annotation), f"tests.take_{kind}")
+    payload = codec.encode((value,), {}, max_bytes=LIMIT)
+    (decoded,), _ = codec.decode(_wire(payload), max_bytes=LIMIT)
+    assert state(decoded) == state(value)
+
+
+@functools.cache
+def _taking(annotation: type[BaseModel]) -> Callable[..., None]:
+    def take(value: Any) -> None:
+        """A task taking one model."""
+
+    take.__annotations__ = {"value": annotation, "return": None}
+    return take
+
+
+def take_document(doc: Document) -> None:
+    """A task taking a model."""
+
+
+def test_a_constructed_model_missing_a_required_field_is_refused_at_add_task() -> None:
+    codec = codec_for(take_document, "tests.take_document")
+    with pytest.raises(SerializationError, match=r"argument 'doc'\['title'\]: Field required"):
+        codec.encode((Document.model_construct(id=1, tags=[]),), {}, max_bytes=LIMIT)
+
+
+def test_a_constructed_model_holding_the_wrong_type_is_refused_at_add_task() -> None:
+    codec = codec_for(take_document, "tests.take_document")
+    wrong = Document.model_construct(id="5", title="t", tags=[])
+    with pytest.raises(SerializationError, match=r"Expected `int`"):
+        codec.encode((wrong,), {}, max_bytes=LIMIT)
+
+
+def test_default_factory_values_cross_unchanged() -> None:
+    def take(resource: Resource) -> None:
+        """A task taking a model with default factories."""
+
+    codec = codec_for(take, "tests.take_resource")
+    made = Resource(id=1)
+    (received,), _ = codec.decode(
+        _wire(codec.encode((made,), {}, max_bytes=LIMIT)), max_bytes=LIMIT
+    )
+    assert (received.created_at, received.token) == (made.created_at, made.token)
+
+
+LegacyBase: Any = declarative_base()
+
+
+class LegacyRow(LegacyBase):  # type: ignore[misc]
+    """A table mapped with the pre-2.0 ``declarative_base()``."""
+
+    __tablename__ = "legacy_rows"
+    id = Column(Integer, primary_key=True)
+
+
+def take_anything(row: Any, untyped) -> None:  # type: ignore[no-untyped-def]
+    """A task whose parameters accept anything."""
+
+
+@pytest.mark.parametrize("row", [ResourceRow(host="h", port=1), LegacyRow(id=1)])
+@pytest.mark.parametrize("position", [0, 1])
+def test_an_orm_row_is_refused_at_add_task_with_the_fix(row: object, position: int) -> None:
+    codec = codec_for(take_anything, "tests.take_anything")
+    args: list[object] = [None, None]
+    args[position] = row
+    with pytest.raises(SerializationError, match="pass the row's id and load it inside the task"):
+        codec.encode(tuple(args), {}, max_bytes=LIMIT)
+
+
+def test_the_worker_refuses_loosely_typed_values_as_add_task_does() -> None:
+    codec = codec_for(untyped, "tests.untyped")
+    with pytest.raises(SerializationError, match="argument 'count': Input should be a valid int"):
+        codec.encode(({},), {"count": "5"}, max_bytes=LIMIT)
+    with pytest.raises(SerializationError, match="argument 'count': Input should be a valid int"):
+        codec.decode({"args": [{}], "kwargs": {"count": "5"}}, max_bytes=LIMIT)
+
+
+def _measured(payload: dict[str, Any]) -> int:
+    """The size the worker measures, read from its refusal at a cap of 0 bytes."""
+    with pytest.raises(SerializationError) as refused:
+        CODEC.decode(payload, max_bytes=0)
+    found = re.search(
+        r"encode to (\d+) bytes, more than BGMIGRATE_MAX_PAYLOAD_BYTES=0", str(refused.value)
+    )
+    assert found, refused.value
+    return int(found[1])
+
+
+@given(calls)
+def test_add_task_and_the_worker_measure_the_same_bytes_against_the_cap(
+    call: tuple[Any, ...],
+) -> None:
+    *positional, numbers, note, scores = call
+    args, kwargs = (*positional, *numbers), {"note": note, **scores}
+    payload = _wire(CODEC.encode(args, kwargs, max_bytes=LIMIT))
+    size = _measured(payload)
+    CODEC.encode(args, kwargs, max_bytes=size)
+    CODEC.decode(payload, max_bytes=size)
+    with pytest.raises(SerializationError, match=f"encode to {size} bytes"):
+        CODEC.encode(args, kwargs, max_bytes=size - 1)
+    with pytest.raises(SerializationError, match=f"encode to {size} bytes"):
+        CODEC.decode(payload, max_bytes=size - 1)
+
+
+class Counted(BaseModel):
+    """Counts how often it is serialized."""
+
+    value: int
+    dumps: list[int] = []
+
+    @field_serializer("value")
+    def _count(self, value: int) -> int:
+        self.dumps.append(value)
+        return value
+
+
+def test_each_argument_is_encoded_once() -> None:
+    def take(counted: Counted) -> None:
+        """A task taking a model that counts its serializations."""
+
+    counted = Counted(value=7)
+    codec_for(take, "tests.take_counted").encode((counted,), {}, max_bytes=LIMIT)
+    assert counted.dumps == [7]
+
+
+class Exploding:
+    """Raises ``error`` whenever anything asks for its class (as ``isinstance`` checks do)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise self.error
+
+
+class Picky(BaseModel):
+    """A model whose validator and serializer raise what they are given."""
+
+    value: int
+    error: Any = None
+
+    @field_validator("value")
+    @classmethod
+    def _check(cls, value: int) -> int:
+        raise KeyError(value)
+
+    @field_serializer("error")
+    def _dump(self, error: Any) -> Any:
+        if isinstance(error, Exception):
+            raise error
+        return error
+
+
+class Blob(BaseModel):
+    """Bytes in a model's default (UTF-8) JSON mode."""
+
+    data: bytes
+
+
+def _nested(depth: int, wrap: Callable[[Any], Any]) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
+def _cyclic_list() -> list[Any]:
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+def _cyclic_dict() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    return loop
+
+
+errors = st.sampled_from([KeyError, RuntimeError, ZeroDivisionError, OSError, RecursionError])
+hostile_values = st.one_of(
+    st.builds(_cyclic_list),
+    st.builds(_cyclic_dict),
+    st.builds(_nested, st.just(100_000), st.just(lambda inner: [inner])),
+    st.builds(_nested, st.just(100_000), st.just(lambda inner: {"a": inner})),
+    st.builds(Exploding, st.builds(lambda error: error("boom"), errors)),
+    st.builds(lambda error: Picky.model_construct(value=1, error=error("boom")), errors),
+    st.builds(lambda data: Blob(data=data), st.binary(min_size=1)),
+    st.sets(st.integers(), min_size=1),
+    st.builds(object),
+    st.floats(),
+    st.text(),
+    st.integers(min_value=-(10**6000), max_value=10**6000),
+)
+
+
+def take_hostile(value: Any, items: list[Any], picky: Picky | None = None, untyped=None) -> None:  # type: ignore[no-untyped-def]
+    """A task with strict, loose and unannotated parameters."""
+
+
+@given(value=hostile_values, slot=st.sampled_from(["value", "items", "picky", "untyped"]))
+def test_nothing_but_serialization_error_escapes_encode_or_decode(value: Any, slot: str) -> None:
+    codec = codec_for(take_hostile, "tests.take_hostile")
+    kwargs = {"value": None, "items": [], slot: [value] if slot == "items" else value}
+    try:
+        payload = codec.encode((), kwargs, max_bytes=LIMIT)
+    except SerializationError:
+        return
+    with contextlib.suppress(SerializationError):
+        codec.decode(_wire(payload), max_bytes=LIMIT)

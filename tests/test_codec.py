@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, field_serializer, field_validator
-from sqlalchemy import Column, Integer
-from sqlalchemy.orm import declarative_base
+from sqlalchemy import Column, Integer, Table
+from sqlalchemy.orm import declarative_base, registry
 
 from bgmigrate.codec import codec_for
 from bgmigrate.errors import SerializationError
@@ -238,11 +238,26 @@ class LegacyRow(LegacyBase):  # type: ignore[misc]
     id = Column(Integer, primary_key=True)
 
 
+class ImperativeRow:
+    """A plain class mapped imperatively (``registry.map_imperatively``)."""
+
+
+_imperative = registry()
+_imperative.map_imperatively(
+    ImperativeRow,
+    Table("imperative_rows", _imperative.metadata, Column("id", Integer, primary_key=True)),
+)
+
+
 def take_anything(row: Any, untyped) -> None:  # type: ignore[no-untyped-def]
     """A task whose parameters accept anything."""
 
 
-@pytest.mark.parametrize("row", [ResourceRow(host="h", port=1), LegacyRow(id=1)])
+@pytest.mark.parametrize(
+    "row",
+    [ResourceRow(host="h", port=1), LegacyRow(id=1), ImperativeRow()],
+    ids=lambda row: type(row).__name__,
+)
 @pytest.mark.parametrize("position", [0, 1])
 def test_an_orm_row_is_refused_at_add_task_with_the_fix(row: object, position: int) -> None:
     codec = codec_for(take_anything, "tests.take_anything")

@@ -80,7 +80,7 @@ class CallCodec:
             encoded = self.model.__pydantic_serializer__.to_json(
                 instance, include=instance.model_fields_set, round_trip=True, warnings="error"
             )
-            self._check_size(encoded, max_bytes)
+            self._check_size(len(encoded), max_bytes)
             self._validate(encoded)
             sent: dict[str, Any] = pydantic_core.from_json(encoded)
         rebound = inspect.BoundArguments(
@@ -100,9 +100,13 @@ class CallCodec:
             # values are typed from their JSON forms (ISO strings, base64, arrays for tuples)
             # under the same strict rules as at add_task, and the text is the size measured
             # there, so the cap is checked before anything is built from it.
+            # A string's UTF-8 is at least as long as the string: a huge one is refused before
+            # it is copied into JSON text (which can take a few times its size for a moment).
+            floor = sum(len(v) for v in bound.arguments.values() if isinstance(v, str))
+            self._check_size(floor, max_bytes, "at least ")
             received = {self.field_of[param]: value for param, value in bound.arguments.items()}
             encoded = pydantic_core.to_json(received, inf_nan_mode="constants")
-            self._check_size(encoded, max_bytes)
+            self._check_size(len(encoded), max_bytes)
             instance = self._validate(encoded)
         values = {
             param: getattr(instance, field)
@@ -142,10 +146,10 @@ class CallCodec:
                 f"{str(exc)[:500]} (pass plain, finite data of the annotated types)"
             ) from exc
 
-    def _check_size(self, encoded: bytes, max_bytes: int) -> None:
-        if len(encoded) > max_bytes:
+    def _check_size(self, size: int, max_bytes: int, bound: str = "") -> None:
+        if size > max_bytes:
             raise SerializationError(
-                f"arguments of task {self.name!r} encode to {len(encoded)} bytes, more than "
+                f"arguments of task {self.name!r} encode to {bound}{size} bytes, more than "
                 f"BGMIGRATE_MAX_PAYLOAD_BYTES={max_bytes}: store large data elsewhere (object "
                 "storage, the database) and pass its key"
             )

@@ -275,10 +275,10 @@ def test_the_worker_refuses_loosely_typed_values_as_add_task_does() -> None:
         codec.decode({"args": [{}], "kwargs": {"count": "5"}}, max_bytes=LIMIT)
 
 
-def _measured(payload: dict[str, Any]) -> int:
-    """The size the worker measures, read from its refusal at a cap of 0 bytes."""
+def _measured(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """The size ``add_task`` measures, read from its refusal at a cap of 0 bytes."""
     with pytest.raises(SerializationError) as refused:
-        CODEC.decode(payload, max_bytes=0)
+        CODEC.encode(args, kwargs, max_bytes=0)
     found = re.search(
         r"encode to (\d+) bytes, more than BGMIGRATE_MAX_PAYLOAD_BYTES=0", str(refused.value)
     )
@@ -292,9 +292,8 @@ def test_add_task_and_the_worker_measure_the_same_bytes_against_the_cap(
 ) -> None:
     *positional, numbers, note, scores = call
     args, kwargs = (*positional, *numbers), {"note": note, **scores}
-    payload = _wire(CODEC.encode(args, kwargs, max_bytes=LIMIT))
-    size = _measured(payload)
-    CODEC.encode(args, kwargs, max_bytes=size)
+    size = _measured(args, kwargs)
+    payload = _wire(CODEC.encode(args, kwargs, max_bytes=size))
     CODEC.decode(payload, max_bytes=size)
     with pytest.raises(SerializationError, match=f"encode to {size} bytes"):
         CODEC.encode(args, kwargs, max_bytes=size - 1)
@@ -408,3 +407,10 @@ def test_nothing_but_serialization_error_escapes_encode_or_decode(value: Any, sl
         return
     with contextlib.suppress(SerializationError):
         codec.decode(_wire(payload), max_bytes=LIMIT)
+
+
+def test_a_worker_refuses_a_huge_string_before_copying_it_into_json() -> None:
+    codec = codec_for(untyped, "tests.untyped")
+    huge = {"args": ["x" * (LIMIT + 1)], "kwargs": {}}
+    with pytest.raises(SerializationError, match=f"at least {LIMIT + 1} bytes, more than"):
+        codec.decode(huge, max_bytes=LIMIT)

@@ -80,12 +80,13 @@ class CallCodec:
             encoded = self.model.__pydantic_serializer__.to_json(
                 instance, include=instance.model_fields_set, round_trip=True, warnings="error"
             )
+            # Encoded once: the cap measures these bytes, add_task validates them as the worker
+            # will, and the broker client is handed their parsed form (it wants Python values).
             self._check_size(len(encoded), max_bytes)
             self._validate(encoded)
             sent: dict[str, Any] = pydantic_core.from_json(encoded)
-        rebound = inspect.BoundArguments(
-            self.signature, {param: sent[field] for param, field in self._passed(sent)}
-        )
+        values = {param: sent[field] for param, field in self.field_of.items() if field in sent}
+        rebound = inspect.BoundArguments(self.signature, values)
         return {"args": list(rebound.args), "kwargs": rebound.kwargs}
 
     def decode(self, payload: Payload, *, max_bytes: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -96,14 +97,14 @@ class CallCodec:
         """
         bound = self._bind(tuple(payload.get("args", ())), payload.get("kwargs", {}))
         with self._refusing():
+            # A string's UTF-8 is at least as long as the string: a huge one is refused before
+            # it is copied into JSON text (which takes a few times its size for a moment).
+            floor = sum(len(v) for v in bound.arguments.values() if isinstance(v, str))
+            self._check_size(floor, max_bytes, "at least ")
             # Validated from JSON text, not from the Python values the broker client parsed: the
             # values are typed from their JSON forms (ISO strings, base64, arrays for tuples)
             # under the same strict rules as at add_task, and the text is the size measured
             # there, so the cap is checked before anything is built from it.
-            # A string's UTF-8 is at least as long as the string: a huge one is refused before
-            # it is copied into JSON text (which can take a few times its size for a moment).
-            floor = sum(len(v) for v in bound.arguments.values() if isinstance(v, str))
-            self._check_size(floor, max_bytes, "at least ")
             received = {self.field_of[param]: value for param, value in bound.arguments.items()}
             encoded = pydantic_core.to_json(received, inf_nan_mode="constants")
             self._check_size(len(encoded), max_bytes)
@@ -118,9 +119,6 @@ class CallCodec:
 
     def _validate(self, encoded: bytes) -> BaseModel:
         return self.model.model_validate_json(encoded, strict=True, by_name=True)
-
-    def _passed(self, sent: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        return ((param, field) for param, field in self.field_of.items() if field in sent)
 
     def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
         try:

@@ -156,6 +156,16 @@ class CallCodec:
         reason = uncarriable_reason(value)
         if reason is not None:
             raise SerializationError(f"argument {param!r} of task {self.name!r}: {reason}")
+        hint = self.model.model_fields[self.field_of[param]].annotation
+        if isinstance(value, BaseModel) and isinstance(hint, type) and type(value) is not hint:
+            # Serialized as the hinted model: the subclass's own fields would not be sent.
+            added = sorted(set(type(value).model_fields) - set(hint.model_fields))
+            if added:
+                raise SerializationError(
+                    f"argument {param!r} of task {self.name!r} is a {type(value).__name__}, "
+                    f"annotated {hint.__name__}: its fields {added} would not be sent; annotate "
+                    f"the parameter '{param}: {type(value).__name__}' or pass a {hint.__name__}"
+                )
         if param in self.unannotated and not is_plain_json(value):
             raise SerializationError(
                 f"argument {param!r} of task {self.name!r} has no type hint and is not plain "

@@ -414,3 +414,18 @@ def test_a_worker_refuses_a_huge_string_before_copying_it_into_json() -> None:
     huge = {"args": ["x" * (LIMIT + 1)], "kwargs": {}}
     with pytest.raises(SerializationError, match=f"at least {LIMIT + 1} bytes, more than"):
         codec.decode(huge, max_bytes=LIMIT)
+
+
+class Extended(Resource):
+    """A subclass with a field of its own."""
+
+    region: str = "eu"
+
+
+def test_a_subclass_with_fields_of_its_own_is_refused_where_the_hint_names_its_base() -> None:
+    def take(resource: Resource) -> None:
+        """A task taking the base model."""
+
+    codec = codec_for(take, "tests.take_base")
+    with pytest.raises(SerializationError, match=r"its fields \['region'\] would not be sent"):
+        codec.encode((Extended(id=1),), {}, max_bytes=LIMIT)

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, field_serializer, field_validator
 from sqlalchemy import Column, Integer, Table
@@ -178,6 +178,7 @@ KINDS = {kind: (annotation, values) for kind, annotation, values in kinds(ENGINE
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
+@settings(deadline=None, max_examples=50)  # SQLite round trips on a shared machine
 @given(data=st.data())
 def test_every_field_of_a_model_arrives_however_the_model_was_made(
     kind: str, data: st.DataObject
@@ -397,6 +398,7 @@ def take_hostile(value: Any, items: list[Any], picky: Picky | None = None, untyp
     """A task with strict, loose and unannotated parameters."""
 
 
+@settings(deadline=None)  # building 100,000-deep structures is slow on a loaded machine
 @given(value=hostile_values, slot=st.sampled_from(["value", "items", "picky", "untyped"]))
 def test_nothing_but_serialization_error_escapes_encode_or_decode(value: Any, slot: str) -> None:
     codec = codec_for(take_hostile, "tests.take_hostile")

@@ -8,7 +8,7 @@ unless ``--redis-url`` names one, whose queues then keep what was enqueued)::
 For each backend it measures, interleaved round by round on the same Redis:
 
 - single: one task per call — ``Task.aenqueue`` vs ``apply_async`` / ``enqueue_job``;
-- request: a request that adds 10 tasks — ``TaskQueue.add_task`` x 10 and the dispatch that
+- request: a request that adds 10 tasks — ``RequestBatch.add_task`` x 10 and the dispatch that
   runs when the handler returns, vs 10 sequential raw calls.
 
 It prints microseconds per call (median of the rounds) and the ratios the docs quote:
@@ -31,9 +31,9 @@ from celery import Celery
 from starlette.background import BackgroundTasks
 
 import bgmigrate
-from bgmigrate import TaskQueue, task
-from bgmigrate.adapters.arq_wire import dumps, loads
-from bgmigrate.adapters.celery_app import make_app
+from bgmigrate import RequestBatch, task
+from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing.redis_servers import RedisServerFactory
 
@@ -83,10 +83,10 @@ def request_batch(runtime: Runtime) -> Timed:
     """What a request that adds 10 tasks costs: add_task x 10, then the dispatch."""
 
     async def run() -> None:
-        queue = TaskQueue(runtime)
+        batch = RequestBatch(runtime)
         for user in range(BATCH):
-            queue.add_task(send_email, user, "welcome")
-        await queue.dispatch(BackgroundTasks())
+            batch.add_task(send_email, user, "welcome")
+        await batch.dispatch(BackgroundTasks())
 
     return run
 

@@ -6,19 +6,19 @@ Decorate task functions with :func:`task`, take ``tasks: Tasks`` where endpoints
 
 from __future__ import annotations
 
-from bgmigrate.backend import Capabilities, TaskBackend
-from bgmigrate.config import Settings
-from bgmigrate.jobs import TaskHandle, TaskStatus
-from bgmigrate.options import TaskOptions
-from bgmigrate.queue import TaskQueue, Tasks, get_task_queue
+from bgmigrate.backend import Capabilities, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.batch import RequestBatch, TaskQueue, Tasks, get_request_batch
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import configure, get_runtime, lifespan
+from bgmigrate.settings import Settings
 from bgmigrate.task import Task, task
+from bgmigrate.task_options import TaskOptions
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Capabilities",
+    "RequestBatch",
     "RetryPolicy",
     "Settings",
     "Task",
@@ -30,8 +30,8 @@ __all__ = [
     "Tasks",
     "__version__",
     "configure",
+    "get_request_batch",
     "get_runtime",
-    "get_task_queue",
     "lifespan",
     "task",
 ]

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bgmigrate.backend import TaskBackend, backend_class
+from bgmigrate.backend import Job, TaskBackend, TaskHandle, backend_class
 from bgmigrate.codec import codec_for
-from bgmigrate.config import Settings, load_settings
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
-from bgmigrate.jobs import Job, TaskHandle
 from bgmigrate.portability import callable_kind
 from bgmigrate.registry import registry
+from bgmigrate.settings import Settings, load_settings
 from bgmigrate.task import AsyncTask, Task, is_async_callable
 
 INPROCESS = "inprocess"

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from bgmigrate.errors import ConfigError
-from bgmigrate.options import TaskOptions
 from bgmigrate.registry import registry
 from bgmigrate.retry import RetryPolicy
+from bgmigrate.task_options import TaskOptions
 
 if TYPE_CHECKING:
-    from bgmigrate.jobs import TaskHandle
+    from bgmigrate.backend import TaskHandle
     from bgmigrate.runtime import Runtime
 
 P = ParamSpec("P")

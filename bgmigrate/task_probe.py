@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bgmigrate.config import load_settings
 from bgmigrate.errors import BgmigrateError
 from bgmigrate.registry import registry
+from bgmigrate.settings import load_settings
 
 #: The probe's answer is the last line of its output, after this marker.
 MARKER = "bgmigrate-task-probe:"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bgmigrate.cli.reference import cli_reference
 from bgmigrate.codemods.rules.reference import render as rules_reference
-from bgmigrate.config import settings_reference
+from bgmigrate.settings import settings_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 EXAMPLES = DOCS.parent / "examples"

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from bgmigrate.backend import Capabilities, TaskBackend
+from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import EnqueueError
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
 
 ALL = Capabilities(
     defer=True, result=False, retry=True, dedup=True, async_tasks=True, priority=True, timeout=True

@@ -16,7 +16,7 @@ import yaml
 from typer.main import get_command
 
 from bgmigrate.cli import app as cli_app
-from bgmigrate.config import Settings, load_settings
+from bgmigrate.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgmigrate.adapters.loop_thread import LoopThread
-from bgmigrate.backend import Capabilities, TaskBackend
-from bgmigrate.config import Settings
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.retry import RetryPolicy
+from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
 from bgmigrate.task import is_async_callable
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib
 import logging
 
-from bgmigrate.config import Settings, load_settings
 from bgmigrate.errors import ConfigError
 from bgmigrate.registry import registry
+from bgmigrate.settings import Settings, load_settings
 
 logger = logging.getLogger("bgmigrate.worker")
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bgmigrate.doctor import Check, Outcome, run_checks
+from bgmigrate.diagnosis import Check, Outcome, run_checks
 
 _MARKS = {
     Outcome.OK: "[green]✓[/green]",

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from bgmigrate.adapters.worker_setup import worker_settings
-from bgmigrate.config import Settings
 from bgmigrate.errors import BgmigrateError, ConfigError
+from bgmigrate.settings import Settings
 
 
 class WorkerBackend(enum.StrEnum):
@@ -39,7 +39,7 @@ def _split(queues: list[str]) -> list[str]:
 
 
 def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
-    from bgmigrate.adapters.celery_worker import build_worker_app
+    from bgmigrate.adapters.celery.worker import build_worker_app
 
     argv = ["worker", "--loglevel", level]
     concurrency = concurrency or settings.worker_concurrency
@@ -53,7 +53,7 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
 def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
     from arq.logs import default_log_config
 
-    from bgmigrate.adapters.arq_worker import make_worker
+    from bgmigrate.adapters.arq.worker import make_worker
 
     if len(queues) > 1:
         raise ConfigError(

@@ -34,8 +34,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import bgmigrate
+from bgmigrate.backend import Job, TaskHandle, TaskStatus
 from bgmigrate.errors import TaskFailed
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
 from bgmigrate.runtime import Runtime
 from bgmigrate.task import Task
 from bgmigrate.testing import conformance_tasks as tasks

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 import bgmigrate
+from bgmigrate.backend import TaskHandle
 from bgmigrate.errors import BgmigrateError
-from bgmigrate.jobs import TaskHandle
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import dead_url
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 import bgmigrate
-from bgmigrate.adapters.celery_app import DEFAULT_QUEUE
+from bgmigrate.adapters.celery.app_factory import DEFAULT_QUEUE
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance_app import make_app
 from bgmigrate.testing.polling import wait_until

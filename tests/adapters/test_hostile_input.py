@@ -22,8 +22,8 @@ import redis
 from arq.constants import job_key_prefix
 
 import bgmigrate
+from bgmigrate.backend import Job, TaskHandle, TaskStatus
 from bgmigrate.errors import TaskFailed
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
 from bgmigrate.runtime import Runtime
 from bgmigrate.task import Task
 from bgmigrate.testing import conformance_tasks as tasks

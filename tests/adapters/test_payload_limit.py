@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate import Tasks
-from bgmigrate.adapters.celery_app import DEFAULT_QUEUE
+from bgmigrate.adapters.celery.app_factory import DEFAULT_QUEUE
 from bgmigrate.errors import SerializationError
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.redis_servers import RedisServerFactory

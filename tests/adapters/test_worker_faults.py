@@ -16,8 +16,8 @@ import pytest
 import redis
 
 import bgmigrate
+from bgmigrate.backend import TaskStatus
 from bgmigrate.errors import TaskFailed
-from bgmigrate.jobs import TaskStatus
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import BackendUnderTest, events, start_backend
 from bgmigrate.testing.polling import WaitTimeout, wait_until

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bgmigrate.adapters import worker_setup
-from bgmigrate.config import load_settings
 from bgmigrate.errors import ConfigError
 from bgmigrate.registry import TaskRegistry
+from bgmigrate.settings import load_settings
 
 
 def test_a_worker_with_no_registered_task_says_which_setting_to_set(

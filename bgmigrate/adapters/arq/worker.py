@@ -23,13 +23,13 @@ from arq.connections import RedisSettings
 from arq.constants import default_queue_name, in_progress_key_prefix
 from arq.worker import Function, Retry, Worker, create_worker, func
 
-from bgmigrate.adapters.arq_wire import dumps, loads
+from bgmigrate.adapters.arq.wire import dumps, loads
 from bgmigrate.adapters.attempts import retry_delay, timed_out
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
-from bgmigrate.config import Settings
 from bgmigrate.registry import registry
+from bgmigrate.settings import Settings
 from bgmigrate.task import Task
 
 DEFAULT_CONCURRENCY = 10

@@ -13,13 +13,13 @@ from typing import Any
 
 from celery import Celery
 
-from bgmigrate.config import Settings
+from bgmigrate.settings import Settings
 from bgmigrate.urls import is_redis_url
 
 logger = logging.getLogger("bgmigrate.celery")
 
 DEFAULT_QUEUE = "celery"
-TRANSPORT = "bgmigrate.adapters.celery_transport:Transport"
+TRANSPORT = "bgmigrate.adapters.celery.transport:Transport"
 """kombu's Redis transport, logging and dropping messages that are not Celery messages."""
 MAX_PRIORITY = 9
 """bgmigrate priorities run from 0 (lowest) to 9 (highest)."""

@@ -8,8 +8,8 @@ import pytest
 import redis
 
 import bgmigrate
+from bgmigrate.backend import Job
 from bgmigrate.errors import SerializationError
-from bgmigrate.jobs import Job
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory

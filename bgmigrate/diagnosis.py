@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import Requirement
 
 from bgmigrate.backend import backend_class
-from bgmigrate.config import Settings, load_settings
 from bgmigrate.errors import ConfigError
+from bgmigrate.settings import Settings, load_settings
 from bgmigrate.task_probe import probe
 from bgmigrate.urls import redact_url
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bgmigrate.config import load_settings
 from bgmigrate.errors import ConfigError
+from bgmigrate.settings import load_settings
 
 
 def test_defaults_are_the_embedded_inprocess_backend() -> None:

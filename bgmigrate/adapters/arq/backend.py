@@ -3,7 +3,7 @@
 The worker: ``arq bgmigrate.adapters.arq.WorkerSettings`` (or ``bgmigrate worker --backend arq``).
 
 The web process writes a request's whole batch with one Redis round trip (see
-:mod:`bgmigrate.adapters.arq_wire`) through one connection pool per application, opened by
+:mod:`bgmigrate.adapters.arq.wire`) through one connection pool per application, opened by
 the FastAPI lifespan. ``WorkerSettings`` is built on first access, from ``BGMIGRATE_*``
 settings and the tasks that ``TASK_MODULES`` register, so importing this module has no side
 effects.
@@ -22,7 +22,7 @@ import redis
 import redis.asyncio
 from arq.constants import default_queue_name
 
-from bgmigrate.adapters.arq_wire import (
+from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
     ArqJob,
     loads,
@@ -31,10 +31,9 @@ from bgmigrate.adapters.arq_wire import (
     status_keys,
 )
 from bgmigrate.adapters.results import decode_registered, task_failed
-from bgmigrate.backend import Capabilities, TaskBackend
-from bgmigrate.config import Settings
+from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import ConfigError, EnqueueError
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.settings import Settings
 from bgmigrate.urls import is_redis_url, redact_url
 
 CLIENT_NAME = "bgmigrate-arq"
@@ -241,12 +240,3 @@ def _outcome(raw: bytes) -> Any:
     if not data.get("s"):
         raise task_failed(name, result if isinstance(result, dict) else {"message": str(result)})
     return decode_registered(name, result)
-
-
-def __getattr__(name: str) -> Any:
-    # ``arq bgmigrate.adapters.arq.WorkerSettings`` looks the attribute up here: build it then.
-    if name == "WorkerSettings":
-        from bgmigrate.adapters.arq_worker import build_worker_settings
-
-        return build_worker_settings()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 import redis
 
-from bgmigrate.adapters.arq_wire import (
+from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
     ArqJob,
     dumps,
@@ -16,7 +16,7 @@ from bgmigrate.adapters.arq_wire import (
     script_arguments,
     status_from,
 )
-from bgmigrate.jobs import TaskStatus
+from bgmigrate.backend import TaskStatus
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 
 

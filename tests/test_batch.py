@@ -59,7 +59,7 @@ def clear_events() -> None:
     return
 
 
-def audit(tasks: Tasks) -> bgmigrate.TaskQueue:
+def audit(tasks: Tasks) -> bgmigrate.RequestBatch:
     """FastAPI's docs example: a dependency adds a task, then the endpoint adds more."""
     tasks.add_task(record, "from-dependency")
     return tasks
@@ -69,7 +69,7 @@ def make_app() -> FastAPI:
     app = FastAPI(lifespan=bgmigrate.lifespan)
 
     @app.post("/order")
-    def order(tasks: Annotated[bgmigrate.TaskQueue, Depends(audit)]) -> dict[str, int]:
+    def order(tasks: Annotated[bgmigrate.RequestBatch, Depends(audit)]) -> dict[str, int]:
         tasks.add_task(record, "first")
         tasks.add_task(arecord, "second")
         tasks.add_task(unregistered, "third")

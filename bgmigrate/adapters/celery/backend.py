@@ -5,7 +5,7 @@ The worker: ``celery -A bgmigrate.adapters.celery:app worker`` (or ``bgmigrate w
 importing this module has no side effects.
 
 A request's batch is published over one broker connection; with a Redis broker in one
-``MULTI``/``EXEC`` round trip (see :mod:`bgmigrate.adapters.celery_redis_batch`). Celery does
+``MULTI``/``EXEC`` round trip (see :mod:`bgmigrate.adapters.celery.redis_batch`). Celery does
 not deduplicate, so an idempotency ``key`` is claimed in Redis with ``SET NX`` (kept
 ``RESULT_TTL`` seconds) before publishing; the same round trip marks each job as queued in the
 result store, so a handle can tell ``READY`` from ``UNKNOWN`` (Celery itself reports ``PENDING``
@@ -28,18 +28,17 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 
-from bgmigrate.adapters.celery_app import broker_priority, make_app
-from bgmigrate.adapters.celery_redis_batch import one_round_trip
+from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
+from bgmigrate.adapters.celery.redis_batch import one_round_trip
 from bgmigrate.adapters.results import decode_registered, task_failed
-from bgmigrate.backend import Capabilities, TaskBackend
-from bgmigrate.config import Settings
+from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
     SerializationError,
     UnsupportedOption,
 )
-from bgmigrate.jobs import Job, TaskHandle, TaskStatus
+from bgmigrate.settings import Settings
 from bgmigrate.task import Task
 from bgmigrate.urls import is_redis_url, redact_url
 
@@ -294,12 +293,3 @@ def _outcome(meta: dict[str, Any]) -> Any:
         exc_type = f"{error.get('exc_module', 'builtins')}.{error.get('exc_type', meta['status'])}"
         raise task_failed(name, {"type": exc_type, "message": message})
     return decode_registered(name, result)
-
-
-def __getattr__(name: str) -> Any:
-    # ``celery -A bgmigrate.adapters.celery:app`` looks the attribute up here: build it then.
-    if name == "app":
-        from bgmigrate.adapters.celery_worker import build_worker_app
-
-        return build_worker_app()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

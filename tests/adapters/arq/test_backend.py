@@ -11,13 +11,13 @@ from arq.worker import Worker
 from fastapi.testclient import TestClient
 
 import bgmigrate
-from bgmigrate.adapters.arq import CLIENT_NAME, ArqBackend
-from bgmigrate.adapters.arq_wire import dumps, loads
-from bgmigrate.adapters.arq_worker import build_worker_settings, make_worker
-from bgmigrate.config import Settings, load_settings
+from bgmigrate.adapters.arq.backend import CLIENT_NAME, ArqBackend
+from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.arq.worker import build_worker_settings, make_worker
+from bgmigrate.backend import TaskHandle
 from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
-from bgmigrate.jobs import TaskHandle
 from bgmigrate.registry import registry
+from bgmigrate.settings import Settings, load_settings
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import dead_url
 from bgmigrate.testing.conformance_app import make_app

@@ -24,7 +24,7 @@ from arq.constants import (
 )
 
 from bgmigrate.adapters.results import describe_error
-from bgmigrate.jobs import TaskStatus
+from bgmigrate.backend import TaskStatus
 
 ENQUEUE_SCRIPT = """
 local added = {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-from bgmigrate.adapters.celery_app import TRANSPORT, celery_config
-from bgmigrate.adapters.celery_transport import Transport
-from bgmigrate.config import load_settings
+from bgmigrate.adapters.celery.app_factory import TRANSPORT, celery_config
+from bgmigrate.adapters.celery.transport import Transport
+from bgmigrate.settings import load_settings
 
 
 @pytest.mark.parametrize(

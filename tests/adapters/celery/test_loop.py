@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 
-from bgmigrate.adapters import celery_loop
+from bgmigrate.adapters.celery import loop as celery_loop
 
 
 async def _loop_id() -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bgmigrate.config import check_backend
 from bgmigrate.errors import ConfigError
 from bgmigrate.retry import RetryPolicy
+from bgmigrate.settings import check_backend
 
 
 @dataclass(frozen=True, kw_only=True)

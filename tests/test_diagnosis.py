@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from packaging.requirements import Requirement
 
-from bgmigrate.config import load_settings
-from bgmigrate.doctor import Check, Outcome, check_versions, failed, runtime_requirements, scrub
+from bgmigrate.diagnosis import Check, Outcome, check_versions, failed, runtime_requirements, scrub
+from bgmigrate.settings import load_settings
 
 
 def test_runtime_requirements_are_the_core_and_extra_pins_without_dev_tools() -> None:

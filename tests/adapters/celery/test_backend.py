@@ -15,10 +15,10 @@ from kombu import Connection
 from kombu.exceptions import OperationalError
 
 import bgmigrate
-from bgmigrate.adapters.celery import KEY_PREFIX, RESULT_PREFIX, CeleryBackend
-from bgmigrate.adapters.celery_app import broker_priority, celery_config
-from bgmigrate.config import load_settings
+from bgmigrate.adapters.celery.app_factory import broker_priority, celery_config
+from bgmigrate.adapters.celery.backend import KEY_PREFIX, RESULT_PREFIX, CeleryBackend
 from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
+from bgmigrate.settings import load_settings
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import (
     BackendUnderTest,

@@ -1,4 +1,8 @@
-"""``Tasks``: the per-request replacement for a ``BackgroundTasks`` parameter."""
+"""``Tasks``: the per-request replacement for a ``BackgroundTasks`` parameter.
+
+A :class:`RequestBatch` is the tasks one request adds, not a broker queue (that is the
+``queue`` task option).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ from typing import Annotated, Any, ParamSpec
 
 from fastapi import BackgroundTasks, Depends, HTTPException
 
-from bgmigrate.backend import TaskBackend
+from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import EnqueueError
-from bgmigrate.jobs import Job
 from bgmigrate.runtime import Runtime, get_runtime
 
 P = ParamSpec("P")
@@ -18,7 +21,7 @@ P = ParamSpec("P")
 logger = logging.getLogger("bgmigrate")
 
 
-class TaskQueue:
+class RequestBatch:
     """The tasks one request adds, dispatched together when its handler returns.
 
     ``add_task`` has ``BackgroundTasks.add_task``'s signature and meaning: tasks run in the
@@ -54,17 +57,17 @@ class TaskQueue:
             await backend.dispatch_request(jobs, background)
 
 
-async def get_task_queue(background_tasks: BackgroundTasks) -> AsyncIterator[TaskQueue]:
-    """FastAPI dependency: one ``TaskQueue`` per request, dispatched when the handler returns.
+async def get_request_batch(background_tasks: BackgroundTasks) -> AsyncIterator[RequestBatch]:
+    """FastAPI dependency: one ``RequestBatch`` per request, dispatched when the handler returns.
 
     It has ``scope="function"`` (see :data:`Tasks`), so dispatching happens after the handler
     and before the response is sent: a broker failure becomes a ``503`` response, never a
     ``2xx`` for tasks that were not enqueued.
     """
-    queue = TaskQueue()
-    yield queue
+    batch = RequestBatch()
+    yield batch
     try:
-        await queue.dispatch(background_tasks)
+        await batch.dispatch(background_tasks)
     except EnqueueError as exc:
         logger.error("tasks of this request were not enqueued: %s", exc)
         raise HTTPException(
@@ -74,5 +77,8 @@ async def get_task_queue(background_tasks: BackgroundTasks) -> AsyncIterator[Tas
         ) from exc
 
 
-Tasks = Annotated[TaskQueue, Depends(get_task_queue, scope="function")]
+Tasks = Annotated[RequestBatch, Depends(get_request_batch, scope="function")]
 """Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""
+
+TaskQueue = RequestBatch
+"""The name ``bgmigrate rewrite`` writes where a helper receives the request's tasks."""

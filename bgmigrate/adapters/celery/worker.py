@@ -18,14 +18,14 @@ from celery import Task as CeleryTask
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_unknown, worker_process_shutdown
 
-from bgmigrate.adapters import celery_loop
 from bgmigrate.adapters.attempts import retry_delay, timed_out
-from bgmigrate.adapters.celery_app import make_app
+from bgmigrate.adapters.celery import loop as celery_loop
+from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
-from bgmigrate.config import Settings
 from bgmigrate.registry import registry
+from bgmigrate.settings import Settings
 from bgmigrate.task import Task
 
 logger = logging.getLogger("bgmigrate.celery")

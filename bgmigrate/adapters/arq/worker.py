@@ -66,13 +66,17 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> Function:
+def job_function(
+    task: Task[Any, Any], *, max_payload_bytes: int, in_progress: float | None = None
+) -> Function:
     """The arq function that runs ``task`` from a JSON job (``in_progress``: see
-    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``)."""
+    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``; larger arguments than ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             async with _in_progress(ctx, in_progress):
                 value = await run_attempt(task, call_args, call_kwargs, ctx[_EXECUTOR])
@@ -109,7 +113,12 @@ def build_worker_settings(
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
         "functions": [
-            job_function(task, in_progress=settings.in_progress_timeout) for task in registry
+            job_function(
+                task,
+                max_payload_bytes=settings.max_payload_bytes,
+                in_progress=settings.in_progress_timeout,
+            )
+            for task in registry
         ],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),

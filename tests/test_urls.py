@@ -14,10 +14,21 @@ from bgmigrate.urls import check_url, is_redis_url, redact_url
         ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
         ("amqp://guest:s3cret@rabbit:5672//", "amqp://guest:***@rabbit:5672//"),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("unix:///tmp/r.sock?db=1&password=s3cret", "unix:///tmp/r.sock?db=1&password=***"),
     ],
 )
 def test_redact_hides_only_the_password(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
+
+
+@pytest.mark.parametrize(
+    "password", ["pa#ss", "pa/ss", "pa?ss", "a#b/c?d", "p@ss", "#", "s3cret/"]
+)
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_redact_hides_passwords_that_break_url_parsing(scheme: str, password: str) -> None:
+    redacted = redact_url(f"{scheme}://user:{password}@broker:6379/0")
+    assert redacted == f"{scheme}://user:***@broker:6379/0"
+    assert password not in redacted
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,11 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
         argv += ["--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", ",".join(queues)]
-    build_worker_app(settings).worker_main(argv)
+    # worker_main() drops the exit code: a worker that stopped on an "Unrecoverable error" must
+    # exit non-zero, or a supervisor restarting on failure leaves it down.
+    code = build_worker_app(settings).start(argv)
+    if code:
+        raise typer.Exit(code)
 
 
 def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:

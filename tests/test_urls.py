@@ -21,9 +21,7 @@ def test_redact_hides_only_the_password(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
 
 
-@pytest.mark.parametrize(
-    "password", ["pa#ss", "pa/ss", "pa?ss", "a#b/c?d", "p@ss", "#", "s3cret/"]
-)
+@pytest.mark.parametrize("password", ["pa#ss", "pa/ss", "pa?ss", "a#b/c?d", "p@ss", "#", "s3cret/"])
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
 def test_redact_hides_passwords_that_break_url_parsing(scheme: str, password: str) -> None:
     redacted = redact_url(f"{scheme}://user:{password}@broker:6379/0")

@@ -136,7 +136,13 @@ def test_jobs_sent_one_by_one_keep_their_order_too(server: RedisServer) -> None:
     client.close()
 
 
-GOOD_JOB = {"t": None, "f": "tasks.add", "a": [1, 2], "k": {}, "et": 1_700_000_000_000}
+GOOD_JOB: dict[str, Any] = {
+    "t": None,
+    "f": "tasks.add",
+    "a": [1, 2],
+    "k": {},
+    "et": 1_700_000_000_000,
+}
 
 
 @pytest.mark.parametrize(

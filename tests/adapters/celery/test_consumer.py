@@ -9,7 +9,7 @@ import pytest
 
 from bgmigrate.adapters.celery.consumer import header_problem
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "lang": "py",
     "task": "tasks.add",
     "id": "0b4c",

@@ -6,7 +6,8 @@ bytes, a truncated write) or not a kombu envelope, kombu's error stops the whole
 transport logs the message's start and the reason and moves them to the dead-letter list
 (:mod:`bgmigrate.adapters.dead_letter`) — the message has already left the queue, and there
 is nothing to run — and the worker goes on with the next one. A JSON envelope nested too deep
-for Python's parser (``RecursionError``) is one of them.
+for Python's parser (``RecursionError``) and one whose headers are not a mapping
+(``AttributeError`` in kombu) are among them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Channel(kombu_redis.Channel):  # type: ignore[misc]
     def _brpop_read(self, **options: Any) -> bool:
         try:
             return bool(super()._brpop_read(**options))
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             shown = exc.doc[:SHOWN] if isinstance(exc, json.JSONDecodeError) else ""
             reason = f"not a Celery message ({type(exc).__name__}: {str(exc)[:SHOWN]})"
             store(self.client, dead_letter("celery", "?", reason, shown))

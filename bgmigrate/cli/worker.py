@@ -6,7 +6,7 @@ import enum
 import logging.config
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,8 @@ def _split(queues: list[str]) -> list[str]:
 
 
 def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+    from celery.signals import worker_init
+
     from bgmigrate.adapters.celery.worker import build_worker_app
 
     argv = ["worker", "--loglevel", level]
@@ -47,9 +49,13 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
         argv += ["--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", ",".join(queues)]
-    # worker_main() drops the exit code: a worker that stopped on an "Unrecoverable error" must
-    # exit non-zero, or a supervisor restarting on failure leaves it down.
-    code = build_worker_app(settings).start(argv)
+    # worker_main() drops the worker's exit code: read it from the worker itself, so that one
+    # that stopped on an "Unrecoverable error" exits non-zero (a supervisor that restarts on
+    # failure would otherwise leave it down).
+    workers: list[Any] = []
+    worker_init.connect(lambda sender, **_: workers.append(sender), weak=False)
+    build_worker_app(settings).worker_main(argv)
+    code = workers[-1].exitcode if workers else None
     if code:
         raise typer.Exit(code)
 

@@ -45,8 +45,13 @@ def check_url(url: str, *, setting: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - evaluating .port validates it
-    except ValueError as exc:
-        raise ConfigError(f"{setting}: {redact_url(url)!r} is not a valid URL ({exc})") from exc
+    except ValueError:
+        # Not chained, not quoted: the parser's message can hold a piece of the password.
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} is not a valid URL: its port is not a number up to "
+            "65535, or its password holds '#', '/', '?' or '@' (percent-encode them: %23, "
+            "%2F, %3F, %40)"
+        ) from None
     if parts.scheme not in SUPPORTED_SCHEMES:
         choices = ", ".join(f"{scheme}://" for scheme in SUPPORTED_SCHEMES)
         raise ConfigError(

@@ -106,8 +106,13 @@ def worker(
     """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
 
     The modules are imported from the working directory, PYTHONPATH and installed packages,
-    as `celery -A` and `arq` do. Only registered tasks run: any other task name is rejected
-    and logged, never imported.
+    as `celery -A` and `arq` do. Only registered tasks run: any other task name (Celery's
+    built-in tasks included) is rejected and logged, never imported. Malformed messages are
+    refused once and kept in the Redis list bgmigrate:dead-letter; the ARQ worker waits out
+    a Redis outage.
+
+    Exit codes: 0 after a normal shutdown, 1 when the worker stopped on an error, 2 for a
+    configuration error.
 
     Configure it with the same BGMIGRATE_* variables as the application.
 

@@ -24,10 +24,17 @@ from arq.constants import job_key_prefix
 from kombu import Connection
 
 import bgmigrate
+from bgmigrate.adapters.celery.consumer import DEAD_LETTER_QUEUE
 from bgmigrate.adapters.dead_letter import DEAD_LETTER_KEY, read_dead_letters
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing import conformance_tasks as tasks
-from bgmigrate.testing.conformance import WAIT, BackendUnderTest, start_backend
+from bgmigrate.testing.conformance import (
+    WAIT,
+    BackendUnderTest,
+    events,
+    start_backend,
+    worker_environment,
+)
 from bgmigrate.testing.polling import wait_until
 from bgmigrate.testing.redis_servers import RedisServerFactory
 from bgmigrate.testing.workers import WorkerFactory, WorkerProcess, bgmigrate_command
@@ -69,7 +76,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     server = servers()
     backend = request.param.partition("-")[0]
     broker_url = RABBITMQ_URL if request.param.endswith("rabbitmq") else server.url
-    argv = bgmigrate_command(backend, concurrency=1)
+    # arq polls every 0.5 s once its slots are full: ten slots keep 100 jobs from taking 50 s.
+    argv = bgmigrate_command(backend, concurrency=10 if backend == "arq" else 1)
     under_test = start_backend(
         backend, server.url, workers, broker_url=broker_url, argv=argv, name=request.param
     )
@@ -246,3 +254,43 @@ def test_a_malformed_message_is_refused_once_and_the_next_hundred_jobs_run(
     target.worker.wait_for_log("refused a malformed message")
     newest = read_dead_letters(target.store, attack.messages)
     assert all(letter.backend == target.backend.name.partition("-")[0] for letter in newest)
+
+
+def test_without_any_redis_a_refused_celery_message_is_kept_in_a_rabbitmq_queue(
+    redis_url: str, worker_factory: WorkerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = f"dead-letter-{uuid.uuid4().hex[:8]}"
+    env = worker_environment("celery", redis_url, RABBITMQ_URL, queue)
+    del env["BGMIGRATE_RESULT_URL"]  # no Redis for the worker: only the tasks' log is there
+    worker = worker_factory(bgmigrate_command("celery", concurrency=1), env=env)
+    headers = celery_headers(timelimit=["a", "b"])
+    with Connection(RABBITMQ_URL) as connection:
+        connection.Producer().publish(
+            CELERY_BODY.encode(),
+            exchange="",
+            routing_key=queue,
+            headers=headers,
+            content_type="application/json",
+            content_encoding="utf-8",
+        )
+        kept = connection.SimpleQueue(DEAD_LETTER_QUEUE)
+
+        def ours() -> dict[str, Any] | None:
+            try:
+                message = kept.get(timeout=0.5)
+            except kept.Empty:
+                return None
+            message.ack()
+            letter: dict[str, Any] = json.loads(message.body)
+            return letter if letter["queue"] == queue else None
+
+        letter = wait_until(ours, timeout=WAIT, what=f"a dead letter from {queue}")
+        kept.close()
+    assert "'timelimit'" in letter["reason"]
+    assert headers["id"] in letter["message"]
+    monkeypatch.setenv(tasks.REDIS_URL_ENV, redis_url)
+    bgmigrate.configure(backend="celery", broker_url=RABBITMQ_URL, default_queue=queue)
+    log = f"dead-letter:{uuid.uuid4().hex}"
+    tasks.record.enqueue(log, "after")
+    assert events(log, 1)
+    assert worker.alive

@@ -88,7 +88,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 
 @pytest.fixture
-def runtime(target: Target, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+def configured(target: Target, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     """The runtime configured for the worker's queue."""
     monkeypatch.setenv(tasks.REDIS_URL_ENV, target.backend.redis_url)
     return bgmigrate.configure(**target.backend.settings)
@@ -231,7 +231,10 @@ def dead_letters(target: Target) -> int:
     indirect=["target"],
 )
 def test_a_malformed_message_is_refused_once_and_the_next_hundred_jobs_run(
-    target: Target, runtime: Runtime, attack: Attack, record_property: Callable[[str, object], None]
+    target: Target,
+    configured: Runtime,
+    attack: Attack,
+    record_property: Callable[[str, object], None],
 ) -> None:
     before = dead_letters(target)
     attack.push(target)

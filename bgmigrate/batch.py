@@ -6,19 +6,17 @@ A :class:`RequestBatch` is the tasks one request adds, not a broker queue (that 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ParamSpec
 
-from fastapi import BackgroundTasks, Depends, HTTPException
+from fastapi import BackgroundTasks, Depends, Request
 
 from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import EnqueueError
+from bgmigrate.http_errors import enqueue_refused
 from bgmigrate.runtime import Runtime, get_runtime
 
 P = ParamSpec("P")
-
-logger = logging.getLogger("bgmigrate")
 
 
 class RequestBatch:
@@ -57,24 +55,22 @@ class RequestBatch:
             await backend.dispatch_request(jobs, background)
 
 
-async def get_request_batch(background_tasks: BackgroundTasks) -> AsyncIterator[RequestBatch]:
+async def get_request_batch(
+    background_tasks: BackgroundTasks, request: Request
+) -> AsyncIterator[RequestBatch]:
     """FastAPI dependency: one ``RequestBatch`` per request, dispatched when the handler returns.
 
     It has ``scope="function"`` (see :data:`Tasks`), so dispatching happens after the handler
     and before the response is sent: a broker failure becomes a ``503`` response, never a
-    ``2xx`` for tasks that were not enqueued.
+    ``2xx`` for tasks that were not enqueued (the details go to the log, not to the client:
+    see :mod:`bgmigrate.http_errors`).
     """
     batch = RequestBatch()
     yield batch
     try:
         await batch.dispatch(background_tasks)
     except EnqueueError as exc:
-        logger.error("tasks of this request were not enqueued: %s", exc)
-        raise HTTPException(
-            status_code=503,
-            detail=f"The request's background tasks could not be enqueued: {exc}",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise enqueue_refused(request, exc) from exc
 
 
 Tasks = Annotated[RequestBatch, Depends(get_request_batch, scope="function")]

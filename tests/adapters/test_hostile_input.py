@@ -121,7 +121,7 @@ def test_garbage_in_the_queue_is_logged_and_dropped_and_the_worker_goes_on(
             job_id = uuid.uuid4().hex
             client.set(job_key_prefix + job_id, raw)
             client.zadd(queue, {job_id: time.time() * 1000})
-        expected = ["deserializing job .* failed"]
+        expected = [r"refused a malformed message .* not JSON"]
     for pattern in expected:
         worker.wait_for_log(pattern)
     still_works(worker)

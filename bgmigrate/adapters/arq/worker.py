@@ -20,9 +20,10 @@ from typing import Any
 import redis
 from arq.connections import RedisSettings
 from arq.constants import default_queue_name, in_progress_key_prefix
-from arq.worker import Function, Retry, Worker, create_worker, func
+from arq.worker import Function, Retry, Worker, func, get_kwargs
 
-from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.arq.resilient import ResilientWorker
+from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
@@ -123,7 +124,7 @@ def build_worker_settings(
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
-        "job_deserializer": loads,
+        "job_deserializer": load_job,
         "max_jobs": max_jobs,
         "keep_result": settings.result_ttl,
         "on_startup": functools.partial(_startup, threads=max_jobs),
@@ -142,9 +143,12 @@ def make_worker(
 
     Unlike the native ``arq`` command, it also marks each job it picks up as in progress for
     ``IN_PROGRESS_TIMEOUT`` only (arq's own mark lasts the longest task timeout + 10 s), so a
-    job that a killed worker had picked up but not yet started runs again that soon too.
+    job that a killed worker had picked up but not yet started runs again that soon too; and
+    it refuses malformed jobs and rides out Redis outages (see
+    :mod:`bgmigrate.adapters.arq.resilient`).
     """
-    worker = create_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+    worker_class = build_worker_settings(settings, concurrency=concurrency, queue=queue)
+    worker = ResilientWorker(**get_kwargs(worker_class))
     if settings.in_progress_timeout is not None:
         worker.in_progress_timeout_s = settings.in_progress_timeout
     return worker

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.adapters.arq.backend import CLIENT_NAME, ArqBackend
-from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.arq.worker import build_worker_settings, make_worker
 from bgmigrate.backend import TaskHandle
 from bgmigrate.errors import (
@@ -97,7 +97,7 @@ def test_worker_settings_name_every_task_and_speak_json_only() -> None:
     names = {function.name for function in settings_cls.functions}  # type: ignore[attr-defined]
     assert names == {task.name for task in registry}
     assert settings_cls.job_serializer is dumps  # type: ignore[attr-defined]
-    assert settings_cls.job_deserializer is loads  # type: ignore[attr-defined]
+    assert settings_cls.job_deserializer is load_job  # type: ignore[attr-defined]
     assert settings_cls.queue_name == "q"  # type: ignore[attr-defined]
     assert settings_cls.max_jobs == 3  # type: ignore[attr-defined]
 

@@ -12,6 +12,7 @@ effects.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -64,6 +65,8 @@ class ArqBackend(TaskBackend):
             )
         self._queue = settings.default_queue or default_queue_name
         self._client: redis.Redis | None = None
+        # Sync endpoints enqueue from many threads: two first requests must build one client.
+        self._client_lock = threading.Lock()
         self._aclient: redis.asyncio.Redis | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
@@ -74,9 +77,10 @@ class ArqBackend(TaskBackend):
         return {"socket_connect_timeout": 3, "socket_timeout": 10, "client_name": CLIENT_NAME}
 
     def _sync(self) -> redis.Redis:
-        if self._client is None:
-            self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
+            return self._client
 
     def _new_async(self) -> redis.asyncio.Redis:
         client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -90,6 +91,8 @@ class CeleryBackend(TaskBackend):
             settings.broker_url if is_redis_url(settings.broker_url) else None
         )
         self._store: redis.Redis | None = None
+        # Sync endpoints enqueue from many threads: two first requests must build one client.
+        self._store_lock = threading.Lock()
 
     def validate_task(self, task: Task[Any, Any]) -> None:
         """Also refuse idempotency keys and results when no Redis is configured for them."""
@@ -102,11 +105,12 @@ class CeleryBackend(TaskBackend):
 
     def _redis(self) -> redis.Redis:
         assert self._store_url is not None, "validate_task refuses keys without a Redis store"
-        if self._store is None:
-            self._store = redis.Redis.from_url(
-                self._store_url, socket_connect_timeout=3, socket_timeout=10
-            )
-        return self._store
+        with self._store_lock:
+            if self._store is None:
+                self._store = redis.Redis.from_url(
+                    self._store_url, socket_connect_timeout=3, socket_timeout=10
+                )
+            return self._store
 
     async def close(self) -> None:
         """Release the broker connection pool and the Redis client."""

@@ -31,10 +31,12 @@ from bgmigrate.adapters.arq.wire import (
     status_from,
     status_keys,
 )
+from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import ConfigError, EnqueueError
 from bgmigrate.settings import Settings
+from bgmigrate.task import Task
 from bgmigrate.urls import is_redis_url, redact_url
 
 CLIENT_NAME = "bgmigrate-arq"
@@ -69,6 +71,11 @@ class ArqBackend(TaskBackend):
         self._client_lock = threading.Lock()
         self._aclient: redis.asyncio.Redis | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
+
+    def validate_task(self, task: Task[Any, Any]) -> None:
+        """Also refuse per-call options a worker could not apply (see ``check_call_options``)."""
+        super().validate_task(task)
+        check_call_options(task, self.alias)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -132,12 +139,13 @@ class ArqBackend(TaskBackend):
             defer = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
         else:
             defer = 0.0
+        changed = changed_options(job.task)
         return ArqJob(
             job_id=options.key or job.id,
             queue=options.queue or self._queue,
             function=job.task.name,
             args=payload["args"],
-            kwargs=payload["kwargs"],
+            kwargs={**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"],
             defer_ms=int(defer * 1000),
         )
 

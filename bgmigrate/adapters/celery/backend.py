@@ -29,8 +29,10 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 
+from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.redis_batch import one_round_trip
+from bgmigrate.adapters.celery.worker import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import (
@@ -95,8 +97,10 @@ class CeleryBackend(TaskBackend):
         self._store_lock = threading.Lock()
 
     def validate_task(self, task: Task[Any, Any]) -> None:
-        """Also refuse idempotency keys and results when no Redis is configured for them."""
+        """Also refuse idempotency keys and results when no Redis is configured for them,
+        and per-call options a worker could not apply (see ``check_call_options``)."""
         super().validate_task(task)
+        check_call_options(task, self.alias)
         if task.options.key is not None and self._store_url is None:
             raise UnsupportedOption(
                 f"task {task.name!r} sets key=, which the celery backend implements in Redis: "
@@ -186,23 +190,25 @@ class CeleryBackend(TaskBackend):
             with batch:
                 for job in jobs:
                     payload = job.payload or {"args": [], "kwargs": {}}
+                    changed = changed_options(job.task)
+                    kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
                     queue = job.task.options.queue
                     once: dict[str, Any] = {"declare": []} if queue in declared else {}
                     declared.add(queue)
                     self.app.send_task(
                         job.task.name,
                         args=payload["args"],
-                        kwargs=payload["kwargs"],
+                        kwargs=kwargs,
                         task_id=job.id,
                         producer=producer,
                         # What Flower and the worker log show; JSON is cheaper than saferepr.
                         argsrepr=_shown(payload["args"]),
                         kwargsrepr=_shown(payload["kwargs"]),
-                        **self._options(job),
+                        **self._options(job, changed),
                         **once,
                     )
 
-    def _options(self, job: Job) -> dict[str, Any]:
+    def _options(self, job: Job, changed: dict[str, Any]) -> dict[str, Any]:
         options = job.task.options
         sent: dict[str, Any] = {}
         if options.queue is not None:
@@ -213,6 +219,9 @@ class CeleryBackend(TaskBackend):
             sent["countdown"] = options.delay
         elif options.run_after is not None:
             sent["eta"] = options.run_after
+        if "timeout" in changed:
+            # The message's own limits: a worker kills a sync attempt by them, not the task's.
+            sent.update(time_limits(job.task))
         self._warn_long_delay(job)
         return sent
 

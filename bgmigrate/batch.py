@@ -114,4 +114,5 @@ Tasks = Annotated[RequestBatch, Depends(get_request_batch, scope="function")]
 """Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""
 
 TaskQueue = RequestBatch
-"""The name ``bgmigrate rewrite`` writes where a helper receives the request's tasks."""
+"""The former name of :class:`RequestBatch`, which ``bgmigrate rewrite`` used to write: code
+rewritten then keeps working."""

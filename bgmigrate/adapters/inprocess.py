@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextvars
 import functools
-import inspect
 import logging
 import os
 import reprlib
@@ -23,17 +21,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.errors import UnknownJobError
 from bgmigrate.prometheus import PrometheusObserver
-from bgmigrate.retry import RetryPolicy
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
-from bgmigrate.task import is_async_callable
 
 if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
@@ -43,7 +40,6 @@ logger = logging.getLogger("bgmigrate.inprocess")
 #: Finished records kept for ``status``/``result`` (oldest dropped first).
 MAX_FINISHED_RECORDS = 10_000
 
-_NO_RETRY = RetryPolicy(max_attempts=1)
 _summary = reprlib.Repr()
 _summary.maxstring = _summary.maxother = 80
 _summary.maxlist = _summary.maxdict = 5
@@ -177,27 +173,20 @@ class InProcessBackend(TaskBackend):
                 raise
 
     async def _run_job(self, job: Job) -> None:
-        deferred = await _wait_until_due(job)
-        policy = job.task.options.retry or _NO_RETRY
+        deferred = job.task.options.seconds_until_due()
+        if deferred:
+            await asyncio.sleep(deferred)
         attempt = 1
         while True:
             try:
                 result = await self._attempt(job)
             except Exception as exc:
-                if not policy.should_retry(exc, attempt):
+                delay = retry_delay(job.task, exc, attempt)
+                if delay is None:
                     self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
                     return
-                delay = policy.delay_for(attempt)
-                logger.warning(
-                    "task %s failed on attempt %d/%d (%r); retrying in %.2f s",
-                    job.task.name,
-                    attempt,
-                    policy.max_attempts,
-                    exc,
-                    delay,
-                )
                 self._set_status(job, TaskStatus.READY)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -222,28 +211,14 @@ class InProcessBackend(TaskBackend):
         )
 
     async def _attempt(self, job: Job) -> Any:
-        func, timeout = job.task.func, job.task.options.timeout
-        if is_async_callable(func):
-            self._set_status(job, TaskStatus.RUNNING)
-            return await asyncio.wait_for(func(*job.args, **job.kwargs), timeout)
-        call = functools.partial(self._run_sync, job)
-        context = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        # A sync function cannot be interrupted: on timeout the attempt fails, the thread ends
-        # on its own and its result is discarded.
-        result = await asyncio.wait_for(
-            loop.run_in_executor(self._pool, context.run, call), timeout
+        # RUNNING once the attempt starts: for a sync task, once a pool thread picks it up.
+        return await run_attempt(
+            job.task,
+            job.args,
+            job.kwargs,
+            self._pool,
+            on_start=functools.partial(self._set_status, job, TaskStatus.RUNNING),
         )
-        if inspect.isawaitable(result):
-            # A sync callable that returns a coroutine (e.g. ``lambda: send(x)``): Starlette
-            # would never await it and the work would silently not happen.
-            return await asyncio.wait_for(result, timeout)
-        return result
-
-    def _run_sync(self, job: Job) -> Any:
-        """Run a sync task on a pool thread (RUNNING only once a thread has picked it up)."""
-        self._set_status(job, TaskStatus.RUNNING)
-        return job.task.func(*job.args, **job.kwargs)
 
     # -- records ------------------------------------------------------------------------
 
@@ -322,7 +297,7 @@ class InProcessBackend(TaskBackend):
     def _known(self, job_id: str) -> _Record:
         record = self._record(job_id)
         if record is None:
-            raise LookupError(f"no in-process task with id {job_id!r} is known")
+            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
         return record
 
     # -- shutdown -----------------------------------------------------------------------
@@ -373,19 +348,6 @@ def _outcome(record: _Record) -> Any:
     if record.error is not None:
         raise record.error
     return record.result
-
-
-async def _wait_until_due(job: Job) -> float:
-    """Sleep until the job may run (``delay``/``run_after``); return the seconds slept."""
-    options = job.task.options
-    seconds = 0.0
-    if options.delay is not None:
-        seconds = options.delay
-    elif options.run_after is not None:
-        seconds = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
-    if seconds:
-        await asyncio.sleep(seconds)
-    return seconds
 
 
 def _describe_args(job: Job) -> str:

@@ -150,6 +150,18 @@ def test_a_producer_with_another_task_signature_gets_a_clear_failure_not_a_crash
     assert not re.search(rf"{handle.id}.*(Retry|retry|↻)", worker.log())  # failed once, for good
 
 
+def test_an_oversized_message_is_refused_and_logged_and_the_worker_goes_on(
+    runtime: Runtime, worker: WorkerProcess
+) -> None:
+    limit = runtime.settings.max_payload_bytes  # the workers' cap too: both use the default
+    handle = send(runtime, tasks.record.name, {"args": ["log", "x" * limit], "kwargs": {}})
+    exc_type, message = failure_of(handle)
+    assert exc_type == "bgmigrate.errors.SerializationError"
+    assert f"more than BGMIGRATE_MAX_PAYLOAD_BYTES={limit}" in message
+    worker.wait_for_log(rf"SerializationError.*more than BGMIGRATE_MAX_PAYLOAD_BYTES={limit}")
+    still_works(worker)
+
+
 def test_the_broker_password_never_appears_in_worker_output_or_cli_errors(
     hostile: BackendUnderTest, runtime: Runtime, worker: WorkerProcess
 ) -> None:

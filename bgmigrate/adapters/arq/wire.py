@@ -3,9 +3,11 @@
 arq's own ``enqueue_job`` costs a WATCH/EXISTS/MULTI/EXEC exchange per job. A request's batch
 is instead written by one Lua script call that does, per job and atomically, exactly what
 ``enqueue_job`` does: skip the job when its job or result key exists (``_job_id``
-uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. Jobs use arq's key
-prefixes and field names with a JSON serializer, so an unmodified arq worker (configured
-with :func:`dumps`/:func:`loads`) runs them.
+uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. A job's bytes come from
+arq's own ``serialize_job`` (with the JSON serializer :func:`dumps`) and its keys from arq's
+key prefixes, so an unmodified arq worker (configured with :func:`dumps`/:func:`loads`) runs
+them. What the script writes where is arq's internal layout: it is tested against the arq
+versions that ``pyproject.toml`` allows (see docs/backends.md).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from arq.constants import (
     job_key_prefix,
     result_key_prefix,
 )
+from arq.jobs import SerializationError as ArqSerializationError
+from arq.jobs import serialize_job
 
 from bgmigrate.adapters.results import describe_error
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
 local added = {}
@@ -81,12 +86,22 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     argv: list[Any] = []
     for index, job in enumerate(jobs):
         keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
-        data = {"t": None, "f": job.function, "a": list(job.args), "k": job.kwargs, "et": now_ms}
+        data = _serialized(job, now_ms)
         # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
         # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
         score = (now_ns // 1000 + index) / 1000 + job.defer_ms
-        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, dumps(data)]
+        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, data]
     return keys, argv
+
+
+def _serialized(job: ArqJob, now_ms: int) -> bytes:
+    """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+    try:
+        return serialize_job(
+            job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps
+        )
+    except ArqSerializationError as exc:
+        raise SerializationError(f"arq job {job.function!r} cannot be encoded: {exc}") from exc
 
 
 def status_keys(job_id: str) -> tuple[str, str, str]:

@@ -11,12 +11,11 @@ registered ones.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import math
 import sys
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,7 +26,7 @@ from arq.constants import default_queue_name, in_progress_key_prefix
 from arq.worker import Function, Retry, Worker, create_worker, func
 
 from bgmigrate.adapters.arq.wire import dumps, loads
-from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
@@ -47,25 +46,6 @@ than the registered one, so the job function bounds each job by its own policy."
 _EXECUTOR = "bgmigrate_executor"
 
 logger = logging.getLogger("bgmigrate.arq")
-
-
-async def _attempt(
-    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: dict[Any, Any]
-) -> Any:
-    if task.is_async:
-        running: Awaitable[Any] = task.func(*args, **kwargs)
-    else:
-        # A sync function cannot be interrupted: on timeout the attempt fails and the thread
-        # finishes on its own, its result discarded.
-        call = functools.partial(task.func, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(ctx[_EXECUTOR], contextvars.copy_context().run, call)
-    try:
-        return await asyncio.wait_for(running, task.options.timeout)
-    except TimeoutError as exc:
-        if task.options.timeout is None:
-            raise
-        raise timed_out(task) from exc
 
 
 async def _renew(ctx: dict[Any, Any], seconds: float) -> None:
@@ -93,18 +73,22 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> Function:
+def job_function(
+    task: Task[Any, Any], *, max_payload_bytes: int, in_progress: float | None = None
+) -> Function:
     """The arq function that runs ``task`` from a JSON job (``in_progress``: see
-    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``)."""
+    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``; larger arguments than ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
         _check_tries(called, ctx["job_try"])
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             async with _in_progress(ctx, in_progress):
-                value = await _attempt(called, call_args, call_kwargs, ctx)
+                value = await run_attempt(called, call_args, call_kwargs, ctx[_EXECUTOR])
         except Exception as exc:
             delay = retry_delay(called, exc, attempt=ctx["job_try"])
             if delay is None:
@@ -145,7 +129,12 @@ def build_worker_settings(
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
         "functions": [
-            job_function(task, in_progress=settings.in_progress_timeout) for task in registry
+            job_function(
+                task,
+                max_payload_bytes=settings.max_payload_bytes,
+                in_progress=settings.in_progress_timeout,
+            )
+            for task in registry
         ],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),

@@ -60,13 +60,16 @@ def time_limits(task: Task[Any, Any]) -> dict[str, float]:
     return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
 
 
-def register(app: Celery, task: Task[Any, Any]) -> None:
-    """Register ``task`` on ``app`` as a Celery task named ``task.name``."""
+def register(app: Celery, task: Task[Any, Any], *, max_payload_bytes: int) -> None:
+    """Register ``task`` on ``app`` as a Celery task named ``task.name`` (larger arguments than
+    ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             value = _call(called, call_args, call_kwargs)
         except Exception as exc:
@@ -101,7 +104,7 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     settings = settings or worker_settings()
     app = make_app(settings, main="bgmigrate-worker")
     for task in registry:
-        register(app, task)
+        register(app, task, max_payload_bytes=settings.max_payload_bytes)
     task_unknown.connect(_log_unknown, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
     return app

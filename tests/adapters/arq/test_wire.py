@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, cast
 
 import pytest
 import redis
+import redis.asyncio
+from arq.jobs import Job, JobDef, JobStatus
 
 from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
@@ -17,6 +20,7 @@ from bgmigrate.adapters.arq.wire import (
     status_from,
 )
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 
 
@@ -90,6 +94,39 @@ def test_jobs_are_stored_as_json_in_arqs_fields(server: RedisServer) -> None:
         "t": None,
     }
     client.close()
+
+
+async def _arq_reads(url: str, job_id: str, queue: str) -> tuple[JobStatus, JobDef | None]:
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        job = Job(job_id, client, _queue_name=queue, _deserializer=loads)
+        return await job.status(), await job.info()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(("defer_ms", "expected"), [(0, "queued"), (60_000, "deferred")])
+def test_arq_itself_reads_a_job_the_script_wrote(
+    server: RedisServer, defer_ms: int, expected: str
+) -> None:
+    client = redis.Redis.from_url(server.url)
+    job = ArqJob(
+        job_id="j", queue="q", function="app.send", args=[1], kwargs={"b": 2}, defer_ms=defer_ms
+    )
+    _run(client, [job])
+    client.close()
+    status, info = asyncio.run(_arq_reads(server.url, "j", "q"))
+    assert status is JobStatus(expected)
+    assert info is not None
+    assert (info.function, list(info.args), info.kwargs) == ("app.send", [1], {"b": 2})
+    assert not info.job_try  # written as arq's enqueue_job writes it: no try yet
+
+
+def test_a_job_arq_cannot_serialize_is_a_bgmigrate_serialization_error() -> None:
+    job = ArqJob(job_id="j", queue="q", function="app.send", args=[object()], kwargs={})
+    with pytest.raises(SerializationError, match=r"'app\.send' cannot be encoded") as raised:
+        script_arguments([job])
+    assert type(raised.value.__cause__).__module__ == "arq.jobs"
 
 
 def test_a_deferred_job_is_scored_at_its_start_time(server: RedisServer) -> None:

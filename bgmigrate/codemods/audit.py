@@ -222,7 +222,8 @@ class Auditor:
         findings = self.findings(ctx)
         decided, unresolved = verdict(site, findings), self._unresolved(ctx)
         for candidate in site.task.candidates:
-            task = TaskRef(candidate.kind, candidate.target, candidate.text)
+            # Evidence starts at the site as written, whichever candidate it leads to.
+            task = TaskRef(candidate.kind, candidate.target, site.task.text)
             other = dataclasses.replace(site, task=task)
             other_ctx, _ = self.context(facts, other)
             found = self.findings(other_ctx)

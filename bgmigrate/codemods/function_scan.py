@@ -139,7 +139,18 @@ class FunctionScan:
         self._bind_locals()
         self._visit()
         module_vars = self.analysis.module_vars
-        self.result.calls = body_calls(self.resolver, self.nodes, self.analysis.module_instances)
+        # Methods are named by their class: ``self.x()`` in ``Service`` is ``mod.Service.x``,
+        # ``client.get()`` with ``client: Client`` is ``Client.get``.
+        owners = {**self.analysis.module_instances, **self.scope.instances}
+        if self.scope.class_name:
+            owners["self"] = owners["cls"] = self._local(self.scope.class_name)
+        calls = body_calls(self.resolver, self.nodes, owners)
+        # A call of a function defined in this body names it fully, so the audit follows it.
+        nested = self.scope.nested_defs
+        self.result.calls = tuple(
+            dataclasses.replace(c, name=self._local(nested[c.name])) if c.name in nested else c
+            for c in calls
+        )
         self.result.loops = body_loops(self.resolver, self.nodes)
         self.result.state_writes = state_writes(self.nodes, module_vars, {p.name for p in params})
         self.result.bg_names = frozenset(self.bg)
@@ -226,9 +237,10 @@ class FunctionScan:
         return cls is not None and matches(f"{cls}.{node.attr}", self.held_attrs)
 
     def _visit(self) -> None:
-        self.attached = {
-            name for node, _, _ in self.nodes if (name := self._handed_on(node)) is not None
-        }
+        if self.constructed:  # rare: most bodies build no BackgroundTasks() of their own
+            self.attached = {
+                name for node, _, _ in self.nodes if (name := self._handed_on(node)) is not None
+            }
         for node, _, parent in self.nodes:
             if isinstance(node, ast.Call):
                 self._call(node, parent)

@@ -1,10 +1,13 @@
-"""The project pass, in three stages (``build``):
+"""The project pass, in four stages (``build``):
 
 1. probe: byte-test every file and analyse the candidates, in parallel;
 2. settle: spread what one file says about another (re-exports, helpers that receive the
    object) until nothing changes;
 3. follow: read the modules the audit looks into that the byte test skipped (a task defined
-   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read.
+   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read;
+4. settle the call sites (after caching, which keeps each file's own facts): arguments whose
+   annotation is a request-scoped alias declared in another module, tasks that are methods of
+   another module's instance.
 
 Memory stays flat in the number of files: file contents are read, tested and dropped; only the
 facts of candidate files are kept.

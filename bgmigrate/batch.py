@@ -6,19 +6,23 @@ A :class:`RequestBatch` is the tasks one request adds, not a broker queue (that 
 
 from __future__ import annotations
 
-import logging
+import dataclasses
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ParamSpec
 
-from fastapi import BackgroundTasks, Depends, HTTPException
+from fastapi import BackgroundTasks, Depends, Request
 
 from bgmigrate.backend import Job, TaskBackend
-from bgmigrate.errors import EnqueueError
+from bgmigrate.errors import EnqueueError, UnsupportedOption
+from bgmigrate.http_errors import enqueue_refused
 from bgmigrate.runtime import Runtime, get_runtime
 
 P = ParamSpec("P")
 
-logger = logging.getLogger("bgmigrate")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Request header whose value makes a retried request's queued tasks run once (see
+:func:`request_job_key`)."""
 
 
 class RequestBatch:
@@ -29,9 +33,10 @@ class RequestBatch:
     ``add_task`` line.
     """
 
-    def __init__(self, runtime: Runtime | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, *, request_key: str | None = None) -> None:
         self._runtime = runtime or get_runtime()
         self._batches: dict[TaskBackend, list[Job]] = {}
+        self._request_key = request_key
 
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         """Add ``func(*args, **kwargs)`` to this request's tasks.
@@ -40,6 +45,8 @@ class RequestBatch:
         this process after the response, exactly as with ``BackgroundTasks``.
         """
         backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
+        if self._request_key is not None and backend.encodes_arguments:
+            job = _keyed(backend, job, request_job_key(self._request_key, len(self), job))
         self._batches.setdefault(backend, []).append(job)
 
     def __len__(self) -> int:
@@ -57,28 +64,49 @@ class RequestBatch:
             await backend.dispatch_request(jobs, background)
 
 
-async def get_request_batch(background_tasks: BackgroundTasks) -> AsyncIterator[RequestBatch]:
+def request_job_key(request_key: str, index: int, job: Job) -> str:
+    """The idempotency key of the ``index``-th task a request with ``request_key`` adds: the
+    same on every retry of that request, different for every other request and task."""
+    digest = hashlib.sha256(f"{request_key}\n{index}\n{job.task.name}".encode()).hexdigest()
+    return f"request:{digest[:32]}"
+
+
+def _keyed(backend: TaskBackend, job: Job, key: str) -> Job:
+    """``job`` with idempotency key ``key``, unless it has its own or ``backend`` keeps none."""
+    if job.task.options.key is not None or not backend.capabilities.dedup:
+        return job
+    options = dataclasses.replace(job.task.options, key=key)
+    task = dataclasses.replace(job.task, options=options)
+    try:
+        backend.validate_task(task)
+    except UnsupportedOption:  # Celery keeps keys in Redis: none with RabbitMQ and no result store
+        return job
+    return dataclasses.replace(job, task=task)
+
+
+async def get_request_batch(
+    background_tasks: BackgroundTasks, request: Request
+) -> AsyncIterator[RequestBatch]:
     """FastAPI dependency: one ``RequestBatch`` per request, dispatched when the handler returns.
 
     It has ``scope="function"`` (see :data:`Tasks`), so dispatching happens after the handler
     and before the response is sent: a broker failure becomes a ``503`` response, never a
-    ``2xx`` for tasks that were not enqueued.
+    ``2xx`` for tasks that were not enqueued (the details go to the log, not to the client:
+    see :mod:`bgmigrate.http_errors`). With an ``Idempotency-Key`` header, each queued task
+    gets a key derived from it, so that the client's retry of a refused request does not run
+    again the tasks an earlier backend had accepted.
     """
-    batch = RequestBatch()
+    batch = RequestBatch(request_key=request.headers.get(IDEMPOTENCY_HEADER))
     yield batch
     try:
         await batch.dispatch(background_tasks)
     except EnqueueError as exc:
-        logger.error("tasks of this request were not enqueued: %s", exc)
-        raise HTTPException(
-            status_code=503,
-            detail=f"The request's background tasks could not be enqueued: {exc}",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise enqueue_refused(request, exc) from exc
 
 
 Tasks = Annotated[RequestBatch, Depends(get_request_batch, scope="function")]
 """Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""
 
 TaskQueue = RequestBatch
-"""The name ``bgmigrate rewrite`` writes where a helper receives the request's tasks."""
+"""The former name of :class:`RequestBatch`, which ``bgmigrate rewrite`` used to write: code
+rewritten then keeps working."""

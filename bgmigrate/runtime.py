@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pydantic_core
-
 from bgmigrate.backend import Job, TaskBackend, TaskHandle, backend_class
 from bgmigrate.codec import codec_for
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
@@ -117,15 +115,8 @@ class Runtime:
     def _encode(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> dict[str, Any]:
-        payload = codec_for(task.func, task.name).encode(args, kwargs)
-        size = _json_size(payload)
-        if size > self.settings.max_payload_bytes:
-            raise SerializationError(
-                f"arguments of task {task.name!r} encode to {size} bytes, more than "
-                f"BGMIGRATE_MAX_PAYLOAD_BYTES={self.settings.max_payload_bytes}: store large "
-                "data elsewhere (object storage, the database) and pass its key"
-            )
-        return payload
+        codec = codec_for(task.func, task.name)
+        return codec.encode(args, kwargs, max_bytes=self.settings.max_payload_bytes)
 
     def _check_readiness(
         self,
@@ -171,10 +162,6 @@ def _describe_callable(func: Callable[..., Any]) -> str:
     if module and qualname:
         return f"{module}.{qualname}"
     return repr(func)
-
-
-def _json_size(payload: dict[str, Any]) -> int:
-    return len(pydantic_core.to_json(payload))
 
 
 _current: Runtime | None = None

@@ -47,7 +47,7 @@ def rewrite(
     max_file_size: int | None = options.MAX_FILE_SIZE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
-    """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
+    """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
     must fix. --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with

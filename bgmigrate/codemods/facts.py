@@ -72,6 +72,18 @@ class Argument:
     """Where the same variable is changed after the ``add_task`` call, if anywhere."""
     keyword: str | None = None
     """The keyword it is given by (``add_task(f, user_id=1)``), ``None`` when positional."""
+    alias: str | None = None
+    """Qualified name of the annotation alias of the parameter the argument comes from
+    (``app.db.DbSession``), when it is declared elsewhere: the project pass reads it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One of the callables a task chosen at run time may be."""
+
+    kind: CallableKind
+    target: str | None
+    text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +97,9 @@ class TaskRef:
     """Source text of the callable expression."""
     lambda_calls: tuple[str, ...] = ()
     """Resolved names of calls a lambda returns without awaiting (coroutine check)."""
+    candidates: tuple[Candidate, ...] = ()
+    """The callables chosen between at run time (``f = a if c else b``, if/else assignments,
+    dict lookups), each analysed; empty when there is one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +111,11 @@ class RawCallSite:
     """Qualified name (in this module) of the function containing the call."""
     task: TaskRef
     arguments: tuple[Argument, ...]
+    receiver: Argument | None = None
+    """The object of a bound-method task, when it is request-scoped (it travels as ``self``)."""
+    hand_built: bool = False
+    """On a ``BackgroundTasks()`` built by hand and attached to a response, or a single
+    ``BackgroundTask(func, ...)``: audited, never rewritten."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,3 +236,10 @@ class FileFacts:
     includes: tuple[tuple[str, str, str], ...] = ()
     """``(parent, router, prefix)`` of each ``include_router`` call, names qualified (an
     unresolvable parent, such as an app built in a factory, is ``""``)."""
+    scoped_aliases: tuple[tuple[str, str], ...] = ()
+    """Module-level annotation aliases of request-scoped objects (``DbSession =
+    Annotated[Session, Depends(get_db)]``) -> what they are."""
+    instances: tuple[tuple[str, str], ...] = ()
+    """Names that hold an instance of a class -> the class's qualified name: module-level
+    names (``sync_service = SyncService()``, ``app: ForgeApp``) and annotated class attributes
+    (``ForgeApp.AGENT_FUNCTION``)."""

@@ -108,7 +108,7 @@ def _is_view(node: cst.ClassDef) -> bool:
 class Rewriter(VisitorBasedCodemodCommand):
     """Applies one ``FilePlan``."""
 
-    DESCRIPTION = "Move BackgroundTasks to bgmigrate's Tasks/TaskQueue and @task."
+    DESCRIPTION = "Move BackgroundTasks to bgmigrate's Tasks/RequestBatch and @task."
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, context: CodemodContext, plan: FilePlan) -> None:

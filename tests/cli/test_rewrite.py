@@ -163,7 +163,7 @@ def test_service_objects_injected_by_depends(project: Write) -> None:
     # FastAPI injects Notifier.__init__ itself (a class dependency): it needs Tasks.
     assert "class Notifier:\n    def __init__(self, background_tasks: Tasks)" in text
     # Mailer is built by hand in get_mailer: a service taking the queue.
-    assert "class Mailer:\n    def __init__(self, background_tasks: TaskQueue)" in text
+    assert "class Mailer:\n    def __init__(self, background_tasks: RequestBatch)" in text
     assert "def get_mailer(background_tasks: Tasks) -> Mailer:" in text
     assert "@task\ndef send_email" in text
 

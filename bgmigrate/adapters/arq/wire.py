@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from arq.constants import (
     expires_extra_ms,
@@ -70,6 +70,51 @@ def loads(raw: bytes) -> dict[str, Any]:
     """arq job/result deserializer: the inverse of :func:`dumps` (never unpickles)."""
     data: dict[str, Any] = json.loads(raw)
     return data
+
+
+def load_job(raw: bytes) -> dict[str, Any]:
+    """arq job deserializer for workers: :func:`loads`, then :func:`job_problem` checked, so
+    that a job with a field of the wrong type fails as undecodable instead of stopping arq."""
+    data: Any = loads(raw)
+    problem = job_problem(data)
+    if problem is not None:
+        raise ValueError(f"malformed arq job: {problem}")
+    return dict(data)
+
+
+def job_problem(data: Any) -> str | None:
+    """What makes ``data`` (a decoded job) unfit for arq's worker, or ``None`` if nothing.
+
+    arq reads a job's fields without checking their types: a string try count, a list as the
+    function name or an enqueue time beyond year 9999 raise inside its loop and stop the worker.
+    """
+    if not isinstance(data, dict):
+        return f"a job is a JSON object, not {type(data).__name__}"
+    expected = {"f": str, "a": list, "k": dict}
+    for field, kind in expected.items():
+        if not isinstance(data.get(field), kind):
+            return f"field {field!r} is {_shown(data.get(field))}, not a {kind.__name__}"
+    tries = data.get("t")
+    if tries is not None and not (_is_int(tries) and 0 <= tries <= MAX_TRIES):
+        return f"field 't' (try count) is {_shown(tries)}, not null or an int up to {MAX_TRIES}"
+    enqueued = data.get("et")
+    if not (_is_int(enqueued) and 0 <= enqueued <= MAX_TIME_MS):
+        return f"field 'et' (enqueue time) is {_shown(enqueued)}, not milliseconds since 1970"
+    return None
+
+
+MAX_TRIES = 1_000_000
+"""Largest try count a job may carry."""
+MAX_TIME_MS = 253_402_300_799_999
+"""The last millisecond of year 9999, the largest time a Python ``datetime`` holds."""
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:80]
 
 
 def _exception_to_json(value: object) -> dict[str, str]:

@@ -3,7 +3,9 @@
 Every registered task becomes an arq function under its bgmigrate name. Arguments arrive as
 JSON and are decoded with the task's type hints; sync functions run in a bounded thread pool;
 ``timeout`` is enforced per attempt; and an ordinary exception becomes an arq ``Retry`` when
-the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``Retry``).
+the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``Retry``). A
+call's own timeout and retry policy (``Task.using``) arrive in the job and win over the
+registered ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import functools
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -20,10 +23,12 @@ from typing import Any
 import redis
 from arq.connections import RedisSettings
 from arq.constants import default_queue_name, in_progress_key_prefix
-from arq.worker import Function, Retry, Worker, create_worker, func
+from arq.worker import Function, Retry, Worker, func, get_kwargs
 
-from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.arq.resilient import ResilientWorker
+from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.attempts import retry_delay, run_attempt
+from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
@@ -35,7 +40,10 @@ DEFAULT_CONCURRENCY = 10
 """arq's own default for ``max_jobs``."""
 SPARE_TRIES = 2
 """Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
-a worker shutdown, and that re-run must not be refused as 'max retries exceeded'."""
+a worker shutdown, and that re-run must not be refused as exceeding the tries."""
+ARQ_MAX_TRIES = sys.maxsize
+"""arq's own bound on a job's tries, left open: a call may carry a policy with more attempts
+than the registered one, so the job function bounds each job by its own policy."""
 _EXECUTOR = "bgmigrate_executor"
 
 logger = logging.getLogger("bgmigrate.arq")
@@ -66,27 +74,40 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> Function:
+def job_function(
+    task: Task[Any, Any], *, max_payload_bytes: int, in_progress: float | None = None
+) -> Function:
     """The arq function that runs ``task`` from a JSON job (``in_progress``: see
-    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``)."""
+    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``; larger arguments than ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        called, kwargs = with_call_options(task, kwargs)
+        _check_tries(called, ctx["job_try"])
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             async with _in_progress(ctx, in_progress):
-                value = await run_attempt(task, call_args, call_kwargs, ctx[_EXECUTOR])
+                value = await run_attempt(called, call_args, call_kwargs, ctx[_EXECUTOR])
         except Exception as exc:
-            delay = retry_delay(task, exc, attempt=ctx["job_try"])
+            delay = retry_delay(called, exc, attempt=ctx["job_try"])
             if delay is None:
                 raise
             raise Retry(defer=delay) from exc
         return encode_result(task.func, value)
 
-    attempts = task.options.retry.max_attempts if task.options.retry else 1
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
-    return func(run, name=task.name, timeout=timeout, max_tries=attempts + SPARE_TRIES)
+    return func(run, name=task.name, timeout=timeout, max_tries=ARQ_MAX_TRIES)
+
+
+def _check_tries(task: Task[Any, Any], job_try: int) -> None:
+    """Fail a job tried more often than its policy's attempts and the spare re-runs allow
+    (one that keeps killing its worker, say)."""
+    tries = (task.options.retry.max_attempts if task.options.retry else 1) + SPARE_TRIES
+    if job_try > tries:
+        raise RuntimeError(f"task {task.name}: max {tries} tries exceeded (try {job_try})")
 
 
 async def _startup(ctx: dict[Any, Any], *, threads: int) -> None:
@@ -109,12 +130,17 @@ def build_worker_settings(
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
         "functions": [
-            job_function(task, in_progress=settings.in_progress_timeout) for task in registry
+            job_function(
+                task,
+                max_payload_bytes=settings.max_payload_bytes,
+                in_progress=settings.in_progress_timeout,
+            )
+            for task in registry
         ],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
-        "job_deserializer": loads,
+        "job_deserializer": load_job,
         "max_jobs": max_jobs,
         "keep_result": settings.result_ttl,
         "on_startup": functools.partial(_startup, threads=max_jobs),
@@ -133,9 +159,12 @@ def make_worker(
 
     Unlike the native ``arq`` command, it also marks each job it picks up as in progress for
     ``IN_PROGRESS_TIMEOUT`` only (arq's own mark lasts the longest task timeout + 10 s), so a
-    job that a killed worker had picked up but not yet started runs again that soon too.
+    job that a killed worker had picked up but not yet started runs again that soon too; and
+    it refuses malformed jobs and rides out Redis outages (see
+    :mod:`bgmigrate.adapters.arq.resilient`).
     """
-    worker = create_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+    worker_class = build_worker_settings(settings, concurrency=concurrency, queue=queue)
+    worker = ResilientWorker(**get_kwargs(worker_class))
     if settings.in_progress_timeout is not None:
         worker.in_progress_timeout_s = settings.in_progress_timeout
     return worker

@@ -15,6 +15,8 @@ from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
     ArqJob,
     dumps,
+    job_problem,
+    load_job,
     loads,
     script_arguments,
     status_from,
@@ -169,3 +171,42 @@ def test_jobs_sent_one_by_one_keep_their_order_too(server: RedisServer) -> None:
         _run(client, [ArqJob(job_id=job_id, queue="q", function="f", args=[], kwargs={})])
     assert _queued(client, "q") == ids
     client.close()
+
+
+GOOD_JOB: dict[str, Any] = {
+    "t": None,
+    "f": "tasks.add",
+    "a": [1, 2],
+    "k": {},
+    "et": 1_700_000_000_000,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"t": "x"}, "field 't'"),
+        ({"t": True}, "field 't'"),
+        ({"f": ["x"]}, "field 'f'"),
+        ({"a": {"x": 1}}, "field 'a'"),
+        ({"k": []}, "field 'k'"),
+        ({"et": "x"}, "field 'et'"),
+        ({"et": 1e300}, "field 'et'"),
+        ({"et": 10**20}, "field 'et'"),
+        ({"et": -1}, "field 'et'"),
+    ],
+)
+def test_a_job_field_of_the_wrong_type_is_named(change: dict[str, Any], problem: str) -> None:
+    assert problem in (job_problem({**GOOD_JOB, **change}) or "")
+    with pytest.raises(ValueError, match=problem):
+        load_job(dumps({**GOOD_JOB, **change}))
+
+
+def test_a_well_formed_job_has_no_problem() -> None:
+    assert job_problem(GOOD_JOB) is None
+    assert job_problem({**GOOD_JOB, "t": 3}) is None
+    assert load_job(dumps(GOOD_JOB)) == GOOD_JOB
+
+
+def test_a_job_that_is_not_an_object_is_named() -> None:
+    assert "not list" in (job_problem(["f", "a"]) or "")

@@ -164,13 +164,14 @@ class Auditor:
     def _task_calls(
         self, facts: FileFacts, site: RawCallSite, found: tuple[FileFacts, FunctionFacts] | None
     ) -> tuple[TracedCall, ...]:
-        """The task's calls, traced into the project; a library callable stands for itself."""
+        """The task's calls, traced into the project; a library callable (a function, or a
+        method of a library object such as ``LOCK.release``) stands for itself."""
         if found is not None:
             key = (found[0].display_path, found[1].qualname)
             if key not in self._summaries:  # each task is traced once, whatever its sites
                 self._summaries[key] = tuple(self._traced(*found))
             return self._summaries[key]
-        if site.task.target is not None and site.task.kind is CallableKind.FUNCTION:
+        if site.task.target is not None and site.task.kind in _NAMED:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()
 
@@ -282,6 +283,10 @@ class Auditor:
                 unused = tuple(c for c in codes if (facts.display_path, line, c) not in self._used)
                 if unused:
                     yield UnusedSuppression(facts.display_path, line, unused)
+
+
+_NAMED = frozenset({CallableKind.FUNCTION, CallableKind.BOUND_METHOD})
+"""Kinds of callable whose target names the call the task makes."""
 
 
 _DEMAND = (Verdict.KEEP, Verdict.MIGRATE, Verdict.MIGRATE_AFTER_FIX, Verdict.MANUAL)

@@ -109,6 +109,33 @@ def test_every_candidate_of_a_run_time_choice_is_audited_and_listed(tmp_path: Pa
     assert looked_up.unresolved == "globals()[kind] is not known statically"
 
 
+BOTH_SLOW = """
+import time
+import requests
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def nap(n: int) -> None:
+    time.sleep(n)
+
+def fetch(n: int) -> None:
+    requests.get("https://example.com", timeout=n)
+
+@app.post("/a")
+def a(flag: bool, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(nap if flag else fetch, 1)
+"""
+
+
+def test_candidates_that_trigger_one_rule_give_one_finding_with_each_chain(
+    tmp_path: Path,
+) -> None:
+    (chosen,) = _scan(tmp_path, {"app.py": BOTH_SLOW})
+    (slow,) = [f for f in chosen.findings if f.rule == "BGM101"]
+    assert [chain[-1].what for chain in slow.evidence] == ["time.sleep()", "requests.get()"]
+
+
 SERVICES = """
 import time
 

@@ -9,10 +9,18 @@ import typer
 from rich.console import Console
 
 from bgmigrate.cli import options
+from bgmigrate.codemods.model import FailOn
 from bgmigrate.codemods.reporters import Format, json_report, sarif, text
+from bgmigrate.codemods.rules import BUGS_TODAY
 
 _FORMAT = typer.Option(Format.TEXT, "--format", help="Report format.")
 _OUTPUT = typer.Option(None, "--output", "-o", help="Write the report to this file.")
+_FAIL_ON = typer.Option(
+    None,
+    "--fail-on",
+    help="Least verdict that makes the scan exit 1: migrate (any call site to act on), "
+    "migrate-after-fix, manual or never [default: the fail-on setting, else migrate].",
+)
 
 
 def scan(
@@ -28,14 +36,18 @@ def scan(
     no_cache: bool = options.NO_CACHE,
     max_file_size: int | None = options.MAX_FILE_SIZE,
     no_progress: bool = options.NO_PROGRESS,
+    fail_on: FailOn | None = _FAIL_ON,
 ) -> None:
     """Find every BackgroundTasks use, audit each add_task call site, give a verdict.
 
-    Exit codes: 0 nothing found; 1 findings, hand-built uses or unused suppressions;
-    2 a file could not be parsed, or a usage, configuration or internal error.
+    Exit codes: 0 nothing to act on (every call site keep-in-process, or below --fail-on);
+    1 a call site at or above --fail-on, a bug today (BGM106, BGM108), a hand-built use or an
+    unused suppression (the last three unless --fail-on never); 2 a file could not be parsed,
+    or a usage, configuration or internal error.
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)
+        flags["fail_on"] = fail_on
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         if output_format is Format.TEXT:
             buffer = io.StringIO() if output else None
@@ -56,4 +68,4 @@ def scan(
                 typer.echo(rendered, nl=False)
         if output is not None and rendered is not None:
             output.write_text(rendered, encoding="utf-8")
-    raise typer.Exit(run.report.exit_code())
+    raise typer.Exit(run.report.exit_code(run.config.fail_on, BUGS_TODAY))

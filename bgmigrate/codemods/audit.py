@@ -26,10 +26,12 @@ from bgmigrate.codemods.model import (
     ScanReport,
     UnusedSuppression,
     Verdict,
+    merge,
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
 from bgmigrate.codemods.project import TRACE_DEPTH, Project
 from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.stats import TaskStats
@@ -77,9 +79,10 @@ class Auditor:
         self.matched: set[str] = set()
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
+        mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
         self._summaries: dict[FunctionKey, tuple[TracedCall, ...]] = {}
         self._routes = {
-            (facts.display_path, f.qualname): f.route
+            (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
             for f in facts.functions
             if f.route
@@ -96,12 +99,12 @@ class Auditor:
 
     def endpoints(self, start: FunctionKey) -> str | None:
         """The route of ``start``, or of the endpoints that pass it the object (``, ``-joined)."""
-        seen, frontier, found = {start}, [start], []
+        seen, frontier, found = {start}, [start], list[str]()
         while frontier:
             key = frontier.pop(0)
-            route = self._routes.get(key)
-            if route:
-                found.append(route)
+            routes = self._routes.get(key)
+            if routes:
+                found.extend(routes)
                 continue
             for caller in sorted(self._predecessors(key)):
                 if caller not in seen:
@@ -151,6 +154,9 @@ class Auditor:
                 if (r := self.project.resolve(n)) and r[1].is_async
             ),
             config=self.config,
+            library=found is None
+            and target is not None
+            and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
@@ -158,13 +164,14 @@ class Auditor:
     def _task_calls(
         self, facts: FileFacts, site: RawCallSite, found: tuple[FileFacts, FunctionFacts] | None
     ) -> tuple[TracedCall, ...]:
-        """The task's calls, traced into the project; a library callable stands for itself."""
+        """The task's calls, traced into the project; a library callable (a function, or a
+        method of a library object such as ``LOCK.release``) stands for itself."""
         if found is not None:
             key = (found[0].display_path, found[1].qualname)
             if key not in self._summaries:  # each task is traced once, whatever its sites
                 self._summaries[key] = tuple(self._traced(*found))
             return self._summaries[key]
-        if site.task.target is not None and site.task.kind is CallableKind.FUNCTION:
+        if site.task.target is not None and site.task.kind in _NAMED:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()
 
@@ -188,7 +195,8 @@ class Auditor:
                 yield Observed.from_stats(name, stats)
 
     def _suppressed(self, ctx: SiteContext, finding: Finding) -> bool:
-        lines = {(e.path, e.line) for e in finding.evidence} | {(ctx.path, ctx.site.at.line)}
+        lines = {(e.path, e.line) for chain in finding.evidence for e in chain}
+        lines.add((ctx.path, ctx.site.at.line))
         hit = False
         for path, line in lines:
             facts = self.project.facts.get(path)
@@ -205,7 +213,7 @@ class Auditor:
             if not selected(code, self.config.select, self.config.ignore):
                 continue
             found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
-        return tuple(found)
+        return merge(tuple(found))
 
     def _unresolved(self, ctx: SiteContext) -> str | None:
         """Why the task cannot be followed although it names something of the scanned tree."""
@@ -227,7 +235,7 @@ class Auditor:
             other = dataclasses.replace(site, task=task)
             other_ctx, _ = self.context(facts, other)
             found = self.findings(other_ctx)
-            findings += tuple(f for f in found if f not in findings)
+            findings = merge(findings + found)
             decided = max(decided, verdict(other, found), key=_DEMAND.index)
             unresolved = unresolved or self._unresolved(other_ctx)
             if candidate.target is None:
@@ -277,18 +285,32 @@ class Auditor:
                     yield UnusedSuppression(facts.display_path, line, unused)
 
 
+_NAMED = frozenset({CallableKind.FUNCTION, CallableKind.BOUND_METHOD})
+"""Kinds of callable whose target names the call the task makes."""
+
+
 _DEMAND = (Verdict.KEEP, Verdict.MIGRATE, Verdict.MIGRATE_AFTER_FIX, Verdict.MANUAL)
 """Verdicts from the least to the most demanding (of a site's run-time candidates)."""
 
 
 def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
-    """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects."""
+    """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects.
+
+    In order: an unknown callable is ``manual``; with no reason to move (no ``migrate`` or
+    ``persist`` finding) the task stays; a process tie (``keep``) keeps it unless its work must
+    not be lost (``persist``), when the tie becomes a blocker; any blocker (``fix``, or an
+    outweighed tie) makes ``migrate-after-fix``; else ``migrate``.
+    """
     if site.task.target is None:
         return Verdict.MANUAL
     effects = {RULES[f.rule].effect for f in findings}
-    if Effect.KEEP in effects or Effect.MIGRATE not in effects:
+    if not effects & {Effect.MIGRATE, Effect.PERSIST}:
         return Verdict.KEEP
-    return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE
+    if Effect.KEEP in effects and Effect.PERSIST not in effects:
+        return Verdict.KEEP
+    if effects & {Effect.FIX, Effect.KEEP}:
+        return Verdict.MIGRATE_AFTER_FIX
+    return Verdict.MIGRATE
 
 
 def run_audit(

@@ -69,6 +69,8 @@ def bindings(node: ast.AST) -> list[tuple[ast.expr, ast.expr]]:
     """``(target, value)`` pairs bound by an assignment or a ``with ... as`` item."""
     if isinstance(node, ast.Assign):
         return [(target, node.value) for target in node.targets]
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [(node.target, node.value)]
     if isinstance(node, ast.withitem) and node.optional_vars is not None:
         return [(node.optional_vars, node.context_expr)]
     return []
@@ -101,11 +103,25 @@ def body_calls(
     at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
     known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
     calls = [
-        Call(callee_name(resolver, node.func, known), location(node), in_loop)
-        for node, in_loop, _ in nodes
+        Call(
+            name,
+            location(node),
+            in_loop,
+            _source_text(node.func, name),
+            isinstance(parent, ast.Expr),
+        )
+        for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
+        for name in [callee_name(resolver, node.func, known)]
     ]
     return tuple(calls)
+
+
+def _source_text(func: ast.expr, name: str) -> str:
+    """The callee's source text when the resolved ``name`` reads differently (``db.commit``
+    for ``app.db.SessionLocal.commit``), else empty."""
+    text = dotted(func)
+    return text if text is not None and text != name else ""
 
 
 def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:

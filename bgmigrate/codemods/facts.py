@@ -40,6 +40,15 @@ class Call:
     """Resolved dotted name (``requests.get``), or source text when unresolvable (``db.commit``)."""
     at: Location
     in_loop: bool = False
+    text: str = ""
+    """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
+    discarded: bool = False
+    """The call is a statement of its own: its result (a spawned asyncio task) is dropped."""
+
+    @property
+    def label(self) -> str:
+        """The callee as evidence shows it: the source's own words."""
+        return self.text or self.name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +70,8 @@ class Argument:
     """What request-scoped object it is (``Request``, ``db session``...) or ``None``."""
     mutated_at: Location | None = None
     """Where the same variable is changed after the ``add_task`` call, if anywhere."""
+    keyword: str | None = None
+    """The keyword it is given by (``add_task(f, user_id=1)``), ``None`` when positional."""
     alias: str | None = None
     """Qualified name of the annotation alias of the parameter the argument comes from
     (``app.db.DbSession``), when it is declared elsewhere: the project pass reads it."""
@@ -130,6 +141,9 @@ class Param:
     """Annotated ``BackgroundTasks | None`` / ``Optional[...]``."""
     annotated: bool = False
     """The BackgroundTasks name appears in the parameter's own annotation."""
+    annotation: str | None = None
+    """The annotation's resolved name (``sqlalchemy.orm.Session``, also inside ``X | None``
+    and ``Optional[X]``), when it names one type."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +169,8 @@ class FunctionFacts:
     attached: bool = False
     """The function hands its BackgroundTasks object to a response (``background=``): its
     parameters must stay BackgroundTasks."""
+    router: str | None = None
+    """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +233,9 @@ class FileFacts:
     """Names bound at module level (imports included): the rewrite must not shadow them."""
     suppressions: tuple[tuple[int, tuple[str, ...]], ...] = ()
     """Line -> rule codes of ``# bgmigrate: ignore[...]`` comments."""
+    includes: tuple[tuple[str, str, str], ...] = ()
+    """``(parent, router, prefix)`` of each ``include_router`` call, names qualified (an
+    unresolvable parent, such as an app built in a factory, is ``""``)."""
     scoped_aliases: tuple[tuple[str, str], ...] = ()
     """Module-level annotation aliases of request-scoped objects (``DbSession =
     Annotated[Session, Depends(get_db)]``) -> what they are."""

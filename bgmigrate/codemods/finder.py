@@ -23,7 +23,13 @@ from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, 
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
 from bgmigrate.codemods.request_scope import module_aliases
-from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
+from bgmigrate.codemods.routes import (
+    includes,
+    registered_routes,
+    route_of,
+    route_owner,
+    router_prefixes,
+)
 
 _SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
@@ -135,8 +141,18 @@ class ModuleAnalysis:
             bg, optional, named = self.reader.read(arg.annotation)
             hinted = (item.qualname, arg.arg) in self.bg_params
             position = index if index < len(positional) else -1
-            params.append(Param(arg.arg, position, bg or hinted, optional, named))
+            annotation = self._annotation(arg.annotation)
+            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation))
         return tuple(params)
+
+    def _annotation(self, node: ast.expr | None) -> str | None:
+        """The one type ``node`` names (``X``, ``X | None``, ``Optional[X]``), resolved."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            none = [n for n in (node.left, node.right) if isinstance(n, ast.Constant)]
+            node = node.left if none == [node.right] else node.right if none else None
+        elif isinstance(node, ast.Subscript) and self.resolver.is_typing(node.value, "Optional"):
+            node = node.slice
+        return self._qualify(node) if isinstance(node, ast.Name | ast.Attribute) else None
 
     def run(self) -> tuple[list[FunctionFacts], list[ScanResult]]:
         """Scan every function until the object's reach inside this file stops growing."""
@@ -190,7 +206,19 @@ class ModuleAnalysis:
             attached=result.attached,
             depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
+            router=self._qualify(route_owner(item.node.decorator_list)),
         )
+
+    def _qualify(self, node: ast.expr | None) -> str | None:
+        return None if node is None else self.resolver.qualify(node)
+
+    def includes(self) -> tuple[tuple[str, str, str], ...]:
+        """The module's ``include_router`` calls, names qualified."""
+        found = (
+            (self._qualify(parent) or "", self._qualify(router), prefix)
+            for parent, router, prefix in includes(self.tree, self.prefixes)
+        )
+        return tuple((parent, router, prefix) for parent, router, prefix in found if router)
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
@@ -348,6 +376,7 @@ def _analyze_tree(
         bg_attrs=tuple(sorted(a for a in analysis.qualified_attrs() if a not in hints.bg_attrs)),
         bg_local_names=tuple(sorted(analysis.reader.aliases)),
         dependencies=analysis.dependencies(),
+        includes=analysis.includes(),
         bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),
         suppressions=suppressions(text),
         scoped_aliases=tuple(sorted(analysis.scoped_aliases.items())),

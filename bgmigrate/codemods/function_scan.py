@@ -336,9 +336,9 @@ class FunctionScan:
             task = classify(self.resolver, self.scope, first)
         if index:
             task = dataclasses.replace(task, text=f"{ast.unparse(given[0])}({task.text}, ...)")
-        keywords = [k.value for k in node.keywords if k.arg != "func" or node.args]
-        rest = [*given[index + 1 :], *keywords]
-        arguments = tuple(self._argument(node, arg) for arg in rest)
+        keywords = [(k.value, k.arg) for k in node.keywords if k.arg != "func" or node.args]
+        rest = [*((arg, None) for arg in given[index + 1 :]), *keywords]
+        arguments = tuple(self._argument(node, arg, keyword) for arg, keyword in rest)
         receiver = self._receiver(first) if task.kind is CallableKind.BOUND_METHOD else None
         return RawCallSite(location(node), self.qualname, task, arguments, receiver, hand_built)
 
@@ -363,7 +363,7 @@ class FunctionScan:
             self._imported = imported_annotations(self.resolver, self.node.args)
         return self._scoped
 
-    def _argument(self, call: ast.Call, arg: ast.expr) -> Argument:
+    def _argument(self, call: ast.Call, arg: ast.expr, keyword: str | None) -> Argument:
         scoped = self.scoped()
         name = arg.value if isinstance(arg, ast.Starred) else arg
         mutated, alias = None, None
@@ -371,7 +371,8 @@ class FunctionScan:
             mutated = mutation_after(self.nodes, name.id, call.end_lineno or call.lineno)
             alias = self._imported.get(name.id)
         kind = argument_kind(arg, scoped)
-        return Argument(ast.unparse(arg), location(arg), kind, mutated, alias if not kind else None)
+        alias = alias if not kind else None
+        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword, alias)
 
 
 def _task_arguments(node: ast.Call) -> list[ast.expr]:

@@ -26,6 +26,23 @@ class Verdict(StrEnum):
     MANUAL = "manual"
 
 
+class FailOn(StrEnum):
+    """``scan --fail-on``: the least verdict that makes ``scan`` exit 1 (in this order)."""
+
+    MIGRATE = "migrate"
+    """Any call site that needs action: ``migrate``, ``migrate-after-fix`` or ``manual``."""
+    MIGRATE_AFTER_FIX = "migrate-after-fix"
+    """Call sites with blockers or unknown callables only."""
+    MANUAL = "manual"
+    """Call sites with unknown callables only."""
+    NEVER = "never"
+    """No verdict fails the scan (errors still exit 2)."""
+
+
+_RANK = {Verdict.KEEP: 0, Verdict.MIGRATE: 1, Verdict.MIGRATE_AFTER_FIX: 2, Verdict.MANUAL: 3}
+_THRESHOLD = {FailOn.MIGRATE: 1, FailOn.MIGRATE_AFTER_FIX: 2, FailOn.MANUAL: 3, FailOn.NEVER: 4}
+
+
 @dataclasses.dataclass(frozen=True)
 class Evidence:
     """One step of a finding's chain: call site -> task definition -> triggering line."""
@@ -35,24 +52,42 @@ class Evidence:
     what: str
 
 
+Chain = tuple[Evidence, ...]
+"""One evidence chain: call site -> task definition -> (calls between) -> triggering line."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
-    """One rule's finding at one call site."""
+    """One rule's finding at one call site, with every chain of evidence that triggered it."""
 
     rule: str
     message: str
     fix: str | None = None
     """What a human must do before the task can move, when something must be done."""
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[Chain, ...] = ()
+    """Every place that triggered the rule, each as a chain from the call site."""
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (``rule``, ``message``, ``fix``, ``evidence``)."""
+        """JSON form (``rule``, ``message``, ``fix``, ``evidence``: a list of chains)."""
         return {
             "rule": self.rule,
             "message": self.message,
             "fix": self.fix,
-            "evidence": [dataclasses.asdict(e) for e in self.evidence],
+            "evidence": [[dataclasses.asdict(e) for e in chain] for chain in self.evidence],
         }
+
+
+def merge(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """One finding per rule, in first-seen order, holding every distinct chain of the rule's
+    findings (the message and fix are the first one's)."""
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    merged = []
+    for rule, group in by_rule.items():
+        chains = tuple(dict.fromkeys(chain for f in group for chain in f.evidence))
+        merged.append(Finding(rule, group[0].message, group[0].fix, chains))
+    return tuple(merged)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,23 +212,30 @@ class ScanReport:
         self.unused_suppressions.sort(key=lambda u: (u.path, u.line))
         self.unmatched_evidence.sort(key=lambda o: o.task)
 
-    @property
-    def finding_count(self) -> int:
-        """Findings, other uses and unused suppressions: what makes ``scan`` exit 1."""
-        findings = sum(len(c.findings) for c in self.call_sites)
-        return findings + len(self.other_uses) + len(self.unused_suppressions)
+    def exit_code(
+        self, fail_on: FailOn = FailOn.MIGRATE, bugs_today: frozenset[str] = frozenset()
+    ) -> int:
+        """2 when a file could not be analysed; 1 when something needs action at the
+        ``fail_on`` threshold; else 0.
 
-    def exit_code(self) -> int:
-        """2 when a file could not be analysed, 1 with findings, else 0."""
+        Call sites need action by their verdict (``keep-in-process`` never does, whatever its
+        findings say). Hand-built uses, unused suppressions and findings of ``bugs_today``
+        rules (a bug whatever the verdict) count at every threshold but ``never``.
+        """
         if self.errors:
             return 2
-        return 1 if self.finding_count else 0
+        threshold = _THRESHOLD[fail_on]
+        if any(_RANK[site.verdict] >= threshold for site in self.call_sites):
+            return 1
+        bugs = any(f.rule in bugs_today for site in self.call_sites for f in site.findings)
+        attention = bugs or self.other_uses or self.unused_suppressions
+        return 1 if attention and fail_on is not FailOn.NEVER else 0
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--format json`` document (version 1), valid against ``SCHEMA_URL``."""
+        """The ``--format json`` document (version 2), valid against ``SCHEMA_URL``."""
         return {
             "$schema": SCHEMA_URL,
-            "version": 1,
+            "version": 2,
             "files_scanned": self.files_scanned,
             "files_parsed": self.files_parsed,
             "call_sites": [c.to_json() for c in self.call_sites],

@@ -5,7 +5,8 @@
   or ``Optional`` parameters, which FastAPI cannot inject). When in doubt: ``Tasks``, which
   works in both places.
 - ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``.
-- ``# bgmigrate: BGMxxx <fix>`` goes above call sites whose findings need a human.
+- ``# bgmigrate: BGMxxx <fix>`` goes above call sites whose findings need a human (blockers
+  of a move; at a ``keep-in-process`` site only bugs of today).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bgmigrate.codemods.facts import FileFacts
 from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
+from bgmigrate.codemods.rules import RULES
 
 
 @dataclasses.dataclass
@@ -75,7 +77,9 @@ def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
         report = audited.report
         texts = []
         for finding in report.findings:
-            text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix else None
+            # A task that stays in-process needs no fix before a move, only a bug of today does.
+            needed = report.verdict is not Verdict.KEEP or RULES[finding.rule].bug_today
+            text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix and needed else None
             if text and text not in texts:
                 texts.append(text)
         if texts:

@@ -30,8 +30,9 @@ from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
 
-# A file that never spells any of these cannot use BackgroundTasks nor call add_task.
-MARKERS = (b"ackground", b"add_task")
+# A file that never spells any of these cannot use BackgroundTasks nor call add_task (nor mount
+# the routers of endpoints that do).
+MARKERS = (b"ackground", b"add_task", b"include_router")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
 TRACE_DEPTH = 8

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bgmigrate.codemods.model import FailOn
 from bgmigrate.errors import ConfigError
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -206,14 +207,21 @@ DEFAULT_MUST_NOT_LOSE_CALLS: tuple[str, ...] = (
     "aiohttp.ClientSession.put",
 )
 
-# Work that only makes sense in the web process.
+# Work that only makes sense in the web process: releasing its locks and semaphores.
 DEFAULT_IN_PROCESS_CALLS: tuple[str, ...] = (
-    "os.remove",
-    "os.unlink",
-    "shutil.rmtree",
-    "*.unlink",
     "*.release",
     "*.cleanup",
+)
+
+# Removing files on the web host (the request's temporary files): a tie that moves with the
+# task once the file travels as bytes or through shared storage.
+DEFAULT_HOST_FILE_CALLS: tuple[str, ...] = (
+    "os.remove",
+    "os.unlink",
+    "os.rmdir",
+    "shutil.rmtree",
+    "*.unlink",
+    "*.rmdir",
 )
 
 _LIST_KEYS = {
@@ -225,6 +233,7 @@ _LIST_KEYS = {
     "blocking-calls": "blocking_calls",
     "must-not-lose-calls": "must_not_lose_calls",
     "in-process-calls": "in_process_calls",
+    "host-file-calls": "host_file_calls",
     "unbounded-loops": "unbounded_loops",
     "extend-slow-calls": "extend_slow_calls",
     "extend-must-not-lose-calls": "extend_must_not_lose_calls",
@@ -232,6 +241,7 @@ _LIST_KEYS = {
 }
 _BOOL_KEYS = {"respect-gitignore": "respect_gitignore", "cache": "cache"}
 _INT_KEYS = {"max-file-size": "max_file_size"}
+_CHOICE_KEYS = {"fail-on": ("fail_on", FailOn)}
 
 DEFAULT_MAX_FILE_SIZE = 4_000_000
 MAX_PYPROJECT_BYTES = 10_000_000
@@ -264,6 +274,8 @@ class CodemodConfig:
     """Patterns added to ``must_not_lose_calls``."""
     in_process_calls: tuple[str, ...] = DEFAULT_IN_PROCESS_CALLS
     """Callee patterns for work that must stay in the web process (BGM107)."""
+    host_file_calls: tuple[str, ...] = DEFAULT_HOST_FILE_CALLS
+    """Callee patterns that remove files on the web host (BGM111)."""
     unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
     """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
     respect_gitignore: bool = True
@@ -272,6 +284,8 @@ class CodemodConfig:
     """Keep per-file results in ``.bgmigrate_cache/`` keyed by content, version and config."""
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     """Files larger than this many bytes are skipped (and reported), never read."""
+    fail_on: FailOn = FailOn.MIGRATE
+    """The least verdict that makes ``scan`` exit 1 (``never``: no verdict does)."""
 
     def with_overrides(self, **changes: Any) -> CodemodConfig:
         """A copy with the non-``None`` ``changes`` applied (command-line flags win)."""
@@ -279,7 +293,8 @@ class CodemodConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON data, with the TOML key names."""
-        names = {v: k for k, v in {**_LIST_KEYS, **_BOOL_KEYS, **_INT_KEYS}.items()}
+        choices = {k: field for k, (field, _) in _CHOICE_KEYS.items()}
+        names = {v: k for k, v in {**_LIST_KEYS, **_BOOL_KEYS, **_INT_KEYS, **choices}.items()}
         return {
             names[f.name]: list(value) if isinstance(value, tuple) else value
             for f in dataclasses.fields(self)
@@ -293,10 +308,13 @@ class CodemodConfig:
 
 
 def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
-    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS})
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS})
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key in _INT_KEYS:
+        if key in _CHOICE_KEYS:
+            field, choice = _CHOICE_KEYS[key]
+            values[field] = _choice(key, value, choice, source)
+        elif key in _INT_KEYS:
             if type(value) is not int or value < 1:
                 raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be a positive integer")
             values[_INT_KEYS[key]] = value
@@ -315,6 +333,14 @@ def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
                 f"{source}: unknown key {key!r} in [tool.bgmigrate]; valid keys: {', '.join(valid)}"
             )
     return values
+
+
+def _choice(key: str, value: object, choice: type[FailOn], source: str) -> FailOn:
+    """``value`` as a member of ``choice``, or a ``ConfigError`` listing the allowed ones."""
+    allowed = [c.value for c in choice]
+    if value not in allowed:
+        raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be one of {', '.join(allowed)}")
+    return choice(value)
 
 
 def _check_relative(paths: list[str], source: str) -> None:

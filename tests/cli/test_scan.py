@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
 from bgmigrate.codemods import cache
+from bgmigrate.codemods.rules import RULES
 from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
 from tests.codemods.golden import invoke
 from tests.codemods.report_schema import load_report
@@ -29,6 +31,66 @@ def test_exit_1_with_findings_and_path_line_col_messages(project: Write) -> None
     assert code == 1
     assert "app.py:11:5: POST /wait -> app.wait (sync) [migrate]" in out
     assert "BGM101 calls time.sleep()" in out
+
+
+KEPT_APP = """
+import os
+import threading
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+LOCK = threading.Lock()
+
+@app.get("/export")
+def export(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(os.remove, "/tmp/export.csv")
+    background_tasks.add_task(LOCK.release)
+"""
+
+
+def test_exit_0_when_every_site_stays_in_process_despite_findings(project: Write) -> None:
+    project("app.py", KEPT_APP)
+    code, out, _ = scan(".")
+    assert "BGM111" in out
+    assert "BGM107" in out
+    assert "2 keep-in-process" in out
+    assert code == 0
+
+
+def test_keep_site_findings_are_sarif_notes(project: Write) -> None:
+    project("app.py", KEPT_APP)
+    code, out, _ = scan(".", "--format", "sarif")
+    levels = {r["ruleId"]: r["level"] for r in json.loads(out)["runs"][0]["results"]}
+    assert levels == {"BGM105": "note", "BGM111": "note", "BGM107": "note"}
+    assert code == 0
+
+
+def test_fail_on_sets_the_least_verdict_that_fails(project: Write) -> None:
+    project("app.py", SLOW_APP)  # one `migrate` site
+    assert scan(".")[0] == 1
+    assert scan(".", "--fail-on", "migrate")[0] == 1
+    assert scan(".", "--fail-on", "migrate-after-fix")[0] == 0
+    assert scan(".", "--fail-on", "never")[0] == 0
+    project("pyproject.toml", '[tool.bgmigrate]\nfail-on = "manual"\n')
+    assert scan(".")[0] == 0
+    assert scan(".", "--fail-on", "migrate")[0] == 1  # the flag wins
+
+
+def test_a_bad_fail_on_setting_lists_the_choices(project: Write) -> None:
+    project("pyproject.toml", '[tool.bgmigrate]\nfail-on = "warning"\n')
+    project("app.py", QUIET_APP)
+    code, _, err = scan(".")
+    assert code == 2
+    assert "fail-on must be one of migrate, migrate-after-fix, manual, never" in err
+
+
+def test_a_bug_of_today_fails_even_at_a_keep_site(project: Write) -> None:
+    project("app.py", RULES["BGM108"].invalid[0].source)
+    code, out, _ = scan(".", "--fail-on", "manual")
+    assert "[keep-in-process]" in out
+    assert "BGM108" in out
+    assert code == 1
+    assert scan(".", "--fail-on", "never")[0] == 0
 
 
 def test_exit_2_for_an_unparsable_file_and_the_rest_is_still_scanned(project: Write) -> None:
@@ -74,7 +136,7 @@ def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) ->
     assert code == 1
     assert out == ""
     report = load_report((tmp_path / "report.json").read_text())
-    assert report["version"] == 1
+    assert report["version"] == 2
     assert report["call_sites"][0]["verdict"] == "migrate"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "report.json"])
 
@@ -294,6 +356,41 @@ def test_routes_registered_with_add_api_route(project: Write) -> None:
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
     assert load_report(out)["call_sites"][0]["endpoint"] == "PUT /wait"
+
+
+def test_endpoints_carry_the_prefixes_of_every_include_router_across_modules(
+    project: Write,
+) -> None:
+    project("app/__init__.py", "")
+    project(
+        "app/cases.py",
+        "from fastapi import APIRouter, BackgroundTasks\n"
+        "router = APIRouter()\n"
+        "def log(x: str) -> None: ...\n"
+        '@router.post("")\n'
+        "def create(background_tasks: BackgroundTasks) -> None:\n"
+        '    background_tasks.add_task(log, "x")\n',
+    )
+    project(
+        "app/api.py",
+        "from fastapi import APIRouter\n"
+        "from app.cases import router as case_router\n"
+        'api_router = APIRouter(prefix="/{organization}")\n'
+        'api_router.include_router(case_router, prefix="/cases")\n',
+    )
+    project(
+        "app/main.py",
+        "from fastapi import FastAPI\n"
+        "from app.api import api_router\n"
+        "def create_app() -> FastAPI:\n"
+        "    fastapi_app = FastAPI()\n"
+        '    fastapi_app.include_router(api_router, prefix="/v1")\n'
+        '    fastapi_app.include_router(api_router, prefix="/api/v1")\n'
+        "    return fastapi_app\n",
+    )
+    _, out, _ = scan(".", "--format", "json", "--no-cache")
+    (site,) = load_report(out)["call_sites"]
+    assert site["endpoint"] == "POST /api/v1/{organization}/cases, POST /v1/{organization}/cases"
 
 
 def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) -> None:

@@ -29,7 +29,7 @@ SITE = model.CallSiteReport(
     task_is_async=False,
     callable_kind="function",
     verdict=model.Verdict.MIGRATE,
-    findings=(model.Finding("BGM101", "slow", None, (model.Evidence("app.py", 3, "call"),)),),
+    findings=(model.Finding("BGM101", "slow", None, ((model.Evidence("app.py", 3, "call"),),)),),
 )
 
 
@@ -41,7 +41,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 def test_every_report_names_the_schema_it_follows() -> None:
     rendered = json.loads(json_report.render(MINIMAL))
     assert rendered["$schema"] == SCHEMA["$id"] == model.SCHEMA_URL
-    assert check_report(rendered)["version"] == 1
+    assert check_report(rendered)["version"] == 2
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,8 @@ def test_follow_reads_the_skipped_modules_the_audit_looks_into_before_it(tmp_pat
     assert sorted(project.facts) == ["app.py", "helpers.py", "tasks.py"]  # the audit only reads
     (site,) = report.call_sites
     assert [f.rule for f in site.findings] == ["BGM101"]
-    assert [step.path for step in site.findings[0].evidence] == ["app.py", "tasks.py", "helpers.py"]
+    (chain,) = site.findings[0].evidence
+    assert [step.path for step in chain] == ["app.py", "tasks.py", "helpers.py"]
 
 
 def test_run_jobs_gives_the_same_results_in_order_in_processes_and_in_this_one() -> None:
@@ -108,6 +109,33 @@ def test_every_candidate_of_a_run_time_choice_is_audited_and_listed(tmp_path: Pa
     assert looked_up.unresolved == "globals()[kind] is not known statically"
 
 
+BOTH_SLOW = """
+import time
+import requests
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def nap(n: int) -> None:
+    time.sleep(n)
+
+def fetch(n: int) -> None:
+    requests.get("https://example.com", timeout=n)
+
+@app.post("/a")
+def a(flag: bool, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(nap if flag else fetch, 1)
+"""
+
+
+def test_candidates_that_trigger_one_rule_give_one_finding_with_each_chain(
+    tmp_path: Path,
+) -> None:
+    (chosen,) = _scan(tmp_path, {"app.py": BOTH_SLOW})
+    (slow,) = [f for f in chosen.findings if f.rule == "BGM101"]
+    assert [chain[-1].what for chain in slow.evidence] == ["time.sleep()", "requests.get()"]
+
+
 SERVICES = """
 import time
 
@@ -146,7 +174,7 @@ def test_a_method_of_another_modules_instance_is_followed_into_nested_functions(
     assert (sync.task, sync.callable_kind) == ("services.Syncer.run", "bound_method")
     assert sync.verdict is Verdict.MIGRATE_AFTER_FIX
     (slow,) = [f for f in sync.findings if f.rule == "BGM101"]
-    assert slow.evidence[-1].what.startswith("time.sleep() (via services.Syncer._pages -> ")
+    assert slow.evidence[0][-1].what.startswith("time.sleep() (via services.Syncer._pages -> ")
     # A name of the scanned tree that is not found is never kept silently.
     assert gone.verdict is Verdict.MANUAL
     assert (

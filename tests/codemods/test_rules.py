@@ -93,7 +93,7 @@ def test_codes_are_stable_and_unique() -> None:
     # Codes are never renumbered nor reused: a rule module renamed away from its code fails here.
     assert list(RULES) == [
         *("BGM101", "BGM102", "BGM103", "BGM104", "BGM105", "BGM106", "BGM107", "BGM108"),
-        *("BGM199", "BGM201", "BGM202", "BGM203"),
+        *("BGM111", "BGM112", "BGM113", "BGM114", "BGM199", "BGM201", "BGM202", "BGM203"),
     ]
     # BGM1xx read the source, BGM2xx runtime statistics.
     assert all(re.fullmatch(r"BGM[12]\d\d", code) for code in RULES)
@@ -123,7 +123,7 @@ def test_configured_slow_calls_extend_the_defaults(tmp_path: Path) -> None:
 def test_findings_carry_evidence_from_call_site_to_trigger(tmp_path: Path) -> None:
     report = scan_source(RULES["BGM101"].invalid[0].source, tmp_path)
     finding = report.call_sites[0].findings[0]
-    lines = [step.line for step in finding.evidence]
+    lines = [step.line for step in finding.evidence[0]]
     assert lines == [11, 6, 7]  # add_task call -> def fetch -> requests.get
 
 
@@ -167,3 +167,32 @@ async def post(url: str, background_tasks: BackgroundTasks) -> None:
     assert any("httpx.AsyncClient.post()" in f.message for f in hook.findings)
     assert {f.rule for f in poll.findings} == {"BGM101", "BGM106"}
     assert any("blocking httpx.Client.get()" in f.message for f in poll.findings)
+
+
+def test_one_finding_per_rule_and_site_with_every_chain_named_as_the_code_does(
+    tmp_path: Path,
+) -> None:
+    source = """
+from fastapi import BackgroundTasks, FastAPI
+from app.db import get_sync_db
+
+app = FastAPI()
+
+def record(order_id: int) -> None:
+    with next(get_sync_db()) as db:
+        db.add(order_id)
+        db.commit()
+    with next(get_sync_db()) as db:
+        db.commit()
+
+@app.post("/orders")
+def order(order_id: int, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(record, order_id)
+"""
+    (site,) = scan_source(source, tmp_path).call_sites
+    (finding,) = site.findings
+    assert finding.rule == "BGM102"
+    assert [(chain[-1].line, chain[-1].what) for chain in finding.evidence] == [
+        (9, "db.commit()"),
+        (11, "db.commit()"),
+    ]

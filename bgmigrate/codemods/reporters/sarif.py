@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bgmigrate import __version__
-from bgmigrate.codemods.model import CallSiteReport, ScanReport
+from bgmigrate.codemods.model import CallSiteReport, ScanReport, Verdict
 from bgmigrate.codemods.rules import RULES
 
 _HOME = "https://github.com/bgmigrate/bgmigrate"
@@ -58,19 +58,28 @@ def _location(path: str, line: int, column: int) -> dict[str, Any]:
     }
 
 
+def _level(site: CallSiteReport, rule: str) -> str:
+    """``note`` at a call site that stays in-process (nothing to act on), unless the finding
+    is a bug today; ``warning`` otherwise."""
+    if site.verdict is Verdict.KEEP and not RULES[rule].bug_today:
+        return "note"
+    return "warning"
+
+
 def _site_results(site: CallSiteReport) -> list[dict[str, Any]]:
     results = []
     for finding in site.findings:
         text = f"{finding.message} [task {site.task or '?'}, verdict {site.verdict.value}]"
+        steps = dict.fromkeys(step for chain in finding.evidence for step in chain)
         related = [
             {"id": i, **_location(e.path, e.line, 0), "message": {"text": e.what}}
-            for i, e in enumerate(finding.evidence)
+            for i, e in enumerate(steps)
         ]
         # Measured figures change from run to run: they must not make the alert a new one.
         identity = None if finding.rule.startswith("BGM2") else finding.message
         result: dict[str, Any] = {
             "ruleId": finding.rule,
-            "level": "warning",
+            "level": _level(site, finding.rule),
             "message": {"text": text},
             "locations": [_location(site.path, site.line, site.column)],
             "relatedLocations": related,

@@ -48,8 +48,12 @@ def _site(console: Console, site: CallSiteReport) -> None:
         console.print(_text(f"    observed: {site.observed.summary()}", style="cyan"))
     for finding in site.findings:
         console.print(_text(f"    {finding.rule} {finding.message}"))
-        for step in finding.evidence[1:]:
+        # Every chain starts at this call site; steps shared by several chains print once.
+        steps = dict.fromkeys(step for chain in finding.evidence for step in chain[1:])
+        for step in steps:
             console.print(_text(f"        at {step.path}:{step.line} {step.what}", style="dim"))
+        if finding.fix and site.verdict is Verdict.MIGRATE_AFTER_FIX:
+            console.print(_text(f"        fix: {finding.fix}", style="dim"))
 
 
 def render(report: ScanReport, console: Console) -> None:

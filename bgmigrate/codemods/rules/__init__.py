@@ -32,6 +32,8 @@ def _load() -> dict[str, RuleSpec]:
 
 
 RULES: dict[str, RuleSpec] = _load()
+BUGS_TODAY = frozenset(code for code, spec in RULES.items() if spec.bug_today)
+"""Codes of the rules whose findings are bugs today, whatever the verdict."""
 
 
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
@@ -54,6 +56,7 @@ def check_codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
 
 
 __all__ = [
+    "BUGS_TODAY",
     "RULES",
     "Effect",
     "Invalid",

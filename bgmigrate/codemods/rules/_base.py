@@ -47,6 +47,8 @@ class SiteContext:
     async_targets: frozenset[str]
     """Callees of a lambda task that are ``async def`` functions."""
     config: CodemodConfig
+    library: bool = False
+    """The callable is a function of a library, not of the scanned tree (``requests.post``)."""
     observed: TaskStats | None = None
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
 
@@ -68,12 +70,14 @@ class SiteContext:
             if any(fnmatch.fnmatchcase(traced.call.name, p) for p in patterns):
                 yield traced
 
-    def call_finding(self, rule: str, traced: TracedCall, message: str) -> Finding:
+    def call_finding(
+        self, rule: str, traced: TracedCall, message: str, fix: str | None = None
+    ) -> Finding:
         """A finding whose evidence ends at the call that triggered it."""
         via = f" (via {' -> '.join(traced.via)})" if traced.via else ""
-        trigger = Evidence(traced.path, traced.call.at.line, f"{traced.call.name}(){via}")
+        trigger = Evidence(traced.path, traced.call.at.line, f"{traced.call.label}(){via}")
         chain = (self.site_evidence(), *self.task_evidence(), trigger)
-        return Finding(rule, message, None, chain)
+        return Finding(rule, message, fix, (chain,))
 
 
 class Effect(StrEnum):
@@ -81,10 +85,14 @@ class Effect(StrEnum):
 
     MIGRATE = "migrate"
     """The task has outgrown "short and allowed to fail": move it to a queue."""
+    PERSIST = "persist"
+    """The task's work must not be lost: move it, even when it is tied to the web process
+    (the tie becomes a blocker to fix)."""
     KEEP = "keep"
-    """The task must stay in the web process, whatever else it does."""
+    """The task is tied to the web process: it stays, unless work that must not be lost
+    outweighs the tie."""
     FIX = "fix"
-    """A human must fix something before the task can move."""
+    """A blocker: a human must fix something before the task can move."""
     INFO = "info"
     """Reported, without changing the verdict."""
 
@@ -125,6 +133,9 @@ class RuleSpec:
     """Code that must trigger it, each with the location of (one of) its findings."""
     evidence: str = ""
     """A runtime stats file (JSON) the examples are scanned with, when the rule needs one."""
+    bug_today: bool = False
+    """A finding is a bug in the code as it runs today: it needs action whatever the verdict
+    (``scan`` exits 1 on it even at a ``keep-in-process`` site, and SARIF says warning)."""
 
     @property
     def code(self) -> str:

@@ -53,4 +53,4 @@ EVIDENCE = """{"version": 1, "budget_seconds": 30, "tasks": {
 def observed_finding(ctx: SiteContext, code: str, figures: str) -> Finding:
     """A finding that quotes measured ``figures`` for the call site's task."""
     message = f"measured in-process ({ctx.task_name}): {figures}"
-    return Finding(code, message, None, (ctx.site_evidence(), *ctx.task_evidence()))
+    return Finding(code, message, None, ((ctx.site_evidence(), *ctx.task_evidence()),))

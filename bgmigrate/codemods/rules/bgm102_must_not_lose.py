@@ -77,7 +77,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 RULE = RuleSpec(
     name="must-not-lose",
     summary="The task writes to a database, sends email, charges or calls a webhook.",
-    effect=Effect.MIGRATE,
+    effect=Effect.PERSIST,
     check=check,
     valid=VALID,
     invalid=INVALID,

@@ -95,7 +95,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
             continue
         message = f"argument {argument.text!r} is {argument.request_scoped}: {FIX}"
         evidence = (ctx.site_evidence(), Evidence(ctx.path, argument.at.line, argument.text))
-        yield Finding(RULE.code, message, FIX, evidence)
+        yield Finding(RULE.code, message, FIX, (evidence,))
 
 
 RULE = RuleSpec(

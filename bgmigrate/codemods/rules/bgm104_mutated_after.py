@@ -59,7 +59,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
         line = argument.mutated_at.line
         message = f"{argument.text!r} is changed on line {line}, after add_task: {FIX}"
         evidence = (ctx.site_evidence(), Evidence(ctx.path, line, f"{argument.text} changed"))
-        yield Finding(RULE.code, message, FIX, evidence)
+        yield Finding(RULE.code, message, FIX, (evidence,))
 
 
 RULE = RuleSpec(

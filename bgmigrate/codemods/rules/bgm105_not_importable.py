@@ -2,7 +2,9 @@
 
 A worker runs a task by its registered name. Lambdas, closures, bound methods,
 ``functools.partial`` objects and callables chosen at run time have no such name. Pass a
-module-level function and its arguments to ``add_task`` instead.
+module-level function and its arguments to ``add_task`` instead. A library's function
+(``requests.post``) has a name but is not a task of the application: wrap the call in a
+module-level function of your own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ def post(user_id: int, background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
+    Invalid(
+        """
+import requests
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+@app.post("/recipes/{slug}/share")
+def share(slug: str, url: str, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(requests.post, url, json={"recipe": slug}, timeout=15)
+""",
+        line=8,
+        column=4,
+    ),
     Invalid(
         """
 from fastapi import BackgroundTasks, FastAPI
@@ -88,13 +104,20 @@ _WHAT = {
 FIX = "pass a module-level function and its arguments to add_task"
 
 
+LIBRARY_FIX = "wrap the call in a module-level function of your own and pass that to add_task"
+
+
 def check(ctx: SiteContext) -> Iterator[Finding]:
-    """One finding when the callable is not a module-level function."""
+    """One finding when the callable is not a module-level function of the application."""
     kind = ctx.site.task.kind
     if kind is CallableKind.FUNCTION:
+        if ctx.library:
+            message = f"{ctx.site.task.text!r} is a library function, not a task of yours"
+            evidence = ((ctx.site_evidence(),),)
+            yield Finding(RULE.code, f"{message}: {LIBRARY_FIX}", LIBRARY_FIX, evidence)
         return
     message = f"{ctx.site.task.text!r} is {_WHAT[kind]}: no queue can carry it by name; {FIX}"
-    yield Finding(RULE.code, message, FIX, (ctx.site_evidence(), *ctx.task_evidence()))
+    yield Finding(RULE.code, message, FIX, ((ctx.site_evidence(), *ctx.task_evidence()),))
 
 
 RULE = RuleSpec(

@@ -67,4 +67,5 @@ RULE = RuleSpec(
     check=check,
     valid=VALID,
     invalid=INVALID,
+    bug_today=True,
 )

@@ -1,8 +1,10 @@
 """BGM107 must-stay-in-process: the task's work only makes sense in the web process.
 
-Removing a temporary file after a file response, releasing an in-process lock or semaphore
-and updating module-level state that other endpoints read would do nothing useful (or the
-wrong thing) on a worker host. Keep the task in-process; ``@task`` is never added to it.
+Releasing an in-process lock or semaphore and updating module-level state that other
+endpoints read (registries, caches, progress maps) would do nothing useful, or the wrong
+thing, on a worker host. Such a task stays in-process and ``@task`` is never added to it,
+unless its work must not be lost (BGM102): then the tie is a blocker, and the state must move
+to shared storage (Redis, the database) before the task can move.
 """
 
 from __future__ import annotations
@@ -29,17 +31,16 @@ def index(background_tasks: BackgroundTasks) -> None:
 INVALID = (
     Invalid(
         """
-import os
+import threading
 from fastapi import BackgroundTasks, FastAPI
-from fastapi.responses import FileResponse
 
 app = FastAPI()
+EXPORTS = threading.Semaphore(2)
 
-@app.get("/export")
-def export(background_tasks: BackgroundTasks) -> FileResponse:
-    path = "/tmp/export.csv"
-    background_tasks.add_task(os.remove, path)
-    return FileResponse(path)
+@app.post("/export")
+def export(background_tasks: BackgroundTasks) -> None:
+    EXPORTS.acquire()
+    background_tasks.add_task(EXPORTS.release)
 """,
         line=10,
         column=4,
@@ -63,12 +64,14 @@ def hit(background_tasks: BackgroundTasks) -> None:
     ),
 )
 
+FIX = "if the task must move, keep this state in shared storage (Redis, the database) first"
+
 
 def check(ctx: SiteContext) -> Iterator[Finding]:
-    """Findings for local cleanup, lock release and writes to module-level state."""
+    """Findings for lock release and writes to module-level state."""
     for traced in ctx.matching(ctx.config.in_process_calls):
         message = f"calls {traced.call.name}(): this must run in the web process"
-        yield ctx.call_finding(RULE.code, traced, message)
+        yield ctx.call_finding(RULE.code, traced, message, FIX)
     for path, write in ctx.state_writes:
         message = f"changes module-level {write.name!r}: in-memory state other requests read"
         evidence = (
@@ -76,12 +79,12 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
             *ctx.task_evidence(),
             Evidence(path, write.at.line, write.name),
         )
-        yield Finding(RULE.code, message, None, evidence)
+        yield Finding(RULE.code, message, FIX, (evidence,))
 
 
 RULE = RuleSpec(
     name="must-stay-in-process",
-    summary="The task cleans up local files, releases an in-process lock or updates memory.",
+    summary="The task releases an in-process lock or updates memory other requests read.",
     effect=Effect.KEEP,
     check=check,
     valid=VALID,

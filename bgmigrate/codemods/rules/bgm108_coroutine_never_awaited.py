@@ -58,7 +58,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
                 f"the lambda returns the coroutine of async {name}() and nothing awaits it: "
                 f"the work never runs; {FIX}"
             )
-            yield Finding(RULE.code, message, FIX, (ctx.site_evidence(), *ctx.task_evidence()))
+            yield Finding(RULE.code, message, FIX, ((ctx.site_evidence(), *ctx.task_evidence()),))
 
 
 RULE = RuleSpec(
@@ -68,4 +68,5 @@ RULE = RuleSpec(
     check=check,
     valid=VALID,
     invalid=INVALID,
+    bug_today=True,
 )

@@ -14,7 +14,6 @@ import atexit
 import functools
 import logging
 import os
-import reprlib
 import threading
 import time
 from collections import OrderedDict
@@ -27,8 +26,11 @@ from typing import TYPE_CHECKING, Any
 from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
-from bgmigrate.errors import UnknownJobError
+from bgmigrate.codec import Payload, codec_for
+from bgmigrate.errors import SerializationError, UnknownJobError
+from bgmigrate.failed_jobs import PAYLOAD_BYTES, FailedJob, akeep, describe_args, failed_job
 from bgmigrate.prometheus import PrometheusObserver
+from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
 
@@ -39,11 +41,6 @@ logger = logging.getLogger("bgmigrate.inprocess")
 
 #: Finished records kept for ``status``/``result`` (oldest dropped first).
 MAX_FINISHED_RECORDS = 10_000
-
-_summary = reprlib.Repr()
-_summary.maxstring = _summary.maxother = 80
-_summary.maxlist = _summary.maxdict = 5
-_summary.maxlevel = 2
 
 
 @dataclass(eq=False, slots=True)
@@ -186,6 +183,7 @@ class InProcessBackend(TaskBackend):
                     self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
+                    await akeep(self.settings, self._failed_job(job, attempt, exc))
                     return
                 self._set_status(job, TaskStatus.READY)
                 attempt += 1
@@ -209,6 +207,10 @@ class InProcessBackend(TaskBackend):
             attempts=attempts,
             error=error,
         )
+
+    def _failed_job(self, job: Job, attempts: int, exc: Exception) -> FailedJob:
+        call = (job.args, job.kwargs)
+        return failed_job(job.id, job.task.name, self.alias, call, exc, attempts, _payload(job))
 
     async def _attempt(self, job: Job) -> Any:
         # RUNNING once the attempt starts: for a sync task, once a pool thread picks it up.
@@ -351,9 +353,19 @@ def _outcome(record: _Record) -> Any:
 
 
 def _describe_args(job: Job) -> str:
-    parts = [_summary.repr(arg) for arg in job.args]
-    parts += [f"{name}={_summary.repr(value)}" for name, value in job.kwargs.items()]
-    return ", ".join(parts)
+    return describe_args(job.args, job.kwargs)
+
+
+def _payload(job: Job) -> Payload | None:
+    """The job's arguments as JSON, to retry it with; ``None`` if they cannot be encoded."""
+    if job.task.name not in registry:
+        return None
+    try:
+        return codec_for(job.task.func, job.task.name).encode(
+            job.args, job.kwargs, max_bytes=PAYLOAD_BYTES
+        )
+    except SerializationError:
+        return None
 
 
 def _log_failure(job: Job, attempts: int, exc: BaseException) -> None:

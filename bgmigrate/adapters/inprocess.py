@@ -209,8 +209,13 @@ class InProcessBackend(TaskBackend):
         )
 
     def _failed_job(self, job: Job, attempts: int, exc: Exception) -> FailedJob:
-        call = (job.args, job.kwargs)
-        return failed_job(job.id, job.task.name, self.alias, call, exc, attempts, _payload(job))
+        record = self._record(job.id)
+        age = None if record is None else time.monotonic() - record.accepted_at
+        enqueued_at = None if age is None else time.time() - age
+        call, payload = (job.args, job.kwargs), _payload(job)
+        return failed_job(
+            job.id, job.task.name, self.alias, call, exc, attempts, payload, enqueued_at
+        )
 
     async def _attempt(self, job: Job) -> Any:
         # RUNNING once the attempt starts: for a sync task, once a pool thread picks it up.

@@ -201,9 +201,10 @@ async def atally(run: str, job: int, seconds: float = 0.0) -> None:
         client.sadd(f"{run}:done", job)
 
 
-@task
+@task(retry=RetryPolicy(max_attempts=2, backoff=0.05))
 def fails_while(flag: str, log: str, label: str) -> None:
-    """Fail while the file ``flag`` exists; once it is gone, record ``label`` in ``log``."""
+    """Fail (twice: two attempts) while the file ``flag`` exists; once it is gone, record
+    ``label`` in ``log``."""
     if Path(flag).exists():
         raise RuntimeError(f"flag {flag} is set")
     write(log, {"label": label})

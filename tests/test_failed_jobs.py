@@ -29,7 +29,7 @@ from bgmigrate.failed_jobs import (
     keep,
     store_url,
 )
-from bgmigrate.settings import Settings
+from bgmigrate.settings import Settings, load_settings
 from bgmigrate.testing import conformance_tasks as tasks
 
 
@@ -38,7 +38,7 @@ def settings(redis_url: str) -> Iterator[Settings]:
     """Settings whose failed-job store is the test database, emptied before and after."""
     with redis.Redis.from_url(redis_url) as client:
         client.delete(INDEX_KEY, RECORDS_KEY, dl.DEAD_LETTER_KEY)
-        yield Settings(failed_jobs_url=redis_url, broker_url=redis_url, failed_jobs_max=3)
+        yield load_settings(failed_jobs_url=redis_url, broker_url=redis_url, failed_jobs_max=3)
         client.delete(INDEX_KEY, RECORDS_KEY, dl.DEAD_LETTER_KEY)
 
 
@@ -155,7 +155,7 @@ def test_dead_letters_are_read_through_the_same_store(settings: Settings) -> Non
 def test_an_unreachable_store_is_logged_by_workers_and_raised_to_readers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    down = Settings(failed_jobs_url="redis://:secret@127.0.0.1:1/0")
+    down = load_settings(failed_jobs_url="redis://:secret@127.0.0.1:1/0")
     keep(down, _failure("lost"))
     assert "could not keep failed job lost in redis://:***@127.0.0.1:1/0" in caplog.text
     with pytest.raises(BgmigrateError, match=r"redis://:\*\*\*@127.0.0.1:1/0 is unreachable"):
@@ -163,21 +163,21 @@ def test_an_unreachable_store_is_logged_by_workers_and_raised_to_readers(
 
 
 def test_the_store_is_the_setting_else_a_redis_broker_and_in_process_needs_the_setting() -> None:
-    redis_broker = Settings(broker_url="redis://h:6379/0")
+    redis_broker = load_settings(broker_url="redis://h:6379/0")
     assert store_url(redis_broker, "arq") == "redis://h:6379/0"
     assert store_url(redis_broker, "inprocess") is None
-    amqp = Settings(broker_url="amqp://h//", result_url="redis://r:6379/1")
+    amqp = load_settings(broker_url="amqp://h//", result_url="redis://r:6379/1")
     assert store_url(amqp, "celery") == "redis://r:6379/1"
-    assert store_url(Settings(broker_url="amqp://h//"), "celery") is None
-    chosen = Settings(failed_jobs_url="redis://f:6379/2")
+    assert store_url(load_settings(broker_url="amqp://h//"), "celery") is None
+    chosen = load_settings(failed_jobs_url="redis://f:6379/2")
     assert store_url(chosen, "inprocess") == "redis://f:6379/2"
     with pytest.raises(ConfigError, match="BGMIGRATE_FAILED_JOBS_URL"):
-        FailedJobs(Settings(broker_url="amqp://h//"))
+        FailedJobs(load_settings(broker_url="amqp://h//"))
 
 
 def test_the_store_url_must_be_redis() -> None:
     with pytest.raises(ConfigError, match="BGMIGRATE_FAILED_JOBS_URL: 'amqp://h//' is not a Redis"):
-        bgmigrate.settings.load_settings(failed_jobs_url="amqp://h//")
+        load_settings(failed_jobs_url="amqp://h//")
 
 
 def test_the_package_reads_the_store_from_the_environment(

@@ -145,7 +145,8 @@ def retry(
     store = _store()
     ids = _act(job_id, every, task, "retry")
     try:
-        import_task_modules(store.settings)
+        if store.settings.task_modules:  # else retry() names the setting if a task is unknown
+            import_task_modules(store.settings)
         for failed_id in ids:
             handle = store.retry(failed_id)
             typer.echo(f"retried {failed_id} as job {handle.id}")

@@ -167,6 +167,11 @@ def store_url(settings: Settings, backend: str | None = None) -> str | None:
     return None
 
 
+def keeps_failed_jobs(settings: Settings, backend: str) -> bool:
+    """Whether ``backend`` keeps its failed jobs under ``settings`` (a store, and a max > 0)."""
+    return store_url(settings, backend) is not None and settings.failed_jobs_max > 0
+
+
 @functools.cache
 def _client(url: str) -> redis.Redis:
     # One client (and connection pool) per URL and process; redis-py's clients are thread-safe.
@@ -202,7 +207,7 @@ def keep(settings: Settings, record: FailedJob) -> None:
     error is logged, not raised (the job has failed either way).
     """
     url = store_url(settings, record.backend)
-    if url is None or settings.failed_jobs_max == 0:
+    if url is None or not keeps_failed_jobs(settings, record.backend):
         return
     cutoff = record.failed_at - settings.failed_jobs_ttl
     # ConfigError: redis-py is not installed.

@@ -27,6 +27,7 @@ from bgmigrate.failed_jobs import (
     describe_args,
     failed_job,
     keep,
+    keeps_failed_jobs,
     store_url,
 )
 from bgmigrate.settings import Settings, load_settings
@@ -185,3 +186,11 @@ def test_the_package_reads_the_store_from_the_environment(
 ) -> None:
     monkeypatch.setenv("BGMIGRATE_FAILED_JOBS_URL", redis_url)
     assert bgmigrate.failed_jobs().url == redis_url
+
+
+def test_a_backend_keeps_failed_jobs_only_with_a_store_and_a_max_above_zero() -> None:
+    assert keeps_failed_jobs(load_settings(broker_url="redis://h:6379/0"), "celery")
+    assert not keeps_failed_jobs(load_settings(broker_url="redis://h:6379/0"), "inprocess")
+    assert not keeps_failed_jobs(
+        load_settings(failed_jobs_url="redis://h/0", failed_jobs_max=0), "arq"
+    )

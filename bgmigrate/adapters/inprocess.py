@@ -28,7 +28,14 @@ from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import Payload, codec_for
 from bgmigrate.errors import SerializationError, UnknownJobError
-from bgmigrate.failed_jobs import PAYLOAD_BYTES, FailedJob, akeep, describe_args, failed_job
+from bgmigrate.failed_jobs import (
+    PAYLOAD_BYTES,
+    FailedJob,
+    akeep,
+    describe_args,
+    failed_job,
+    keeps_failed_jobs,
+)
 from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
@@ -183,7 +190,8 @@ class InProcessBackend(TaskBackend):
                     self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
-                    await akeep(self.settings, self._failed_job(job, attempt, exc))
+                    if keeps_failed_jobs(self.settings, self.alias):
+                        await akeep(self.settings, self._failed_job(job, attempt, exc))
                     return
                 self._set_status(job, TaskStatus.READY)
                 attempt += 1

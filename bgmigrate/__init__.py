@@ -20,6 +20,7 @@ from bgmigrate.errors import (
     UnknownTaskError,
     UnsupportedOption,
 )
+from bgmigrate.failed_jobs import FailedJob, FailedJobs, failed_jobs
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import configure, get_runtime, lifespan
 from bgmigrate.settings import Settings
@@ -33,6 +34,8 @@ __all__ = [
     "Capabilities",
     "ConfigError",
     "EnqueueError",
+    "FailedJob",
+    "FailedJobs",
     "Job",
     "ReadinessWarning",
     "RequestBatch",
@@ -53,6 +56,7 @@ __all__ = [
     "UnsupportedOption",
     "__version__",
     "configure",
+    "failed_jobs",
     "get_request_batch",
     "get_runtime",
     "lifespan",

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bgmigrate.errors import ConfigError
-from bgmigrate.urls import check_url
+from bgmigrate.urls import check_url, is_redis_url, redact_url
 
 #: Built-in backends by alias, as import paths so that choosing one imports only its adapter.
 BACKEND_ALIASES: dict[str, str] = {
@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     each running job every third of it (unset: arq's own, the longest task timeout + 10 s)."""
     worker_concurrency: int | None = Field(None, ge=1)
     """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
+    failed_jobs_url: str | None = Field(None, repr=False)
+    """Redis that keeps failed jobs (``bgmigrate jobs failed``); unset: the broker when it is
+    Redis, else Celery's Redis result store. The in-process backend keeps them only when set."""
+    failed_jobs_max: int = Field(1000, ge=0)
+    """Failed jobs kept, the oldest dropped first; 0 keeps none."""
+    failed_jobs_ttl: int = Field(7 * 24 * 3600, ge=1)
+    """Seconds a failed job is kept."""
 
     @field_validator("backend")
     @classmethod
@@ -130,6 +137,18 @@ class Settings(BaseSettings):
     @classmethod
     def _result_url_valid(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value, setting="BGMIGRATE_RESULT_URL")
+
+    @field_validator("failed_jobs_url")
+    @classmethod
+    def _failed_jobs_url_valid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_url(value, setting="BGMIGRATE_FAILED_JOBS_URL")
+        if not is_redis_url(value):
+            raise ConfigError(
+                f"BGMIGRATE_FAILED_JOBS_URL: {redact_url(value)!r} is not a Redis URL"
+            )
+        return value
 
     @field_validator("task_modules", mode="before")
     @classmethod

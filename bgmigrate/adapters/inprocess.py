@@ -14,7 +14,6 @@ import atexit
 import functools
 import logging
 import os
-import reprlib
 import threading
 import time
 from collections import OrderedDict
@@ -27,8 +26,18 @@ from typing import TYPE_CHECKING, Any
 from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
-from bgmigrate.errors import UnknownJobError
+from bgmigrate.codec import Payload, codec_for
+from bgmigrate.errors import SerializationError, UnknownJobError
+from bgmigrate.failed_jobs import (
+    PAYLOAD_BYTES,
+    FailedJob,
+    akeep,
+    describe_args,
+    failed_job,
+    keeps_failed_jobs,
+)
 from bgmigrate.prometheus import PrometheusObserver
+from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
 
@@ -39,11 +48,6 @@ logger = logging.getLogger("bgmigrate.inprocess")
 
 #: Finished records kept for ``status``/``result`` (oldest dropped first).
 MAX_FINISHED_RECORDS = 10_000
-
-_summary = reprlib.Repr()
-_summary.maxstring = _summary.maxother = 80
-_summary.maxlist = _summary.maxdict = 5
-_summary.maxlevel = 2
 
 
 @dataclass(eq=False, slots=True)
@@ -186,6 +190,8 @@ class InProcessBackend(TaskBackend):
                     self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
+                    if keeps_failed_jobs(self.settings, self.alias):
+                        await akeep(self.settings, self._failed_job(job, attempt, exc))
                     return
                 self._set_status(job, TaskStatus.READY)
                 attempt += 1
@@ -208,6 +214,15 @@ class InProcessBackend(TaskBackend):
             queue_delay=max(0.0, started - record.accepted_at - deferred),
             attempts=attempts,
             error=error,
+        )
+
+    def _failed_job(self, job: Job, attempts: int, exc: Exception) -> FailedJob:
+        record = self._record(job.id)
+        age = None if record is None else time.monotonic() - record.accepted_at
+        enqueued_at = None if age is None else time.time() - age
+        call, payload = (job.args, job.kwargs), _payload(job)
+        return failed_job(
+            job.id, job.task.name, self.alias, call, exc, attempts, payload, enqueued_at
         )
 
     async def _attempt(self, job: Job) -> Any:
@@ -351,9 +366,19 @@ def _outcome(record: _Record) -> Any:
 
 
 def _describe_args(job: Job) -> str:
-    parts = [_summary.repr(arg) for arg in job.args]
-    parts += [f"{name}={_summary.repr(value)}" for name, value in job.kwargs.items()]
-    return ", ".join(parts)
+    return describe_args(job.args, job.kwargs)
+
+
+def _payload(job: Job) -> Payload | None:
+    """The job's arguments as JSON, to retry it with; ``None`` if they cannot be encoded."""
+    if job.task.name not in registry:
+        return None
+    try:
+        return codec_for(job.task.func, job.task.name).encode(
+            job.args, job.kwargs, max_bytes=PAYLOAD_BYTES
+        )
+    except SerializationError:
+        return None
 
 
 def _log_failure(job: Job, attempts: int, exc: BaseException) -> None:

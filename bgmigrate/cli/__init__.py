@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
-from bgmigrate.cli import config, rewrite, scan
+from bgmigrate.cli import config, jobs, rewrite, scan
 from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
@@ -60,6 +60,7 @@ app.command(
 app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app/"))(config.config)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
+app.add_typer(jobs.app, name="jobs")
 
 
 def main() -> None:

@@ -15,12 +15,17 @@ _SKIPPED = {"install_completion", "show_completion"}
 
 
 def cli_reference() -> str:
-    """Markdown for the root command and every subcommand: help, usage, options, examples."""
-    root = typer.main.get_command(app)
-    commands: dict[str, Any] = getattr(root, "commands", {})
-    sections = [_command("bgmigrate", root, subcommands=sorted(commands))]
-    sections += [_command(f"bgmigrate {name}", commands[name]) for name in sorted(commands)]
-    return "\n".join(sections)
+    """Markdown for the root command and every subcommand (groups' commands included): help,
+    usage, options, examples."""
+    return "\n".join(_sections("bgmigrate", typer.main.get_command(app)))
+
+
+def _sections(path: str, command: Any) -> list[str]:
+    commands: dict[str, Any] = getattr(command, "commands", {})
+    sections = [_command(path, command, subcommands=sorted(commands))]
+    for name in sorted(commands):
+        sections += _sections(f"{path} {name}", commands[name])
+    return sections
 
 
 def _command(path: str, command: Any, subcommands: list[str] | None = None) -> str:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID
 
 import redis
@@ -198,3 +199,12 @@ async def atally(run: str, job: int, seconds: float = 0.0) -> None:
     await asyncio.sleep(seconds)
     with _redis() as client:
         client.sadd(f"{run}:done", job)
+
+
+@task(retry=RetryPolicy(max_attempts=2, backoff=0.05))
+def fails_while(flag: str, log: str, label: str) -> None:
+    """Fail (twice: two attempts) while the file ``flag`` exists; once it is gone, record
+    ``label`` in ``log``."""
+    if Path(flag).exists():
+        raise RuntimeError(f"flag {flag} is set")
+    write(log, {"label": label})

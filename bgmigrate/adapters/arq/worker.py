@@ -31,7 +31,8 @@ from bgmigrate.adapters.attempts import retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
-from bgmigrate.codec import codec_for
+from bgmigrate.codec import Payload, codec_for
+from bgmigrate.failed_jobs import Call, FailedJob, akeep, failed_job
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
@@ -74,12 +75,11 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(
-    task: Task[Any, Any], *, max_payload_bytes: int, in_progress: float | None = None
-) -> Function:
-    """The arq function that runs ``task`` from a JSON job (``in_progress``: see
-    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``; larger arguments than ``max_payload_bytes`` fail it)."""
-    codec = codec_for(task.func, task.name)
+def job_function(task: Task[Any, Any], settings: Settings) -> Function:
+    """The arq function that runs ``task`` from a JSON job (larger arguments than
+    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+    codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
+    in_progress = settings.in_progress_timeout
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
@@ -93,6 +93,10 @@ def job_function(
         except Exception as exc:
             delay = retry_delay(called, exc, attempt=ctx["job_try"])
             if delay is None:
+                payload = {"args": list(args), "kwargs": kwargs}
+                await akeep(
+                    settings, _failed_job(ctx, task, (call_args, call_kwargs), exc, payload)
+                )
                 raise
             raise Retry(defer=delay) from exc
         return encode_result(task.func, value)
@@ -100,6 +104,15 @@ def job_function(
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
     return func(run, name=task.name, timeout=timeout, max_tries=ARQ_MAX_TRIES)
+
+
+def _failed_job(
+    ctx: dict[Any, Any], task: Task[Any, Any], call: Call, exc: Exception, payload: Payload
+) -> FailedJob:
+    enqueued_at = ctx["enqueue_time"].timestamp()
+    return failed_job(
+        ctx["job_id"], task.name, "arq", call, exc, ctx["job_try"], payload, enqueued_at
+    )
 
 
 def _check_tries(task: Task[Any, Any], job_try: int) -> None:
@@ -129,14 +142,7 @@ def build_worker_settings(
     max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
-        "functions": [
-            job_function(
-                task,
-                max_payload_bytes=settings.max_payload_bytes,
-                in_progress=settings.in_progress_timeout,
-            )
-            for task in registry
-        ],
+        "functions": [job_function(task, settings) for task in registry],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,

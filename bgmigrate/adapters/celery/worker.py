@@ -28,6 +28,7 @@ from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
+from bgmigrate.failed_jobs import failed_job, keep
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
@@ -63,10 +64,10 @@ def time_limits(task: Task[Any, Any]) -> dict[str, float]:
     return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
 
 
-def register(app: Celery, task: Task[Any, Any], *, max_payload_bytes: int) -> None:
+def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     """Register ``task`` on ``app`` as a Celery task named ``task.name`` (larger arguments than
-    ``max_payload_bytes`` fail it)."""
-    codec = codec_for(task.func, task.name)
+    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+    codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
@@ -76,8 +77,15 @@ def register(app: Celery, task: Task[Any, Any], *, max_payload_bytes: int) -> No
         try:
             value = _call(called, call_args, call_kwargs)
         except Exception as exc:
-            delay = retry_delay(called, exc, attempt=self.request.retries + 1)
+            attempt = self.request.retries + 1
+            delay = retry_delay(called, exc, attempt=attempt)
             if delay is None:
+                call = (call_args, call_kwargs)
+                payload = {"args": list(args), "kwargs": kwargs}
+                keep(
+                    settings,
+                    failed_job(self.request.id, task.name, "celery", call, exc, attempt, payload),
+                )
                 raise
             raise self.retry(exc=exc, countdown=delay) from exc
         return encode_result(task.func, value)
@@ -108,7 +116,7 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     app = make_app(settings, main="bgmigrate-worker")
     app.conf.worker_consumer = CONSUMER
     for task in registry:
-        register(app, task, max_payload_bytes=settings.max_payload_bytes)
+        register(app, task, settings)
     task_unknown.connect(_log_unknown, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
     return app

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio.from_thread
+import anyio.to_thread
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -38,9 +39,19 @@ def explode(label: str) -> None:
     raise RuntimeError(f"explode {label}")
 
 
+def _starlette_tokens_in_use() -> str:
+    """From a worker thread: how many tokens of the limiter Starlette's pool uses are taken."""
+    limiter = anyio.from_thread.run_sync(anyio.to_thread.current_default_thread_limiter)
+    return str(limiter.borrowed_tokens)
+
+
 @task
 def where_am_i(label: str) -> None:
-    events.append(threading.current_thread().name)
+    events.append(_starlette_tokens_in_use())
+
+
+def plain_where_am_i(label: str) -> None:
+    events.append(_starlette_tokens_in_use())
 
 
 def unregistered(label: str) -> None:
@@ -101,6 +112,10 @@ def make_app() -> FastAPI:
     def thread(tasks: Tasks) -> None:
         tasks.add_task(where_am_i, "x")
 
+    @app.post("/plain-thread")
+    def plain_thread(tasks: Tasks) -> None:
+        tasks.add_task(plain_where_am_i, "x")
+
     @app.post("/request")
     def pass_request(request: Request, tasks: Tasks) -> None:
         tasks.add_task(inspect_request, request)
@@ -160,10 +175,18 @@ def test_a_failing_task_is_logged_once_and_does_not_stop_the_next(
     assert failures[0].exc_info is not None  # the traceback is logged
 
 
-def test_sync_tasks_run_on_bgmigrates_own_thread_pool(client: TestClient) -> None:
+def test_sync_task_functions_do_not_take_threads_that_sync_endpoints_need(
+    client: TestClient,
+) -> None:
     client.post("/thread")
-    assert events
-    assert events[0].startswith("bgmigrate-inprocess")
+    assert events == ["0"]  # none of Starlette's 40 tokens: @task functions have their own
+
+
+def test_unregistered_sync_callables_run_on_starlettes_thread_pool_as_before(
+    client: TestClient,
+) -> None:
+    client.post("/plain-thread")
+    assert events == ["1"]  # its own token, as run_in_threadpool takes for BackgroundTasks
 
 
 def test_request_scoped_argument_warns_at_the_add_task_line_in_process(client: TestClient) -> None:

@@ -1,18 +1,21 @@
 """The in-process backend: ``BackgroundTasks`` done right, in the web process.
 
 Tasks a request adds run after its response, in order, as with ``BackgroundTasks``; but a
-failing task is logged and the next ones still run, sync tasks run on this backend's own bounded
-thread pool (not the pool that sync endpoints share), async tasks honour ``timeout``, every task
+failing task is logged and the next ones still run, async tasks honour ``timeout``, every task
 honours its ``RetryPolicy``, and shutdown drains pending tasks up to a deadline and logs each one
 it drops by name.
+
+Sync functions run where Starlette runs them: on AnyIO's worker threads, which end with the event
+loop (or after idling), so nothing outlives an application that never ran ``bgmigrate.lifespan``.
+A callable not registered with ``@task`` takes a token of AnyIO's default limiter, exactly as
+``BackgroundTasks`` does; a ``@task`` function takes one of this backend's own limiter
+(``BGMIGRATE_INPROCESS_WORKERS``), so slow tasks never starve sync endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import contextvars
-import functools
 import inspect
 import logging
 import os
@@ -21,15 +24,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+import anyio
+import anyio.to_thread
 
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.prometheus import PrometheusObserver
+from bgmigrate.registry import registry
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
@@ -80,9 +87,11 @@ class InProcessBackend(TaskBackend):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.inprocess_workers, thread_name_prefix="bgmigrate-inprocess"
+        # AnyIO limiters belong to one event loop: one per loop that runs this backend's tasks.
+        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            WeakKeyDictionary()
         )
+        self._limiters_lock = threading.Lock()
         self._loop_thread = LoopThread("bgmigrate-inprocess-loop")
         # Guards the records below; notified whenever a job finishes.
         self._changed = threading.Condition()
@@ -226,13 +235,13 @@ class InProcessBackend(TaskBackend):
         if is_async_callable(func):
             self._set_status(job, TaskStatus.RUNNING)
             return await asyncio.wait_for(func(*job.args, **job.kwargs), timeout)
-        call = functools.partial(self._run_sync, job)
-        context = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
         # A sync function cannot be interrupted: on timeout the attempt fails, the thread ends
-        # on its own and its result is discarded.
+        # on its own (its token is given back at once) and its result is discarded.
         result = await asyncio.wait_for(
-            loop.run_in_executor(self._pool, context.run, call), timeout
+            anyio.to_thread.run_sync(
+                self._run_sync, job, abandon_on_cancel=True, limiter=self._limiter_for(job)
+            ),
+            timeout,
         )
         if inspect.isawaitable(result):
             # A sync callable that returns a coroutine (e.g. ``lambda: send(x)``): Starlette
@@ -240,8 +249,21 @@ class InProcessBackend(TaskBackend):
             return await asyncio.wait_for(result, timeout)
         return result
 
+    def _limiter_for(self, job: Job) -> anyio.CapacityLimiter | None:
+        """This backend's limiter for ``@task`` functions; ``None`` (AnyIO's default, as
+        Starlette's ``run_in_threadpool``) for callables that are not registered."""
+        if registry.for_callable(job.task.func) is None:
+            return None
+        loop = asyncio.get_running_loop()
+        with self._limiters_lock:
+            limiter = self._limiters.get(loop)
+            if limiter is None:
+                limiter = anyio.CapacityLimiter(self.settings.inprocess_workers)
+                self._limiters[loop] = limiter
+            return limiter
+
     def _run_sync(self, job: Job) -> Any:
-        """Run a sync task on a pool thread (RUNNING only once a thread has picked it up)."""
+        """Run a sync task on a worker thread (RUNNING only once a thread has picked it up)."""
         self._set_status(job, TaskStatus.RUNNING)
         return job.task.func(*job.args, **job.kwargs)
 
@@ -330,7 +352,6 @@ class InProcessBackend(TaskBackend):
         await asyncio.gather(*self._detached, return_exceptions=True)
         self._loop_thread.stop()
         self._report_unfinished(f"the drain deadline of {self.settings.drain_timeout:g} s passed")
-        self._pool.shutdown(wait=False, cancel_futures=True)
         atexit.unregister(self._report_unfinished)
         if self._exporter is not None:
             self._exporter.stop()

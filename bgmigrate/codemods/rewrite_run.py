@@ -20,6 +20,8 @@ class Change:
     source: SourceFile
     before: bytes
     after: bytes
+    decorated: tuple[str, ...] = ()
+    """Qualnames of the functions that get ``@task`` in this file."""
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
@@ -50,7 +52,7 @@ def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
             errors.append(ErrorReport(path, str(exc)))
             continue
         if after != before:
-            yield Change(source, before, after)
+            yield Change(source, before, after, tuple(sorted(file_plan.decorate)))
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

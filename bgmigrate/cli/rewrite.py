@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 _DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
 _CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
 
-NEXT_STEPS = (
-    "@task functions still run in this process until BGMIGRATE_BACKEND (or BGMIGRATE_ROUTES) "
-    "names a queue. Before that, the app needs bgmigrate's lifespan "
-    "(FastAPI(lifespan=bgmigrate.lifespan), or `async with bgmigrate.lifespan():` inside its "
-    "own) and a worker (`bgmigrate worker --backend celery` or `--backend arq`)."
-)
+NEXT_STEPS = """\
+They still run in this process until BGMIGRATE_BACKEND (or BGMIGRATE_ROUTES) names a queue.
+Before that, the app needs:
+  - bgmigrate's lifespan: FastAPI(lifespan=bgmigrate.lifespan), or
+    `async with bgmigrate.lifespan(): yield` inside its own
+  - a worker: bgmigrate worker --backend celery (or --backend arq)"""
 """What ``rewrite`` prints when it adds ``@task``: the decorator alone moves nothing."""
 
 
@@ -87,7 +87,7 @@ def rewrite(
         typer.echo(f"{changed} file{'' if changed == 1 else 's'} {verb}", err=True)
         if decorated:
             added = "would be added" if diff or check else "added"
-            typer.echo(f"@task {added} to {', '.join(decorated)}. {NEXT_STEPS}", err=True)
+            typer.echo(f"@task {added} to {', '.join(decorated)}\n{NEXT_STEPS}", err=True)
     if errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if changed and check else 0)

@@ -21,7 +21,7 @@ def test_check_exits_1_until_rewritten_then_0(project: Write) -> None:
     code, _, err = rewrite("--check", ".")
     assert code == 1
     assert err.splitlines()[:2] == ["would rewrite app.py", "1 file would be rewritten"]
-    assert err.splitlines()[2].startswith("@task would be added to app.py:wait.")
+    assert err.splitlines()[2] == "@task would be added to app.py:wait"
     assert path.read_bytes() == before
     assert rewrite(".")[0] == 0
     assert path.read_bytes() != before
@@ -195,7 +195,7 @@ def test_adding_task_says_what_else_the_app_needs(project: Write) -> None:
     project("app.py", SLOW_APP)
     code, _, err = rewrite(".")
     assert code == 0
-    assert "@task added to app.py:wait." in err
+    assert "@task added to app.py:wait\n" in err
     assert "FastAPI(lifespan=bgmigrate.lifespan)" in err
     assert "bgmigrate worker" in err
 

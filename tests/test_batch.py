@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import anyio.from_thread
@@ -15,6 +18,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate import Tasks, task
+from bgmigrate.batch import SUPPORTED_FASTAPI, dispatch_depends, get_request_batch
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
 from tests.backends import RecordingBackend
 
@@ -39,10 +43,13 @@ def explode(label: str) -> None:
     raise RuntimeError(f"explode {label}")
 
 
+async def _borrowed_default_tokens() -> int:
+    return anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+
+
 def _starlette_tokens_in_use() -> str:
     """From a worker thread: how many tokens of the limiter Starlette's pool uses are taken."""
-    limiter = anyio.from_thread.run_sync(anyio.to_thread.current_default_thread_limiter)
-    return str(limiter.borrowed_tokens)
+    return str(anyio.from_thread.run(_borrowed_default_tokens))
 
 
 @task
@@ -266,3 +273,30 @@ def test_routes_send_some_tasks_to_a_queue_and_keep_others_in_process() -> None:
     assert [[job.task.name for job in batch] for batch in RecordingBackend.batches] == [
         [arecord.name]
     ]
+
+
+@pytest.mark.skipif("scope" not in inspect.signature(Depends).parameters, reason="FastAPI < 0.121")
+def test_fastapi_with_function_scope_dispatches_from_a_function_scoped_dependency() -> None:
+    depends = dispatch_depends("0.121.0", depends_takes_scope=True)
+    assert depends.dependency is get_request_batch
+    assert depends.scope == "function"
+
+
+@pytest.mark.parametrize("release", ["0.106.0", "0.115.6", "0.117.1"])
+def test_fastapi_106_to_117_dispatches_from_a_plain_yield_dependency(release: str) -> None:
+    depends = dispatch_depends(release, depends_takes_scope=False)
+    assert depends.dependency is get_request_batch
+    assert getattr(depends, "scope", None) is None
+
+
+@pytest.mark.parametrize("release", ["0.105.0", "0.118.0", "0.120.4"])
+def test_fastapi_releases_that_exit_after_the_response_are_refused_at_import(
+    release: str,
+) -> None:
+    with pytest.raises(ImportError, match=rf"needs FastAPI .*installed: {release}.*503"):
+        dispatch_depends(release, depends_takes_scope=False)
+
+
+def test_the_declared_fastapi_range_is_the_one_the_import_accepts() -> None:
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert f"fastapi{SUPPORTED_FASTAPI}" in project["project"]["dependencies"]

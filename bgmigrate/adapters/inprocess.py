@@ -51,6 +51,13 @@ logger = logging.getLogger("bgmigrate.inprocess")
 MAX_FINISHED_RECORDS = 10_000
 
 _NO_RETRY = RetryPolicy(max_attempts=1)
+# Give up waiting for a thread when cancelled: anyio 4.1 renamed ``cancellable`` to
+# ``abandon_on_cancel``, and older FastAPI releases pin anyio 3.
+_ABANDON_ON_CANCEL = {
+    "abandon_on_cancel"
+    if "abandon_on_cancel" in inspect.signature(anyio.to_thread.run_sync).parameters
+    else "cancellable": True
+}
 _summary = reprlib.Repr()
 _summary.maxstring = _summary.maxother = 80
 _summary.maxlist = _summary.maxdict = 5
@@ -239,7 +246,7 @@ class InProcessBackend(TaskBackend):
         # on its own (its token is given back at once) and its result is discarded.
         result = await asyncio.wait_for(
             anyio.to_thread.run_sync(
-                self._run_sync, job, abandon_on_cancel=True, limiter=self._limiter_for(job)
+                self._run_sync, job, limiter=self._limiter_for(job), **_ABANDON_ON_CANCEL
             ),
             timeout,
         )

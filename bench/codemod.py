@@ -29,9 +29,9 @@ import libcst
 
 from bgmigrate.codemods.audit import run_audit
 from bgmigrate.codemods.cache import cache_file
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.discovery import SourceFile, discover
 from bgmigrate.codemods.project import build, is_candidate
+from bgmigrate.codemods.pyproject import CodemodConfig
 
 CONFIG = CodemodConfig(exclude=("__pycache__",), respect_gitignore=False, cache=False)
 
@@ -52,7 +52,7 @@ def parse_all(files: list[SourceFile]) -> None:
     """Bare libcst parse of every file (unparsable ones are skipped)."""
     for source in files:
         try:
-            libcst.parse_module(source.path.read_bytes())
+            libcst.parse_module(source.abs_path.read_bytes())
         except Exception:
             continue
 
@@ -60,7 +60,7 @@ def parse_all(files: list[SourceFile]) -> None:
 def cheap_then_parse(files: list[SourceFile]) -> None:
     """The byte test on every file, libcst only on candidates."""
     for source in files:
-        data = source.path.read_bytes()
+        data = source.abs_path.read_bytes()
         if is_candidate(data):
             try:
                 libcst.parse_module(data)
@@ -83,8 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     files = sorted(discover([args.root], CONFIG, args.root))
     files = files[: args.files] if args.files else files
-    lines = sum(s.path.read_bytes().count(b"\n") for s in files)
-    candidates = sum(1 for s in files if is_candidate(s.path.read_bytes()))
+    lines = sum(s.abs_path.read_bytes().count(b"\n") for s in files)
+    candidates = sum(1 for s in files if is_candidate(s.abs_path.read_bytes()))
     jobs = os.cpu_count() or 1
     print(f"{len(files)} files, {lines} lines, {candidates} candidates; {jobs} cores")
     libcst_all = timed("libcst_all", lambda: parse_all(files))

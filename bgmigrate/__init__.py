@@ -6,8 +6,20 @@ Decorate task functions with :func:`task`, take ``tasks: Tasks`` where endpoints
 
 from __future__ import annotations
 
-from bgmigrate.backend import Capabilities, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.batch import RequestBatch, TaskQueue, Tasks, get_request_batch
+from bgmigrate.errors import (
+    BgmigrateError,
+    ConfigError,
+    EnqueueError,
+    ReadinessWarning,
+    SerializationError,
+    StatusError,
+    TaskFailed,
+    UnknownJobError,
+    UnknownTaskError,
+    UnsupportedOption,
+)
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import configure, get_runtime, lifespan
 from bgmigrate.settings import Settings
@@ -17,17 +29,28 @@ from bgmigrate.task_options import TaskOptions
 __version__ = "0.1.0"
 
 __all__ = [
+    "BgmigrateError",
     "Capabilities",
+    "ConfigError",
+    "EnqueueError",
+    "Job",
+    "ReadinessWarning",
     "RequestBatch",
     "RetryPolicy",
+    "SerializationError",
     "Settings",
+    "StatusError",
     "Task",
     "TaskBackend",
+    "TaskFailed",
     "TaskHandle",
     "TaskOptions",
     "TaskQueue",
     "TaskStatus",
     "Tasks",
+    "UnknownJobError",
+    "UnknownTaskError",
+    "UnsupportedOption",
     "__version__",
     "configure",
     "get_request_batch",

@@ -90,7 +90,8 @@ class TaskHandle:
     def result(self, timeout: float | None = None) -> Any:
         """Wait up to ``timeout`` seconds for the result; re-raise the task's error if it failed.
 
-        Raises ``TimeoutError`` if the task has not finished in time.
+        Raises ``TimeoutError`` if the task has not finished in time, and ``UnknownJobError``
+        (a ``LookupError``) if the backend has no record of this id.
         """
         return self.backend.result(self.id, timeout)
 
@@ -189,7 +190,8 @@ class TaskBackend(abc.ABC):
 
     @abc.abstractmethod
     def status(self, job_id: str) -> TaskStatus:
-        """The status of job ``job_id``."""
+        """The status of job ``job_id`` (``UNKNOWN`` if never seen); ``StatusError`` if it
+        cannot be read."""
 
     async def astatus(self, job_id: str) -> TaskStatus:
         """Async form of :meth:`status`."""
@@ -197,7 +199,8 @@ class TaskBackend(abc.ABC):
 
     @abc.abstractmethod
     def result(self, job_id: str, timeout: float | None) -> Any:
-        """Wait for job ``job_id`` and return its result (see ``TaskHandle.result``)."""
+        """Wait for job ``job_id`` and return its result (see ``TaskHandle.result``);
+        ``UnknownJobError`` if the backend never saw it, ``StatusError`` if it cannot be read."""
 
     async def aresult(self, job_id: str, timeout: float | None) -> Any:
         """Async form of :meth:`result`."""

@@ -7,22 +7,20 @@ A :class:`RequestBatch` is the tasks one request adds, not a broker queue (that 
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 from typing import Annotated, Any, ParamSpec
 
-from fastapi import BackgroundTasks, Depends, HTTPException
+from fastapi import BackgroundTasks, Depends, Request
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import EnqueueError
+from bgmigrate.http_errors import enqueue_refused
 from bgmigrate.runtime import Runtime, get_runtime
 
 P = ParamSpec("P")
-
-logger = logging.getLogger("bgmigrate")
 
 
 class RequestBatch:
@@ -61,24 +59,22 @@ class RequestBatch:
             await backend.dispatch_request(jobs, background)
 
 
-async def get_request_batch(background_tasks: BackgroundTasks) -> AsyncIterator[RequestBatch]:
+async def get_request_batch(
+    background_tasks: BackgroundTasks, request: Request
+) -> AsyncIterator[RequestBatch]:
     """FastAPI dependency: one ``RequestBatch`` per request, dispatched when the handler returns.
 
     Its exit code runs after the handler and before the response is sent (see
     :func:`dispatch_depends`): a broker failure becomes a ``503`` response, never a ``2xx`` for
-    tasks that were not enqueued.
+    tasks that were not enqueued (the details go to the log, not to the client: see
+    :mod:`bgmigrate.http_errors`).
     """
     batch = RequestBatch()
     yield batch
     try:
         await batch.dispatch(background_tasks)
     except EnqueueError as exc:
-        logger.error("tasks of this request were not enqueued: %s", exc)
-        raise HTTPException(
-            status_code=503,
-            detail=f"The request's background tasks could not be enqueued: {exc}",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise enqueue_refused(request, exc) from exc
 
 
 SUPPORTED_FASTAPI = ">=0.106,!=0.118.*,!=0.119.*,!=0.120.*"
@@ -111,4 +107,5 @@ Tasks = Annotated[
 """Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""
 
 TaskQueue = RequestBatch
-"""The name ``bgmigrate rewrite`` writes where a helper receives the request's tasks."""
+"""The former name of :class:`RequestBatch`, which ``bgmigrate rewrite`` used to write: code
+rewritten then keeps working."""

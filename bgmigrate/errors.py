@@ -7,8 +7,10 @@ them and re-raised as one of these types ``from`` the original::
     BgmigrateError
     ├── ConfigError          a setting or task definition is invalid (raised at start-up/import)
     ├── SerializationError   an argument cannot be carried to a worker
-    ├── UnknownTaskError     a task name is not registered
+    ├── UnknownTaskError     a task name is not registered (also a ``LookupError``)
+    ├── UnknownJobError      a job id is not known to its backend (also a ``LookupError``)
     ├── EnqueueError         the broker did not accept a task: nothing was enqueued
+    ├── StatusError          a task's status or result could not be read from its backend
     ├── UnsupportedOption    a backend cannot honour a task option
     └── TaskFailed           a task failed on a worker (``TaskHandle.result`` raises it)
 
@@ -34,8 +36,16 @@ class UnknownTaskError(BgmigrateError, LookupError):
     """A task name is not in the registry (workers reject such messages, never import them)."""
 
 
+class UnknownJobError(BgmigrateError, LookupError):
+    """``TaskHandle.result()`` for an id its backend never saw, or whose record expired."""
+
+
 class EnqueueError(BgmigrateError):
     """The backend did not durably accept a task; in a request this becomes a ``503``."""
+
+
+class StatusError(BgmigrateError):
+    """A task's status or result could not be read: the broker or result store is unreachable."""
 
 
 class UnsupportedOption(BgmigrateError):

@@ -7,6 +7,8 @@ import inspect
 import io
 from typing import Any
 
+from pydantic import BaseModel
+
 # Matched by class path so that neither SQLAlchemy nor Starlette has to be imported here.
 _REQUEST_SCOPED: dict[str, str] = {
     "starlette.requests.HTTPConnection": "pass the values you need from the request "
@@ -17,8 +19,8 @@ _REQUEST_SCOPED: dict[str, str] = {
     "or store it where the worker can reach it and pass the path or URL",
     "sqlalchemy.orm.session.Session": "pass the id and open a session inside the task",
     "sqlalchemy.ext.asyncio.session.AsyncSession": "pass the id and open a session inside the task",
-    "sqlalchemy.orm.decl_api.DeclarativeBase": "pass the row's id and load it inside the task",
 }
+_ORM_ROW_FIX = "pass the row's id and load it inside the task"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -28,6 +30,10 @@ def _request_scoped_fix(cls: type) -> str | None:
         fix = _REQUEST_SCOPED.get(f"{base.__module__}.{base.__qualname__}")
         if fix is not None:
             return fix
+    # Every mapped class (declarative, legacy declarative_base, imperative) has a class manager;
+    # SQLModel table models have one too, but they are pydantic models and travel as such.
+    if hasattr(cls, "_sa_class_manager") and not issubclass(cls, BaseModel):
+        return _ORM_ROW_FIX
     return None
 
 

@@ -46,11 +46,7 @@ class TaskRegistry:
             ) from None
 
     def for_callable(self, func: Callable[..., Any]) -> Task[Any, Any] | None:
-        """The task for ``func`` (a ``Task`` or a decorated function), or ``None``."""
-        from bgmigrate.task import Task
-
-        if isinstance(func, Task):
-            return func
+        """The task registered for the function ``func``, or ``None``."""
         try:
             return self._by_func.get(func)
         except TypeError:  # unhashable callables are never registered

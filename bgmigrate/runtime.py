@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pydantic_core
-
 from bgmigrate.backend import Job, TaskBackend, TaskHandle, backend_class
 from bgmigrate.codec import codec_for
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
@@ -48,6 +46,11 @@ class Runtime:
         """Raise ``UnsupportedOption`` if the task's backend cannot honour its options."""
         self.backend_for(task).validate_task(task)
 
+    def register(self, task: Task[Any, Any]) -> None:
+        """Validate ``task`` for its backend and add it to the process-wide registry."""
+        self.validate_task(task)
+        registry.register(task)
+
     async def start(self) -> None:
         """Create and start the default backend and every routed one (fails fast on bad config)."""
         for name in {self.settings.backend, *self.settings.routes.values()}:
@@ -81,7 +84,7 @@ class Runtime:
         or ``enqueue`` line.
         """
         stacklevel = caller_depth + 2  # + the warning helper and this method
-        task = registry.for_callable(func)
+        task = func if isinstance(func, Task) else registry.for_callable(func)
         if task is None:
             return self.backend(INPROCESS), Job(
                 task=self._unregistered(func, stacklevel), args=args, kwargs=kwargs
@@ -112,15 +115,8 @@ class Runtime:
     def _encode(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> dict[str, Any]:
-        payload = codec_for(task.func, task.name).encode(args, kwargs)
-        size = _json_size(payload)
-        if size > self.settings.max_payload_bytes:
-            raise SerializationError(
-                f"arguments of task {task.name!r} encode to {size} bytes, more than "
-                f"BGMIGRATE_MAX_PAYLOAD_BYTES={self.settings.max_payload_bytes}: store large "
-                "data elsewhere (object storage, the database) and pass its key"
-            )
-        return payload
+        codec = codec_for(task.func, task.name)
+        return codec.encode(args, kwargs, max_bytes=self.settings.max_payload_bytes)
 
     def _check_readiness(
         self,
@@ -166,10 +162,6 @@ def _describe_callable(func: Callable[..., Any]) -> str:
     if module and qualname:
         return f"{module}.{qualname}"
     return repr(func)
-
-
-def _json_size(payload: dict[str, Any]) -> int:
-    return len(pydantic_core.to_json(payload))
 
 
 _current: Runtime | None = None

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     result_ttl: int = Field(3600, ge=1)
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
-    """Largest encoded argument payload accepted at enqueue time."""
+    """Largest encoded arguments (UTF-8 JSON bytes) accepted at enqueue time and by workers."""
     stats_path: Path | None = None
     """File for the in-process backend's task statistics (``scan --evidence``); ``{pid}`` in it
     becomes the process id, so that each web process writes its own."""

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from bgmigrate.errors import ConfigError
-from bgmigrate.registry import registry
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.task_options import TaskOptions
 
@@ -146,8 +145,7 @@ def make_task(func: Callable[P, R], *, name: str | None = None, **options: Any) 
     task_name = name or f"{func.__module__}.{func.__qualname__}"
     cls = AsyncTask if inspect.iscoroutinefunction(func) else Task
     created: Task[P, R] = cls(func=func, name=task_name, options=TaskOptions(**options))
-    _runtime().validate_task(created)
-    registry.register(created)
+    _runtime().register(created)
     return created
 
 

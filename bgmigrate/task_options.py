@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bgmigrate.errors import ConfigError
 from bgmigrate.retry import RetryPolicy
@@ -49,3 +49,12 @@ class TaskOptions:
     def deferred(self) -> bool:
         """Whether the task is to run later rather than as soon as possible."""
         return self.delay is not None or self.run_after is not None
+
+    def seconds_until_due(self, now: datetime | None = None) -> float:
+        """Seconds from ``now`` (default: the current time) until the task may start:
+        ``delay``, or the time left until ``run_after`` (never negative), else ``0``."""
+        if self.delay is not None:
+            return self.delay
+        if self.run_after is not None:
+            return max(0.0, (self.run_after - (now or datetime.now(UTC))).total_seconds())
+        return 0.0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import urlsplit
 
 from bgmigrate.errors import ConfigError
 
@@ -18,16 +19,25 @@ def is_redis_url(url: str | None) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with its password (if any) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    userinfo, at, hostport = parts.netloc.rpartition("@")
+    """Return ``url`` with its password (if any) replaced by ``***``.
+
+    The URL is not parsed: a password with an unescaped ``#``, ``/``, ``?`` or ``@`` would
+    make a parser see another netloc. Everything between ``://`` and the *last* ``@`` is the
+    user information, so such a password is still hidden (at worst, more than the password
+    is); a ``password=`` query parameter is hidden too.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    userinfo, at, location = rest.rpartition("@")
     user, colon, _password = userinfo.partition(":")
-    if not at or not colon:
-        return url
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+    if at and colon:
+        userinfo = f"{user}:***"
+    location = _PASSWORD_PARAMETER.sub(r"\1***", location)
+    return f"{scheme}{separator}{userinfo}{at}{location}"
+
+
+_PASSWORD_PARAMETER = re.compile(r"((?:^|[?&;])password=)[^&;]*", re.IGNORECASE)
 
 
 def check_url(url: str, *, setting: str) -> str:
@@ -35,8 +45,13 @@ def check_url(url: str, *, setting: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - evaluating .port validates it
-    except ValueError as exc:
-        raise ConfigError(f"{setting}: {redact_url(url)!r} is not a valid URL ({exc})") from exc
+    except ValueError:
+        # Not chained, not quoted: the parser's message can hold a piece of the password.
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} is not a valid URL: its port is not a number up to "
+            "65535, or its password holds '#', '/', '?' or '@' (percent-encode them: %23, "
+            "%2F, %3F, %40)"
+        ) from None
     if parts.scheme not in SUPPORTED_SCHEMES:
         choices = ", ".join(f"{scheme}://" for scheme in SUPPORTED_SCHEMES)
         raise ConfigError(

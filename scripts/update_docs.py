@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bgmigrate.cli.reference import cli_reference
-from bgmigrate.codemods.rules.reference import render as rules_reference
+from bgmigrate.codemods.rules._docs import render as rules_reference
 from bgmigrate.settings import settings_reference
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

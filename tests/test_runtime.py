@@ -42,6 +42,20 @@ def test_using_backend_switches_backend_for_one_call() -> None:
     assert isinstance(runtime.backend_for(store.using(backend=RECORDING)), RecordingBackend)
 
 
+def test_a_task_object_is_prepared_with_its_own_options_even_if_unregistered() -> None:
+    # ``using()`` returns a copy that the registry does not know by identity: prepare must
+    # route the copy itself, with its options, not look it up as a plain function.
+    copy = store.using(backend=RECORDING)
+    backend, job = bgmigrate.get_runtime().prepare(copy, ("x",), {})
+    assert isinstance(backend, RecordingBackend)
+    assert job.task is copy
+
+
+def test_a_decorated_function_is_found_in_the_registry() -> None:
+    _, job = bgmigrate.get_runtime().prepare(store.func, ("x",), {})
+    assert job.task is store
+
+
 def test_oversized_payload_is_refused_at_enqueue() -> None:
     bgmigrate.configure(backend=RECORDING, max_payload_bytes=100)
     with pytest.raises(SerializationError, match="BGMIGRATE_MAX_PAYLOAD_BYTES=100"):

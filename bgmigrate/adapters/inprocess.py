@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import inspect
+import functools
 import logging
 import os
 import reprlib
@@ -25,22 +25,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import anyio
-import anyio.to_thread
 
+from bgmigrate.adapters.attempts import in_worker_thread, retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.errors import UnknownJobError
 from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.registry import registry
-from bgmigrate.retry import RetryPolicy
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
-from bgmigrate.task import is_async_callable
 
 if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
@@ -50,14 +48,6 @@ logger = logging.getLogger("bgmigrate.inprocess")
 #: Finished records kept for ``status``/``result`` (oldest dropped first).
 MAX_FINISHED_RECORDS = 10_000
 
-_NO_RETRY = RetryPolicy(max_attempts=1)
-# Give up waiting for a thread when cancelled: anyio 4.1 renamed ``cancellable`` to
-# ``abandon_on_cancel``, and older FastAPI releases pin anyio 3.
-_ABANDON_ON_CANCEL = {
-    "abandon_on_cancel"
-    if "abandon_on_cancel" in inspect.signature(anyio.to_thread.run_sync).parameters
-    else "cancellable": True
-}
 _summary = reprlib.Repr()
 _summary.maxstring = _summary.maxother = 80
 _summary.maxlist = _summary.maxdict = 5
@@ -193,27 +183,20 @@ class InProcessBackend(TaskBackend):
                 raise
 
     async def _run_job(self, job: Job) -> None:
-        deferred = await _wait_until_due(job)
-        policy = job.task.options.retry or _NO_RETRY
+        deferred = job.task.options.seconds_until_due()
+        if deferred:
+            await asyncio.sleep(deferred)
         attempt = 1
         while True:
             try:
                 result = await self._attempt(job)
             except Exception as exc:
-                if not policy.should_retry(exc, attempt):
+                delay = retry_delay(job.task, exc, attempt)
+                if delay is None:
                     self._observe(job, deferred, attempt, exc)
                     self._finish(job, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
                     return
-                delay = policy.delay_for(attempt)
-                logger.warning(
-                    "task %s failed on attempt %d/%d (%r); retrying in %.2f s",
-                    job.task.name,
-                    attempt,
-                    policy.max_attempts,
-                    exc,
-                    delay,
-                )
                 self._set_status(job, TaskStatus.READY)
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -238,23 +221,14 @@ class InProcessBackend(TaskBackend):
         )
 
     async def _attempt(self, job: Job) -> Any:
-        func, timeout = job.task.func, job.task.options.timeout
-        if is_async_callable(func):
-            self._set_status(job, TaskStatus.RUNNING)
-            return await asyncio.wait_for(func(*job.args, **job.kwargs), timeout)
-        # A sync function cannot be interrupted: on timeout the attempt fails, the thread ends
-        # on its own (its token is given back at once) and its result is discarded.
-        result = await asyncio.wait_for(
-            anyio.to_thread.run_sync(
-                self._run_sync, job, limiter=self._limiter_for(job), **_ABANDON_ON_CANCEL
-            ),
-            timeout,
+        # RUNNING once the attempt starts: for a sync task, once a worker thread picks it up.
+        return await run_attempt(
+            job.task,
+            job.args,
+            job.kwargs,
+            in_worker_thread(self._limiter_for(job)),
+            on_start=functools.partial(self._set_status, job, TaskStatus.RUNNING),
         )
-        if inspect.isawaitable(result):
-            # A sync callable that returns a coroutine (e.g. ``lambda: send(x)``): Starlette
-            # would never await it and the work would silently not happen.
-            return await asyncio.wait_for(result, timeout)
-        return result
 
     def _limiter_for(self, job: Job) -> anyio.CapacityLimiter | None:
         """This backend's limiter for ``@task`` functions; ``None`` (AnyIO's default, as
@@ -268,11 +242,6 @@ class InProcessBackend(TaskBackend):
                 limiter = anyio.CapacityLimiter(self.settings.inprocess_workers)
                 self._limiters[loop] = limiter
             return limiter
-
-    def _run_sync(self, job: Job) -> Any:
-        """Run a sync task on a worker thread (RUNNING only once a thread has picked it up)."""
-        self._set_status(job, TaskStatus.RUNNING)
-        return job.task.func(*job.args, **job.kwargs)
 
     # -- records ------------------------------------------------------------------------
 
@@ -324,7 +293,7 @@ class InProcessBackend(TaskBackend):
         """Wait for the job; return its result or re-raise its exception."""
         record = self._record(job_id)
         if record is None:
-            raise LookupError(f"no in-process task with id {job_id!r} is known")
+            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
         with self._changed:
             if not self._changed.wait_for(lambda: record.status.finished, timeout):
                 raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
@@ -374,19 +343,6 @@ class InProcessBackend(TaskBackend):
 def _stats_file(path: Path) -> Path:
     """``path`` with ``{pid}`` replaced: web servers fork several processes from one setting."""
     return Path(str(path).replace("{pid}", str(os.getpid())))
-
-
-async def _wait_until_due(job: Job) -> float:
-    """Sleep until the job may run (``delay``/``run_after``); return the seconds slept."""
-    options = job.task.options
-    seconds = 0.0
-    if options.delay is not None:
-        seconds = options.delay
-    elif options.run_after is not None:
-        seconds = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
-    if seconds:
-        await asyncio.sleep(seconds)
-    return seconds
 
 
 def _describe_args(job: Job) -> str:

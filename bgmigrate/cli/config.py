@@ -21,5 +21,5 @@ def config(
     """Print the effective \\[tool.bgmigrate] configuration (file values + flags) as JSON."""
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude)
-        settings = effective_config(list(paths or []), config_file, Path.cwd(), **flags)
-        typer.echo(json.dumps(settings.to_dict(), indent=2))
+        configured = effective_config(list(paths or []), config_file, Path.cwd(), **flags)
+        typer.echo(json.dumps(configured.config.to_dict(), indent=2))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from bgmigrate.codemods.pyproject import DEFAULT_MAX_FILE_SIZE
 from bgmigrate.codemods.runner import Run, analyse, effective_config
 from bgmigrate.errors import BgmigrateError
 
@@ -36,6 +37,13 @@ EVIDENCE = typer.Option(
 NO_CACHE = typer.Option(
     False, "--no-cache", help="Neither read nor write the per-file cache (.bgmigrate_cache/)."
 )
+MAX_FILE_SIZE = typer.Option(
+    None,
+    "--max-file-size",
+    min=1,
+    metavar="BYTES",
+    help=f"Skip (and report) files larger than this (default: {DEFAULT_MAX_FILE_SIZE}).",
+)
 NO_PROGRESS = typer.Option(False, "--no-progress", help="No progress bar, even on a terminal.")
 
 
@@ -44,6 +52,7 @@ def overrides(
     ignore: list[str] | None,
     exclude: list[str] | None,
     no_cache: bool = False,
+    max_file_size: int | None = None,
 ) -> dict[str, object]:
     """Command-line values that override ``[tool.bgmigrate]`` (``None``: not given)."""
     return {
@@ -51,6 +60,7 @@ def overrides(
         "ignore": tuple(ignore) if ignore else None,
         "extend_exclude": tuple(exclude) if exclude else None,
         "cache": False if no_cache else None,
+        "max_file_size": max_file_size,
     }
 
 
@@ -87,5 +97,5 @@ def analyse_paths(
     """
     here = Path.cwd()
     given = list(paths or [])
-    settings = effective_config(given, config, here, **flags)
-    return analyse(given, settings, here, jobs, progress, evidence)
+    configured = effective_config(given, config, here, **flags)
+    return analyse(given, configured, here, jobs, progress, evidence)

@@ -10,6 +10,7 @@ import typer
 
 from bgmigrate.cli import options
 from bgmigrate.codemods.model import ErrorReport
+from bgmigrate.codemods.reporters.text import printable
 from bgmigrate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,9 +52,10 @@ def rewrite(
     jobs: int | None = options.JOBS,
     evidence: list[Path] | None = options.EVIDENCE,
     no_cache: bool = options.NO_CACHE,
+    max_file_size: int | None = options.MAX_FILE_SIZE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
-    """Rewrite BackgroundTasks parameters to Tasks/TaskQueue and add @task to tasks to migrate.
+    """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
     must fix. When it adds @task it says what else the app needs (bgmigrate's lifespan and a
@@ -62,27 +64,28 @@ def rewrite(
     parsed or rewritten, or a usage, configuration or internal error.
     """
     with options.error_boundary():
-        flags = options.overrides(select, ignore, exclude, no_cache)
+        flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         decorated: list[str] = []
         for change in _changes()(run, errors):
-            decorated += [f"{change.source.display}:{name}" for name in change.decorated]
             if diff:
                 typer.echo(change.diff(), nl=False)
             elif check:
-                typer.echo(f"would rewrite {change.source.display}", err=True)
+                typer.echo(f"would rewrite {printable(change.source.display_path)}", err=True)
             else:
                 try:
                     change.write()
                 except OSError as exc:  # the file is left as it was; the run goes on
-                    errors.append(ErrorReport(change.source.display, f"cannot write: {exc}"))
+                    errors.append(ErrorReport(change.source.display_path, f"cannot write: {exc}"))
                     continue
-                typer.echo(f"rewrote {change.source.display}", err=True)
+                typer.echo(f"rewrote {printable(change.source.display_path)}", err=True)
+            decorated += [printable(f"{change.source.display_path}:{n}") for n in change.decorated]
             changed += 1
         for error in errors:
-            typer.echo(f"{error.path}:{error.line or 1}:1: error: {error.message}", err=True)
+            line = f"{error.path}:{error.line or 1}:1: error: {error.message}"
+            typer.echo(printable(line), err=True)
         verb = "would be rewritten" if diff or check else "rewritten"
         typer.echo(f"{changed} file{'' if changed == 1 else 's'} {verb}", err=True)
         if decorated:

@@ -26,6 +26,7 @@ def scan(
     jobs: int | None = options.JOBS,
     evidence: list[Path] | None = options.EVIDENCE,
     no_cache: bool = options.NO_CACHE,
+    max_file_size: int | None = options.MAX_FILE_SIZE,
     no_progress: bool = options.NO_PROGRESS,
 ) -> None:
     """Find every BackgroundTasks use, audit each add_task call site, give a verdict.
@@ -34,7 +35,7 @@ def scan(
     2 a file could not be parsed, or a usage, configuration or internal error.
     """
     with options.error_boundary():
-        flags = options.overrides(select, ignore, exclude, no_cache)
+        flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         if output_format is Format.TEXT:
             buffer = io.StringIO() if output else None

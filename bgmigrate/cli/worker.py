@@ -6,7 +6,7 @@ import enum
 import logging.config
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,8 @@ def _split(queues: list[str]) -> list[str]:
 
 
 def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+    from celery.signals import worker_init
+
     from bgmigrate.adapters.celery.worker import build_worker_app
 
     argv = ["worker", "--loglevel", level]
@@ -47,7 +49,15 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
         argv += ["--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", ",".join(queues)]
+    # worker_main() drops the worker's exit code: read it from the worker itself, so that one
+    # that stopped on an "Unrecoverable error" exits non-zero (a supervisor that restarts on
+    # failure would otherwise leave it down).
+    workers: list[Any] = []
+    worker_init.connect(lambda sender, **_: workers.append(sender), weak=False)
     build_worker_app(settings).worker_main(argv)
+    code = workers[-1].exitcode if workers else None
+    if code:
+        raise typer.Exit(code)
 
 
 def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
@@ -96,8 +106,13 @@ def worker(
     """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
 
     The modules are imported from the working directory, PYTHONPATH and installed packages,
-    as `celery -A` and `arq` do. Only registered tasks run: any other task name is rejected
-    and logged, never imported.
+    as `celery -A` and `arq` do. Only registered tasks run: any other task name (Celery's
+    built-in tasks included) is rejected and logged, never imported. Malformed messages are
+    refused once and kept in the Redis list bgmigrate:dead-letter; the ARQ worker waits out
+    a Redis outage.
+
+    Exit codes: 0 after a normal shutdown, 1 when the worker stopped on an error, 2 for a
+    configuration error.
 
     Configure it with the same BGMIGRATE_* variables as the application.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.facts import (
     Call,
     CallableKind,
@@ -28,11 +27,11 @@ from bgmigrate.codemods.model import (
     Verdict,
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
-from bgmigrate.codemods.project import Project
-from bgmigrate.codemods.rules import RULES, Effect, Rule, SiteContext, TracedCall, selected
+from bgmigrate.codemods.project import TRACE_DEPTH, Project
+from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
+from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.stats import TaskStats
-
-_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +58,8 @@ def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
         for callee, caller in edges:
             target = project.resolve(callee)
             if target is not None:
-                key = (target[0].path, target[1].qualname)
-                callers.setdefault(key, set()).add((facts.path, caller))
+                key = (target[0].display_path, target[1].qualname)
+                callers.setdefault(key, set()).add((facts.display_path, caller))
     return callers
 
 
@@ -77,7 +76,7 @@ class Auditor:
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         self._routes = {
-            (facts.path, f.qualname): f.route
+            (facts.display_path, f.qualname): f.route
             for facts in project.facts.values()
             for f in facts.functions
             if f.route
@@ -110,15 +109,15 @@ class Auditor:
     def _traced(self, facts: FileFacts, function: FunctionFacts) -> Iterator[TracedCall]:
         """The task's calls, then the calls of project functions it calls (bounded depth)."""
         frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = [(facts, function, ())]
-        seen = {(facts.path, function.qualname)}
-        for depth in range(_DEPTH):
+        seen = {(facts.display_path, function.qualname)}
+        for depth in range(TRACE_DEPTH):
             following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = []
             for owner, current, via in frontier:
                 for call in current.calls:
-                    yield TracedCall(call, owner.path, via)
-                    found = self.project.resolve(call.name) if depth + 1 < _DEPTH else None
-                    if found and (found[0].path, found[1].qualname) not in seen:
-                        seen.add((found[0].path, found[1].qualname))
+                    yield TracedCall(call, owner.display_path, via)
+                    found = self.project.resolve(call.name) if depth + 1 < TRACE_DEPTH else None
+                    if found and (found[0].display_path, found[1].qualname) not in seen:
+                        seen.add((found[0].display_path, found[1].qualname))
                         following.append((found[0], found[1], (*via, call.name)))
             frontier = following
 
@@ -130,15 +129,17 @@ class Auditor:
         found = self.project.resolve(target) if target else None
         name = f"{found[0].module}.{found[1].qualname}".lstrip(".") if found else target
         ctx = SiteContext(
-            path=facts.path,
+            path=facts.display_path,
             site=site,
             endpoint=next((f for f in facts.functions if f.qualname == site.function), None),
             task=found[1] if found else None,
             task_name=name,
-            task_path=found[0].path if found else None,
+            task_path=found[0].display_path if found else None,
             calls=self._task_calls(facts, site, found),
-            state_writes=tuple((found[0].path, w) for w in found[1].state_writes) if found else (),
-            loops=tuple(TracedCall(loop, found[0].path, ()) for loop in found[1].loops)
+            state_writes=tuple((found[0].display_path, w) for w in found[1].state_writes)
+            if found
+            else (),
+            loops=tuple(TracedCall(loop, found[0].display_path, ()) for loop in found[1].loops)
             if found
             else (),
             async_targets=frozenset(
@@ -149,7 +150,7 @@ class Auditor:
             config=self.config,
             observed=self._observed(name),
         )
-        return ctx, (found[0].path, found[1].qualname) if found else None
+        return ctx, (found[0].display_path, found[1].qualname) if found else None
 
     def _task_calls(
         self, facts: FileFacts, site: RawCallSite, found: tuple[FileFacts, FunctionFacts] | None
@@ -158,7 +159,7 @@ class Auditor:
         if found is not None:
             return tuple(self._traced(*found))
         if site.task.target is not None and site.task.kind is CallableKind.FUNCTION:
-            return (TracedCall(Call(site.task.target, site.at), facts.path, ()),)
+            return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()
 
     def _observed_name(self, task_name: str | None) -> str | None:
@@ -194,8 +195,8 @@ class Auditor:
     def findings(self, ctx: SiteContext) -> tuple[Finding, ...]:
         """Selected, unsuppressed findings of every rule, in rule order."""
         found: list[Finding] = []
-        for rule, spec in RULES.items():
-            if not selected(rule.value, self.config.select, self.config.ignore):
+        for code, spec in RULES.items():
+            if not selected(code, self.config.select, self.config.ignore):
                 continue
             found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
         return tuple(found)
@@ -205,9 +206,9 @@ class Auditor:
         ctx, key = self.context(facts, site)
         observed_name = self._observed_name(ctx.task_name)
         findings = self.findings(ctx)
-        endpoint = self.endpoints((facts.path, site.function))
+        endpoint = self.endpoints((facts.display_path, site.function))
         report = CallSiteReport(
-            path=facts.path,
+            path=facts.display_path,
             line=site.at.line,
             column=site.at.column,
             endpoint=endpoint,
@@ -230,20 +231,20 @@ class Auditor:
 
     def unused(self) -> Iterator[UnusedSuppression]:
         """Suppression comments that silenced nothing (when BGM199 is selected)."""
-        if not selected(Rule.UNUSED_SUPPRESSION.value, self.config.select, self.config.ignore):
+        if not selected(UNUSED_SUPPRESSION.code, self.config.select, self.config.ignore):
             return
         for facts in self.project.facts.values():
             for line, codes in facts.suppressions:
-                unused = tuple(c for c in codes if (facts.path, line, c) not in self._used)
+                unused = tuple(c for c in codes if (facts.display_path, line, c) not in self._used)
                 if unused:
-                    yield UnusedSuppression(facts.path, line, unused)
+                    yield UnusedSuppression(facts.display_path, line, unused)
 
 
 def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:
     """keep-in-process / migrate / migrate-after-fix / manual, from the findings' effects."""
     if site.task.target is None:
         return Verdict.MANUAL
-    effects = {RULES[Rule(f.rule)].effect for f in findings}
+    effects = {RULES[f.rule].effect for f in findings}
     if Effect.KEEP in effects or Effect.MIGRATE not in effects:
         return Verdict.KEEP
     return Verdict.MIGRATE_AFTER_FIX if Effect.FIX in effects else Verdict.MIGRATE
@@ -258,14 +259,14 @@ def run_audit(
     sites: list[AuditedSite] = []
     for facts in list(project.facts.values()):
         if facts.error is not None:
-            report.errors.append(ErrorReport(facts.path, facts.error))
+            report.errors.append(ErrorReport(facts.display_path, facts.error))
             continue
         for site in facts.call_sites:
             audited = auditor.audit_site(facts, site)
             sites.append(audited)
             report.call_sites.append(audited.report)
         report.other_uses.extend(
-            OtherUseReport(facts.path, o.at.line, o.at.column, o.kind, o.message)
+            OtherUseReport(facts.display_path, o.at.line, o.at.column, o.kind, o.message)
             for o in facts.other_uses
         )
     report.unused_suppressions.extend(auditor.unused())

@@ -24,8 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bgmigrate import __version__
-from bgmigrate.codemods.facts import FileFacts
-from bgmigrate.codemods.finder import Hints
+from bgmigrate.codemods.facts import FileFacts, Hints
 
 DIRECTORY = ".bgmigrate_cache"
 
@@ -44,7 +43,7 @@ Entries = dict[str, Entry]
 def key(data: bytes, display: str, module: str) -> str:
     """The cache key of one file's first-pass analysis."""
     digest = hashlib.sha256(data)
-    digest.update(f"\0{display}\0{module}".encode())
+    digest.update(f"\0{display}\0{module}".encode(errors="surrogateescape"))
     return digest.hexdigest()
 
 

@@ -6,6 +6,7 @@ Everything here is frozen and picklable; nothing holds a syntax tree.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 
 
@@ -148,12 +149,34 @@ class Pass:
     caller: str = ""
     """Qualified name (in this module) of the function that passes the object on."""
 
+    def receivers(self, params: Iterable[Param], is_method: bool) -> Iterator[Param]:
+        """The parameters that take the passed object: by keyword, or by position (after
+        ``self`` for a method)."""
+        shift = 1 if is_method else 0
+        for param in params:
+            by_keyword = self.keyword == param.name
+            if by_keyword or (self.keyword is None and param.index == self.index + shift):
+                yield param
+
+
+@dataclasses.dataclass(frozen=True)
+class Hints:
+    """What other files say about this one: the input of a file's analysis besides its source."""
+
+    bg_names: frozenset[str] = frozenset()
+    """Qualified names that mean BackgroundTasks (project re-exports included)."""
+    bg_params: frozenset[tuple[str, str]] = frozenset()
+    """``(function's qualified name, parameter)`` pairs that receive the object."""
+    bg_attrs: frozenset[str] = frozenset()
+    """Qualified ``module.Class.attribute`` names that hold the object (context objects)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class FileFacts:
     """Everything the project pass needs to know about one file."""
 
-    path: str
+    display_path: str
+    """The file as reports show it (``SourceFile.display_path``); also its key in the project."""
     module: str
     error: str | None = None
     functions: tuple[FunctionFacts, ...] = ()

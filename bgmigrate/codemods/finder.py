@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from bgmigrate.codemods.effects import instances
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Location, Param, Pass
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
 from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
@@ -28,18 +28,6 @@ _SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
 _DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _MAX_ROUNDS = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class Hints:
-    """What other files say about this one."""
-
-    bg_names: frozenset[str] = frozenset()
-    """Qualified names that mean BackgroundTasks (project re-exports included)."""
-    bg_params: frozenset[tuple[str, str]] = frozenset()
-    """``(function's qualified name, parameter)`` pairs that receive the object."""
-    bg_attrs: frozenset[str] = frozenset()
-    """Qualified ``module.Class.attribute`` names that hold the object (context objects)."""
 
 
 @dataclasses.dataclass
@@ -180,12 +168,8 @@ class ModuleAnalysis:
         target = self.by_name.get(name) or self.by_name.get(f"{name}.__init__")
         if target is None or not passed.callee.startswith(prefix):
             return
-        shift = 1 if target.class_name else 0
-        for param in self.params(target):
-            if passed.keyword == param.name or (
-                passed.keyword is None and param.index == passed.index + shift
-            ):
-                self.bg_params.add((target.qualname, param.name))
+        for param in passed.receivers(self.params(target), target.class_name is not None):
+            self.bg_params.add((target.qualname, param.name))
 
     def _facts(self, item: _Def, result: ScanResult) -> FunctionFacts:
         decorators = [d.func if isinstance(d, ast.Call) else d for d in item.node.decorator_list]
@@ -310,7 +294,7 @@ def _analyze_tree(
     scans = [*results, module_level]
     text = source.decode("utf-8", errors="replace")
     return FileFacts(
-        path=path,
+        display_path=path,
         module=module,
         functions=tuple(functions),
         call_sites=tuple(c for r in scans for c in r.call_sites),

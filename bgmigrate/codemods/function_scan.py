@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bgmigrate.codemods.callables import Scope, classify, wrapped_task
 from bgmigrate.codemods.effects import (
@@ -29,11 +29,8 @@ from bgmigrate.codemods.facts import (
     StateWrite,
     TaskRef,
 )
-from bgmigrate.codemods.names import SINGLE_TASK, dotted, matches
+from bgmigrate.codemods.names import SINGLE_TASK, AnnotationReader, Resolver, dotted, matches
 from bgmigrate.codemods.request_scope import argument_kind, scoped_locals, scoped_params
-
-if TYPE_CHECKING:
-    from bgmigrate.codemods.finder import ModuleAnalysis
 
 _CONSTRUCTED = (
     "BackgroundTasks() built by hand: its tasks run only if it is attached to a response; "
@@ -62,12 +59,39 @@ class ScanResult:
     attached: bool = False
 
 
+class ModuleView(Protocol):
+    """What a function scan reads of its module's analysis (``finder.ModuleAnalysis``)."""
+
+    @property
+    def module(self) -> str:
+        """The module's dotted name."""
+
+    @property
+    def resolver(self) -> Resolver:
+        """The module's name resolution (imports, definitions)."""
+
+    @property
+    def reader(self) -> AnnotationReader:
+        """Which annotations and names mean BackgroundTasks here."""
+
+    @property
+    def module_vars(self) -> set[str]:
+        """Module-level names that are neither functions nor imports."""
+
+    @property
+    def module_instances(self) -> dict[str, str]:
+        """Module-level names bound to a constructor's result -> the constructor."""
+
+    def qualified_attrs(self) -> frozenset[str]:
+        """``module.Class.attr`` for every class attribute known to hold the object."""
+
+
 class FunctionScan:
     """Scans one function (or, with ``run_module``, a module's top-level statements)."""
 
     def __init__(
         self,
-        analysis: ModuleAnalysis,
+        analysis: ModuleView,
         node: ast.FunctionDef | ast.AsyncFunctionDef | None,
         qualname: str,
         class_name: str | None,

@@ -1,49 +1,60 @@
 """A small ``.gitignore`` matcher: enough of git's rules for excluding files from a scan.
 
 Supported: comments, blank lines, ``!`` negation, trailing ``/`` (directories only), anchored
-patterns (a leading or inner ``/``), ``*``, ``?``, ``[...]`` and ``**``. Each ``.gitignore``
-applies to its own directory and below, later lines winning over earlier ones.
+patterns (a leading or inner ``/``), ``*``, ``?``, ``[...]`` and ``**`` segments. Each
+``.gitignore`` applies to its own directory and below, later lines winning over earlier ones.
+
+Matching takes time linear in the path for every pattern: a path is matched one ``/``-separated
+segment at a time, each segment by ``fnmatch``'s translation (which wraps the text between stars
+in atomic groups, so ``*a*a*a*a*a*a*a*a*a*a*b`` cannot backtrack), and ``**`` segments by a
+walk over the set of reachable segment positions. A plain regex translation (ours before, and
+``pathspec``'s default backend) takes minutes for that pattern against one 40-character name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import os
 import re
+import stat
 from pathlib import Path
+
+MAX_GITIGNORE_BYTES = 1_000_000
+"""A ``.gitignore`` larger than this is not read (it is treated as absent)."""
+
+_ANY = None
+"""A ``**`` segment: any number of path segments."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Pattern:
-    regex: re.Pattern[str]
+    segments: tuple[re.Pattern[str] | None, ...]
+    """One compiled glob per path segment; ``None`` for ``**``."""
     negated: bool
     dir_only: bool
 
+    def matches(self, parts: list[str]) -> bool:
+        """Whether the segments match ``parts`` (the relative path split on ``/``)."""
+        reachable = {0}
+        last = len(self.segments) - 1
+        for i, segment in enumerate(self.segments):
+            if not reachable:
+                return False
+            if segment is _ANY:
+                # A trailing "**" matches what is inside, never the directory itself.
+                first = min(reachable) + (1 if i == last else 0)
+                reachable = set(range(first, len(parts) + 1))
+            else:
+                reachable = {j + 1 for j in reachable if j < len(parts) and segment.match(parts[j])}
+        return len(parts) in reachable
 
-def _translate(glob: str) -> str:
-    """Turn one gitignore glob into a regex over ``/``-separated relative paths."""
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif glob[i] == "[" and "]" in glob[i + 1 :]:
-            end = glob.index("]", i + 1)
-            out.append("[" + glob[i + 1 : end].replace("!", "^", 1) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return "".join(out)
+
+def _segment(glob: str) -> re.Pattern[str] | None:
+    if glob == "**":
+        return _ANY
+    # Inside a segment "**" is an ordinary star, as in git.
+    return re.compile(fnmatch.translate(re.sub(r"\*\*+", "*", glob)))
 
 
 def _compile(line: str) -> _Pattern | None:
@@ -56,9 +67,28 @@ def _compile(line: str) -> _Pattern | None:
     dir_only = line.endswith("/")
     line = line.rstrip("/")
     anchored = "/" in line
-    line = line.lstrip("/")
-    prefix = "" if anchored else "(?:.*/)?"
-    return _Pattern(re.compile(f"^{prefix}{_translate(line)}$"), negated, dir_only)
+    globs = line.lstrip("/").split("/")
+    if not anchored:
+        globs = ["**", *globs]
+    return _Pattern(tuple(map(_segment, globs)), negated, dir_only)
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else ``None``.
+
+    Opened without blocking and checked on the open descriptor: a FIFO or a device (a link to
+    ``/dev/zero``) is never read, and the check cannot race with a swap of the file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
 
 
 class GitIgnore:
@@ -70,26 +100,25 @@ class GitIgnore:
 
     @classmethod
     def load(cls, directory: Path) -> GitIgnore | None:
-        """The rules in ``directory/.gitignore``, or ``None`` when there is none."""
-        try:
-            text = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        """The rules in ``directory/.gitignore``; ``None`` when there is none, or it is not a
+        regular file of at most ``MAX_GITIGNORE_BYTES``."""
+        data = read_regular(directory / ".gitignore", MAX_GITIGNORE_BYTES)
+        if data is None:
             return None
-        return cls(directory, text.splitlines())
+        return cls(directory, data.decode("utf-8", errors="replace").splitlines())
 
     def match(self, path: Path, is_dir: bool) -> bool | None:
         """``True`` ignored, ``False`` re-included by ``!``, ``None`` when no pattern matches."""
         try:
-            relative = path.relative_to(self.directory).as_posix()
+            parts = path.relative_to(self.directory).as_posix().split("/")
         except ValueError:
             return None
-        verdict: bool | None = None
-        for pattern in self._patterns:
+        for pattern in reversed(self._patterns):
             if pattern.dir_only and not is_dir:
                 continue
-            if pattern.regex.match(relative):
-                verdict = not pattern.negated
-        return verdict
+            if pattern.matches(parts):
+                return not pattern.negated
+        return None
 
 
 def is_ignored(path: Path, is_dir: bool, stack: list[GitIgnore]) -> bool:

@@ -8,14 +8,12 @@ repository root): lookups fall back to a unique suffix match.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts
 
 _MAX_HOPS = 4
-AnalyseFn = Callable[[SourceFile], FileFacts]
-"""Analyses one file on demand (and records it in the index)."""
+Found = tuple[FileFacts, FunctionFacts]
 
 
 def _suffixes(name: str) -> list[str]:
@@ -65,20 +63,32 @@ class FunctionIndex:
     def __init__(self, modules: ModuleIndex) -> None:
         self.modules = modules
         self.facts: dict[str, FileFacts] = {}
-        """Analysed files by path."""
+        """Analysed files by display path."""
 
     def add(self, facts: FileFacts) -> None:
         """Record (or replace) the facts of one file."""
-        self.facts[facts.path] = facts
+        self.facts[facts.display_path] = facts
 
-    def resolve(self, qualified: str, analyse: AnalyseFn) -> tuple[FileFacts, FunctionFacts] | None:
-        """The definition ``qualified`` names, following ``from x import y`` re-exports."""
+    def resolve(self, qualified: str) -> Found | None:
+        """The definition ``qualified`` names, following ``from x import y`` re-exports, among
+        the files analysed so far."""
+        found = self._lookup(qualified)
+        return None if isinstance(found, SourceFile) else found
+
+    def unread(self, qualified: str) -> SourceFile | None:
+        """The discovered but not analysed file the lookup of ``qualified`` stops at."""
+        found = self._lookup(qualified)
+        return found if isinstance(found, SourceFile) else None
+
+    def _lookup(self, qualified: str) -> Found | SourceFile | None:
         for _ in range(_MAX_HOPS):
             split = self.modules.split(qualified)
             if split is None:
                 return None
             source, rest = split
-            facts = self.facts.get(source.display) or analyse(source)
+            facts = self.facts.get(source.display_path)
+            if facts is None:
+                return source
             function = next((f for f in facts.functions if f.qualname == rest), None)
             if function is None:
                 init = f"{rest}.__init__"

@@ -1,6 +1,8 @@
 """The result of a scan: call sites with findings and verdicts, other uses, errors.
 
-``ScanReport.to_json`` is the public ``--format json`` contract described in DESIGN.md.
+``ScanReport.to_json`` is the public ``--format json`` contract: the JSON Schema
+``docs/schema/scan-report.schema.json`` (``SCHEMA_URL``), which the tests validate every report
+against.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 from bgmigrate.stats import TaskStats
+
+SCHEMA_URL = "https://github.com/bgmigrate/bgmigrate/blob/main/docs/schema/scan-report.schema.json"
+"""The ``$id`` of the report's JSON Schema; every report names it in its ``$schema`` field."""
 
 
 class Verdict(StrEnum):
@@ -109,7 +114,7 @@ class CallSiteReport:
     """Runtime figures of the task (``--evidence``), when there are any."""
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form; see DESIGN.md's "Machine-readable scan output"."""
+        """JSON form (``call_site`` in the report's schema, ``SCHEMA_URL``)."""
         data = dataclasses.asdict(self)
         data["verdict"] = self.verdict.value
         data["findings"] = [f.to_json() for f in self.findings]
@@ -179,8 +184,9 @@ class ScanReport:
         return 1 if self.finding_count else 0
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--format json`` document (version 1)."""
+        """The ``--format json`` document (version 1), valid against ``SCHEMA_URL``."""
         return {
+            "$schema": SCHEMA_URL,
             "version": 1,
             "files_scanned": self.files_scanned,
             "files_parsed": self.files_parsed,

@@ -22,11 +22,12 @@ SINGLE_TASK = frozenset(
 )
 """Fully qualified names of Starlette's single ``BackgroundTask``."""
 RUNTIME = "bgmigrate"
-RUNTIME_NAMES = ("Tasks", "TaskQueue", "task")
+RUNTIME_NAMES = ("Tasks", "RequestBatch", "task")
 """Names of bgmigrate's runtime API that the rewrite introduces."""
 TASK_DECORATOR = f"{RUNTIME}.task"
-TASK_QUEUES = frozenset({"bgmigrate.Tasks", "bgmigrate.TaskQueue"})
-"""bgmigrate's replacements: still audited after a rewrite, never rewritten again."""
+TASK_QUEUES = frozenset({"bgmigrate.Tasks", "bgmigrate.RequestBatch", "bgmigrate.TaskQueue"})
+"""bgmigrate's replacements (``TaskQueue`` is the former name of ``RequestBatch``): still audited
+after a rewrite, never rewritten again."""
 _TYPING = ("typing.", "typing_extensions.")
 
 
@@ -149,7 +150,7 @@ class AnnotationReader:
         return matches(qual, self.bg_names)
 
     def is_queue_name(self, node: ast.expr) -> bool:
-        """Whether ``node`` names bgmigrate's ``Tasks``/``TaskQueue``."""
+        """Whether ``node`` names bgmigrate's ``Tasks``/``RequestBatch``."""
         qual = self.resolver.qualify(node)
         return qual in TASK_QUEUES
 

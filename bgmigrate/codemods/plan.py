@@ -1,7 +1,7 @@
 """What the rewrite will change in each file, decided from the audit (no syntax trees here).
 
 - ``BackgroundTasks`` parameters become ``Tasks`` in endpoints and dependencies, and
-  ``TaskQueue`` in helpers and services (functions the object is passed to by a direct call,
+  ``RequestBatch`` in helpers and services (functions the object is passed to by a direct call,
   or ``Optional`` parameters, which FastAPI cannot inject). When in doubt: ``Tasks``, which
   works in both places.
 - ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``.
@@ -26,7 +26,7 @@ class FilePlan:
 
     facts: FileFacts
     params: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
-    """``(function qualname, parameter)`` -> ``Tasks`` or ``TaskQueue``."""
+    """``(function qualname, parameter)`` -> ``Tasks`` or ``RequestBatch``."""
     decorate: set[str] = dataclasses.field(default_factory=set)
     """Qualnames of module-level functions that get ``@task``."""
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
@@ -34,7 +34,7 @@ class FilePlan:
     keep_imports: bool = False
     """Another file imports BackgroundTasks from this one: never remove its import."""
     qualified: bool = False
-    """``Tasks``/``TaskQueue``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
+    """``Tasks``/``RequestBatch``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
 
     @property
     def empty(self) -> bool:
@@ -49,7 +49,7 @@ def _helpers(project: Project) -> set[tuple[str, str]]:
         for passed in facts.passes:
             target = project.resolve(passed.callee)
             if target is not None:
-                found.add((target[0].path, target[1].qualname))
+                found.add((target[0].display_path, target[1].qualname))
     return found
 
 
@@ -96,7 +96,7 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
     return any(
         matches(qual, names)
         for other in project.facts.values()
-        if other.path != facts.path
+        if other.display_path != facts.display_path
         for _, qual in other.imports
     )
 
@@ -120,7 +120,7 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
                 if param.annotated and not function.attached:
                     queue = helper or (param.optional and not is_dependency)
                     file_plan.params[(function.qualname, param.name)] = (
-                        "TaskQueue" if queue else "Tasks"
+                        "RequestBatch" if queue else "Tasks"
                     )
             already = TASK_DECORATOR in function.decorators
             chosen = function.qualname in decorations.get(path, set())

@@ -1,5 +1,10 @@
-"""The project pass: find candidate files cheaply, analyse them in parallel, then spread what
-one file says about another (re-exports, helpers that receive the object) until nothing changes.
+"""The project pass, in three stages (``build``):
+
+1. probe: byte-test every file and analyse the candidates, in parallel;
+2. settle: spread what one file says about another (re-exports, helpers that receive the
+   object) until nothing changes;
+3. follow: read the modules the audit looks into that the byte test skipped (a task defined
+   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read.
 
 Memory stays flat in the number of files: file contents are read, tested and dropped; only the
 facts of candidate files are kept.
@@ -12,26 +17,31 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts
-from bgmigrate.codemods.finder import Hints, analyze
-from bgmigrate.codemods.index import FunctionIndex, ModuleIndex
+from bgmigrate.codemods.facts import FileFacts, Hints
+from bgmigrate.codemods.finder import analyze
+from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task.
 MARKERS = (b"ackground", b"add_task")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
+TRACE_DEPTH = 3
+"""How many calls deep the audit follows a task into the project's own functions."""
 Progress = Callable[[int], None]
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
 def read(source: SourceFile) -> bytes | None:
     """The file's bytes, or ``None`` when it cannot be read."""
     try:
-        return source.path.read_bytes()
+        return source.abs_path.read_bytes()
     except OSError:
         return None
 
@@ -50,14 +60,30 @@ def _analyze_path(job: tuple[Path, str, str, Hints]) -> FileFacts:
     return analyze(data, display, module, hints)
 
 
-def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
-    """Analyse ``sources`` with ``jobs`` processes (serially for few files), streaming results."""
-    work = [(s.path, s.display, s.module, hints) for s in sources]
+def run_jobs(
+    work: list[Job],
+    run: Callable[[Job], Result],
+    jobs: int,
+    chunks_per_process: int,
+    init: Callable[..., None] | None = None,
+    init_args: tuple[Any, ...] = (),
+) -> Iterator[Result]:
+    """``run`` over ``work`` in ``jobs`` processes (in this one for one job or few files, where
+    starting processes costs more than it saves), streaming results in order."""
     if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        yield from map(_analyze_path, work)
+        if init is not None:
+            init(*init_args)
+        yield from map(run, work)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_analyze_path, work, chunksize=max(1, len(work) // (jobs * 8)))
+    chunksize = max(1, len(work) // (jobs * chunks_per_process))
+    with ProcessPoolExecutor(max_workers=jobs, initializer=init, initargs=init_args) as pool:
+        yield from pool.map(run, work, chunksize=chunksize)
+
+
+def analyze_many(sources: list[SourceFile], hints: Hints, jobs: int) -> Iterator[FileFacts]:
+    """Analyse ``sources`` with ``jobs`` processes, streaming results."""
+    work = [(s.abs_path, s.display_path, s.module, hints) for s in sources]
+    return run_jobs(work, _analyze_path, jobs, chunks_per_process=8)
 
 
 @dataclasses.dataclass
@@ -69,7 +95,7 @@ class Project:
     hints: dict[str, Hints]
     """The hints each analysed file was last analysed with, by display path."""
     current: Hints = dataclasses.field(default_factory=Hints)
-    """The latest project-wide hints (files analysed on demand get these)."""
+    """The latest project-wide hints (files read by ``follow`` get these)."""
     swept: set[str] = dataclasses.field(default_factory=set)
     """Aliases the skipped files were already byte-tested for (each is looked for once)."""
 
@@ -78,16 +104,31 @@ class Project:
         """Analysed files by display path."""
         return self.index.facts
 
-    def analyse_now(self, source: SourceFile) -> FileFacts:
-        """Analyse one more file (a task's module that the byte test skipped)."""
-        facts = _analyze_path((source.path, source.display, source.module, self.current))
-        self.index.add(facts)
-        self.hints[source.display] = self.current
-        return facts
+    def resolve(self, qualified: str) -> Found | None:
+        """The function definition ``qualified`` names, among the files analysed so far."""
+        return self.index.resolve(qualified)
 
-    def resolve(self, qualified: str) -> tuple[FileFacts, FunctionFacts] | None:
-        """The function definition ``qualified`` names, anywhere in the scanned tree."""
-        return self.index.resolve(qualified, self.analyse_now)
+    def follow(self, names: Iterable[str]) -> None:
+        """Analyse the files that define (or re-export) ``names`` but the byte test skipped."""
+        for name in names:
+            while (source := self.index.unread(name)) is not None:
+                job = (source.abs_path, source.display_path, source.module, self.current)
+                self.index.add(_analyze_path(job))
+                self.hints[source.display_path] = self.current
+
+    def follow_tasks(self) -> None:
+        """Stage 3: read what the audit looks into — the functions handed the object, the
+        dependencies, each call site's task and the functions it calls, ``TRACE_DEPTH`` deep."""
+        analysed = list(self.facts.values())
+        self.follow(p.callee for f in analysed for p in f.passes)
+        self.follow(d for f in analysed for function in f.functions for d in function.depends)
+        sites = [site for f in analysed for site in f.call_sites]
+        self.follow(name for site in sites for name in site.task.lambda_calls)
+        frontier = {site.task.target for site in sites if site.task.target}
+        for _ in range(TRACE_DEPTH):
+            self.follow(sorted(frontier))
+            found = [self.resolve(name) for name in frontier]
+            frontier = {call.name for f in found if f is not None for call in f[1].calls}
 
     def _global_hints(self) -> Hints:
         names = {
@@ -100,19 +141,17 @@ class Project:
 
     def _bg_params(self) -> frozenset[tuple[str, str]]:
         params: set[tuple[str, str]] = set()
-        for facts in list(self.facts.values()):
-            for passed in facts.passes:
-                found = self.resolve(passed.callee)
-                if found is None:
-                    continue
-                target_file, function = found
-                shift = 1 if function.is_method else 0
-                for param in function.params:
-                    by_keyword = passed.keyword == param.name
-                    by_index = passed.keyword is None and param.index == passed.index + shift
-                    if by_keyword or by_index:
-                        key = f"{target_file.module}.{function.qualname}"
-                        params.add((key.lstrip("."), param.name))
+        passes = [passed for facts in self.facts.values() for passed in facts.passes]
+        self.follow(passed.callee for passed in passes)
+        for passed in passes:
+            found = self.resolve(passed.callee)
+            if found is None:
+                continue
+            target_file, function = found
+            key = f"{target_file.module}.{function.qualname}".lstrip(".")
+            params.update(
+                (key, p.name) for p in passed.receivers(function.params, function.is_method)
+            )
         return frozenset(params)
 
     def settle(self, jobs: int) -> None:
@@ -120,19 +159,21 @@ class Project:
         for _ in range(_MAX_ROUNDS):
             hints = self.current = self._global_hints()
             self._sweep_reexports(hints, jobs)
-            stale = [s for s in self.files if s.display in self.facts and self._relevant(s, hints)]
+            stale = [
+                s for s in self.files if s.display_path in self.facts and self._relevant(s, hints)
+            ]
             if not stale:
                 return
             for facts in analyze_many(stale, hints, jobs):
                 self.index.add(facts)
-                self.hints[facts.path] = hints
+                self.hints[facts.display_path] = hints
 
     def _relevant(self, source: SourceFile, hints: Hints) -> bool:
         """Whether ``hints`` could change what the analysis of ``source`` finds."""
-        old = self.hints.get(source.display, Hints())
+        old = self.hints.get(source.display_path, Hints())
         if old == hints:
             return False
-        facts = self.facts[source.display]
+        facts = self.facts[source.display_path]
         prefix = f"{source.module}."
         # Hints that disappeared matter as much as new ones (a cached analysis may hold them).
         new_params = {p for p in hints.bg_params ^ old.bg_params if p[0].startswith(prefix)}
@@ -141,7 +182,7 @@ class Project:
         imported = [q for _, q in facts.imports]
         touched = any(matches(q, new_names | new_owners) for q in imported)
         if not (new_params or touched):
-            self.hints[source.display] = hints
+            self.hints[source.display_path] = hints
             return False
         return True
 
@@ -157,14 +198,14 @@ class Project:
         extra = tuple(a.encode() for a in sorted(aliases))
         found = []
         for source in self.files:
-            if source.display in self.facts:
+            if source.display_path in self.facts:
                 continue
             data = read(source)
             if data is not None and b"import" in data and any(m in data for m in extra):
                 found.append(source)
         for facts in analyze_many(found, hints, jobs):
             self.index.add(facts)
-            self.hints[facts.path] = hints
+            self.hints[facts.display_path] = hints
 
 
 _KNOWN: frozenset[str] = frozenset()
@@ -197,28 +238,17 @@ def _probe_all(
     files: list[SourceFile], jobs: int, entries: Entries, progress: Progress | None
 ) -> Iterator[tuple[str, FileFacts, Hints]]:
     """``(cache key, facts, hints they were analysed with)`` for every candidate file."""
-    work = [(s.path, s.display, s.module) for s in files]
-    known = frozenset(entries)
-    if jobs <= 1 or len(work) < _PARALLEL_THRESHOLD:
-        _init(known)
-        results: Iterable[tuple[str, FileFacts | None] | None] = map(_probe, work)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init, initargs=(known,))
-        results = pool.map(_probe, work, chunksize=max(1, len(work) // (jobs * 64)))
-    try:
-        for result in results:
-            if progress:
-                progress(1)
-            if result is not None:
-                entry, facts = result
-                if facts is None:
-                    yield entry, entries[entry].facts, entries[entry].hints
-                else:
-                    yield entry, facts, Hints()
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    work = [(s.abs_path, s.display_path, s.module) for s in files]
+    results = run_jobs(work, _probe, jobs, 64, init=_init, init_args=(frozenset(entries),))
+    for result in results:
+        if progress:
+            progress(1)
+        if result is not None:
+            entry, facts = result
+            if facts is None:
+                yield entry, entries[entry].facts, entries[entry].hints
+            else:
+                yield entry, facts, Hints()
 
 
 def build(
@@ -227,19 +257,20 @@ def build(
     progress: Progress | None = None,
     cache_path: Path | None = None,
 ) -> Project:
-    """Byte-test every file and analyse the candidates (in parallel), then settle cross-file
-    facts. With ``cache_path``, unchanged files reuse the previous run's settled facts (and are
-    analysed again only when what other files say about them changed)."""
+    """Probe, settle and follow (the module docstring's stages). With ``cache_path``, unchanged
+    files reuse the previous run's settled facts (and are analysed again only when what other
+    files say about them changed)."""
     index = FunctionIndex(ModuleIndex(files))
     project = Project(files, index, {})
     entries = cache.load(cache_path) if cache_path else {}
     keys: dict[str, str] = {}
     for entry, facts, hints in _probe_all(files, jobs, entries, progress):
         index.add(facts)
-        project.hints[facts.path] = hints
+        project.hints[facts.display_path] = hints
         if entry:
-            keys[facts.path] = entry
+            keys[facts.display_path] = entry
     project.settle(jobs)
+    project.follow_tasks()
     if cache_path is not None:
         fresh = {k: cache.Entry(project.facts[p], project.hints[p]) for p, k in keys.items()}
         if fresh != entries:

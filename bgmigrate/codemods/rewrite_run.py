@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.model import ErrorReport
-from bgmigrate.codemods.plan import plan
+from bgmigrate.codemods.plan import FilePlan, plan
 from bgmigrate.codemods.rewriter import RewriteError, rewrite_source
 from bgmigrate.codemods.runner import Run
 from bgmigrate.codemods.writer import unified_diff, write_atomic
@@ -25,34 +26,59 @@ class Change:
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
-        return unified_diff(self.source.display, self.before, self.after)
+        return unified_diff(self.source.display_path, self.before, self.after)
 
     def write(self) -> None:
         """Replace the file atomically."""
-        write_atomic(self.source.path, self.after)
+        write_atomic(self.source.abs_path, self.after)
+
+
+def outside(path: Path, roots: tuple[Path, ...]) -> Path | None:
+    """Where ``path`` really is, when links take it outside every root; else ``None``."""
+    real = path.resolve()
+    if any(real == root or root in real.parents for root in roots):
+        return None
+    return real
 
 
 def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
-    """Every file whose rewrite differs from its current content; failures go to ``errors``."""
-    sources = {s.display: s for s in run.project.files}
+    """Every file whose rewrite differs from its current content; failures go to ``errors``.
+
+    A file that is a link to a place outside the given paths is reported, never rewritten.
+    """
+    sources = {s.display_path: s for s in run.project.files}
     for path, file_plan in sorted(plan(run.project, run.sites).items()):
         source = sources.get(path)
         if source is None:
             continue
+        real = outside(source.abs_path, run.roots)
+        if real is not None:
+            errors.append(ErrorReport(path, f"not rewritten: a link to {real}, outside the paths"))
+            continue
         try:
-            before = source.path.read_bytes()
+            change = _change(source, file_plan)
         except OSError as exc:
             errors.append(ErrorReport(path, f"cannot read: {exc}"))
-            continue
-        if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
-            continue
-        try:
-            after = rewrite_source(before, file_plan)
         except RewriteError as exc:
             errors.append(ErrorReport(path, str(exc)))
-            continue
-        if after != before:
-            yield Change(source, before, after, tuple(sorted(file_plan.decorate)))
+        except Exception as exc:
+            # One file libcst cannot handle (RecursionError on deep nesting, a codec error) is
+            # reported and the run goes on, as in scan; nothing of it has been written.
+            errors.append(ErrorReport(path, f"cannot rewrite: {type(exc).__name__}: {exc}"))
+        else:
+            if change is not None:
+                yield change
+
+
+def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
+    """The file's rewrite, or ``None`` when it would not change."""
+    before = source.abs_path.read_bytes()
+    if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
+        return None
+    after = rewrite_source(before, file_plan)
+    if after == before:
+        return None
+    return Change(source, before, after, tuple(sorted(file_plan.decorate)))
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

@@ -108,7 +108,7 @@ def _is_view(node: cst.ClassDef) -> bool:
 class Rewriter(VisitorBasedCodemodCommand):
     """Applies one ``FilePlan``."""
 
-    DESCRIPTION = "Move BackgroundTasks to bgmigrate's Tasks/TaskQueue and @task."
+    DESCRIPTION = "Move BackgroundTasks to bgmigrate's Tasks/RequestBatch and @task."
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, context: CodemodContext, plan: FilePlan) -> None:
@@ -227,10 +227,12 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
         raise RewriteError(message) from exc
     module_name = plan.facts.module
     package = (
-        module_name if plan.facts.path.endswith("__init__.py") else module_name.rpartition(".")[0]
+        module_name
+        if plan.facts.display_path.endswith("__init__.py")
+        else module_name.rpartition(".")[0]
     )
     context = CodemodContext(
-        filename=plan.facts.path, full_module_name=module_name, full_package_name=package
+        filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
     result = Rewriter(context, plan).transform_module(module)
     if not imports_runtime(module):
@@ -239,7 +241,7 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     if output == source:
         return source
     try:
-        parse_quietly(output, plan.facts.path)
+        parse_quietly(output, plan.facts.display_path)
     except SyntaxError as exc:
         raise RewriteError(f"the rewrite would not parse ({exc.msg}); file left unchanged") from exc
     return output

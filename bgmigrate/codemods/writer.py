@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -11,29 +12,52 @@ from pathlib import Path
 _NO_NEWLINE = b"\\ No newline at end of file\n"
 
 
+_C_ESCAPES = {ord("\t"): b"\\t", ord("\n"): b"\\n", ord('"'): b'\\"', ord("\\"): b"\\\\"}
+
+
+def git_path(path: str) -> bytes:
+    """``path`` as ``git`` writes it in a diff header: its own bytes (a name that is not UTF-8
+    keeps them), quoted C-style when it holds a control character, a quote or a backslash, so
+    a name with a newline cannot end the header line."""
+    raw = os.fsencode(path)
+    if not any(b < 0x20 or b in b'"\\\x7f' for b in raw):
+        return raw
+    quoted = b"".join(
+        _C_ESCAPES.get(b) or (b"\\%03o" % b if b < 0x20 or b >= 0x7F else bytes([b])) for b in raw
+    )
+    return b'"' + quoted + b'"'
+
+
 def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     """A plain ``git``-style unified diff of one file, in the file's own bytes and encoding."""
+    old, new = git_path(f"a/{path}"), git_path(f"b/{path}")
     lines = difflib.diff_bytes(
         difflib.unified_diff,
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        f"a/{path}".encode(),
-        f"b/{path}".encode(),
+        old,
+        new,
         n=3,
     )
     out = [line if line.endswith(b"\n") else line + b"\n" + _NO_NEWLINE for line in lines]
     if not out:
         return b""
-    return f"diff --git a/{path} b/{path}\n".encode() + b"".join(out)
+    return b"diff --git " + old + b" " + new + b"\n" + b"".join(out)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` via a temporary file and a rename, keeping its mode.
 
-    A symbolic link stays a link: its target is replaced.
+    A symbolic link stays a link: its target is replaced. A read-only file is refused with
+    ``PermissionError``: the rename needs only a writable directory, so without this check a
+    0444 file would be replaced, by anyone who may write the directory and always by root.
     """
     path = path.resolve()
     mode = path.stat().st_mode & 0o7777
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        raise PermissionError(
+            errno.EACCES, f"read-only file (mode {mode:04o}), not replaced", str(path)
+        )
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bgmigrate", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.backend import Job, TaskHandle, TaskStatus
-from bgmigrate.errors import TaskFailed
+from bgmigrate.errors import TaskFailed, UnknownJobError
 from bgmigrate.runtime import Runtime
 from bgmigrate.task import Task
 from bgmigrate.testing import conformance_tasks as tasks
@@ -197,9 +197,18 @@ class BackendConformance:
         tasks.arecord.enqueue(log, "async")
         assert sorted(labels(log, 2)) == ["async", "sync"]
 
-    def test_typed_arguments_arrive_as_the_same_types(self, runtime: Runtime, log: str) -> None:
+    @pytest.mark.parametrize("made_by", ["constructor", "model_construct"])
+    def test_typed_arguments_arrive_as_the_same_types(
+        self, runtime: Runtime, log: str, made_by: str
+    ) -> None:
         when, ident = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), uuid.uuid4()
-        item = tasks.Item(name="lamp", price=Decimal("9.99"), tags=("a", "b"))
+        values: dict[str, Any] = {"name": "lamp", "price": Decimal("9.99"), "tags": ("a", "b")}
+        # model_construct leaves model_fields_set empty, as rows loaded by SQLModel have it.
+        item = (
+            tasks.Item(**values)
+            if made_by == "constructor"
+            else tasks.Item.model_construct(_fields_set=set(), **values)
+        )
         handle = tasks.typed.enqueue(
             log, when, ident, Decimal("0.01"), item, tasks.Color.BLUE, tasks.Point(1, 2)
         )
@@ -274,6 +283,9 @@ class BackendConformance:
         handle = tasks.add.enqueue(1, 1)
         never = TaskHandle(uuid.uuid4().hex, handle.backend)
         assert never.status() is TaskStatus.UNKNOWN
+        with pytest.raises(UnknownJobError, match=never.id) as raised:
+            never.result(timeout=WAIT)
+        assert isinstance(raised.value, LookupError)
 
     def test_async_tasks_share_one_event_loop_per_process(self, runtime: Runtime) -> None:
         first = tasks.loop_identity.enqueue().result(timeout=WAIT)

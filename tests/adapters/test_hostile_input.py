@@ -121,7 +121,7 @@ def test_garbage_in_the_queue_is_logged_and_dropped_and_the_worker_goes_on(
             job_id = uuid.uuid4().hex
             client.set(job_key_prefix + job_id, raw)
             client.zadd(queue, {job_id: time.time() * 1000})
-        expected = ["deserializing job .* failed"]
+        expected = [r"refused a malformed message .* not JSON"]
     for pattern in expected:
         worker.wait_for_log(pattern)
     still_works(worker)
@@ -148,6 +148,18 @@ def test_a_producer_with_another_task_signature_gets_a_clear_failure_not_a_crash
         handle.result(timeout=WAIT)
     still_works(worker)
     assert not re.search(rf"{handle.id}.*(Retry|retry|↻)", worker.log())  # failed once, for good
+
+
+def test_an_oversized_message_is_refused_and_logged_and_the_worker_goes_on(
+    runtime: Runtime, worker: WorkerProcess
+) -> None:
+    limit = runtime.settings.max_payload_bytes  # the workers' cap too: both use the default
+    handle = send(runtime, tasks.record.name, {"args": ["log", "x" * limit], "kwargs": {}})
+    exc_type, message = failure_of(handle)
+    assert exc_type == "bgmigrate.errors.SerializationError"
+    assert f"more than BGMIGRATE_MAX_PAYLOAD_BYTES={limit}" in message
+    worker.wait_for_log(rf"SerializationError.*more than BGMIGRATE_MAX_PAYLOAD_BYTES={limit}")
+    still_works(worker)
 
 
 def test_the_broker_password_never_appears_in_worker_output_or_cli_errors(

@@ -16,7 +16,7 @@ import pytest
 
 import bgmigrate
 from bgmigrate import RetryPolicy, TaskStatus, task
-from bgmigrate.errors import ReadinessWarning
+from bgmigrate.errors import ReadinessWarning, UnknownJobError
 from bgmigrate.runtime import Runtime
 from bgmigrate.stats import load_stats
 
@@ -99,15 +99,23 @@ def wait_for(condition: object, timeout: float = WAIT) -> None:
         time.sleep(0.005)
 
 
-def test_an_async_task_over_its_timeout_fails() -> None:
+def test_an_async_task_over_its_timeout_fails_naming_the_limit() -> None:
     handle = too_slow.enqueue()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"exceeded the timeout of 0\.2 s"):
         handle.result(timeout=WAIT)
     assert handle.status() is TaskStatus.FAILED
 
 
-def test_a_task_failing_twice_then_succeeding_runs_three_times_with_backoff() -> None:
-    assert flaky.enqueue().result(timeout=WAIT) == "done"
+def test_a_task_failing_twice_then_succeeding_runs_three_times_with_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bgmigrate.worker"):
+        assert flaky.enqueue().result(timeout=WAIT) == "done"
+    retried = [r.getMessage() for r in caplog.records if r.name == "bgmigrate.worker"]
+    assert [message.split(" (")[0] for message in retried] == [
+        f"task {flaky.name} failed on attempt 1/3",
+        f"task {flaky.name} failed on attempt 2/3",
+    ]
     assert len(calls) == 3
     first_wait, second_wait = calls[1] - calls[0], calls[2] - calls[1]
     assert 0.05 <= first_wait < 0.05 + 1.0
@@ -132,7 +140,10 @@ def test_status_goes_ready_running_successful() -> None:
 def test_unknown_ids_are_unknown() -> None:
     handle = quick.enqueue(1)
     handle.result(timeout=WAIT)
-    assert type(handle)("no-such-id", handle.backend).status() is TaskStatus.UNKNOWN
+    never = type(handle)("no-such-id", handle.backend)
+    assert never.status() is TaskStatus.UNKNOWN
+    with pytest.raises(UnknownJobError, match="no-such-id"):
+        never.result(timeout=WAIT)
 
 
 def test_one_execution_per_idempotency_key() -> None:

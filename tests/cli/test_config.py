@@ -33,3 +33,29 @@ def test_help_shows_the_configuration_table_name(command: str) -> None:
     code, out, _ = invoke(command, "--help")
     assert code == 0
     assert "[tool.bgmigrate]" in out  # rich markup must not swallow it
+
+
+@pytest.mark.parametrize(
+    "bomb", ["a = " + "[" * 100_000 + "]" * 100_000, "a = " + "{b = " * 5_000 + "1" + "}" * 5_000]
+)
+def test_a_toml_bomb_is_a_config_error_naming_the_file(bomb: str, project: Write) -> None:
+    pyproject = project("pyproject.toml", bomb)
+    code, _, err = invoke("config")
+    assert code == 2
+    message = f"{pyproject.resolve()}: cannot read configuration: nested too deeply"
+    assert err == f"bgmigrate: error: {message}\n"
+
+
+def test_an_oversized_pyproject_is_refused_unread(project: Write) -> None:
+    pyproject = project("pyproject.toml", "# padding\n" * 1_000_001)
+    code, _, err = invoke("config")
+    assert code == 2
+    assert f"{pyproject.resolve()}: larger than 10,000,000 bytes; not read" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", '"4MB"'])
+def test_max_file_size_must_be_a_positive_integer(value: str, project: Write) -> None:
+    project("pyproject.toml", f"[tool.bgmigrate]\nmax-file-size = {value}\n")
+    code, _, err = invoke("config")
+    assert code == 2
+    assert "max-file-size must be a positive integer" in err

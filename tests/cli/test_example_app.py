@@ -6,12 +6,12 @@ tests/examples/test_docapp_migration.py.)"""
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 from tests.codemods.golden import chdir, invoke
+from tests.codemods.report_schema import load_report
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
 
@@ -34,7 +34,7 @@ def test_scan_of_the_example_app(tmp_path: Path) -> None:
     with chdir(tmp_path):
         code, out, _ = invoke("scan", "--format", "json", "--no-progress", "--no-cache", "docapp")
     assert code == 1
-    sites = {s["endpoint"]: s for s in json.loads(out)["call_sites"]}
+    sites = {s["endpoint"]: s for s in load_report(out)["call_sites"]}
     assert set(sites) == {"POST /documents", "POST /chat"}
     upload = sites["POST /documents"]
     assert upload["task"] == "docapp.processing.process_document"

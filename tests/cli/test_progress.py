@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.conftest import SLOW_APP
+from tests.codemods.report_schema import load_report
 
 BGMIGRATE = Path(sys.executable).parent / "bgmigrate"
 
@@ -47,7 +47,7 @@ def _run_with_terminal_stderr(tmp_path: Path, *args: str) -> tuple[bytes, bytes]
 
 def test_progress_on_a_terminal_and_clean_json_on_stdout(tmp_path: Path) -> None:
     stdout, terminal = _run_with_terminal_stderr(tmp_path)
-    assert json.loads(stdout)["call_sites"]
+    assert load_report(stdout)["call_sites"]
     assert b"scanning" in terminal
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
 
 from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
 from tests.codemods.golden import invoke
+from tests.codemods.report_schema import load_report
 
 
 def rewrite(*args: str) -> tuple[int, str, str]:
@@ -156,7 +156,7 @@ def create(mailer: Annotated[Mailer, Depends(get_mailer)]) -> None:
 def test_service_objects_injected_by_depends(project: Write) -> None:
     path = project("app.py", SERVICE_APP)
     _, out, _ = invoke("scan", "--no-progress", "--format", "json", ".")
-    sites = {s["function"]: s for s in json.loads(out)["call_sites"]}
+    sites = {s["function"]: s for s in load_report(out)["call_sites"]}
     assert sites["Notifier.notify"]["endpoint"] == "POST /direct"
     assert sites["Mailer.welcome"]["endpoint"] == "POST /users"
     rewrite(".")
@@ -164,7 +164,7 @@ def test_service_objects_injected_by_depends(project: Write) -> None:
     # FastAPI injects Notifier.__init__ itself (a class dependency): it needs Tasks.
     assert "class Notifier:\n    def __init__(self, background_tasks: Tasks)" in text
     # Mailer is built by hand in get_mailer: a service taking the queue.
-    assert "class Mailer:\n    def __init__(self, background_tasks: TaskQueue)" in text
+    assert "class Mailer:\n    def __init__(self, background_tasks: RequestBatch)" in text
     assert "def get_mailer(background_tasks: Tasks) -> Mailer:" in text
     assert "@task\ndef send_email" in text
 
@@ -176,7 +176,7 @@ def test_compiler_warnings_about_user_code_are_not_errors(project: Write) -> Non
     path = project("app.py", source)
     code, out, _ = invoke("scan", "--no-progress", "--no-cache", "--format", "json", ".")
     assert code == 1
-    assert json.loads(out)["errors"] == []
+    assert load_report(out)["errors"] == []
     assert rewrite(".", "--no-cache")[0] == 0
     assert "background_tasks: Tasks" in path.read_text()
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import os
 from pathlib import Path
 
 from bgmigrate.codemods import cache
 from tests.cli.conftest import QUIET_APP, SLOW_APP, Write
 from tests.codemods.golden import invoke
+from tests.codemods.report_schema import load_report
 
 
 def scan(*args: str) -> tuple[int, str, str]:
@@ -62,7 +63,7 @@ def test_several_paths_absolute_and_relative_with_options_anywhere(
     project("b/app.py", SLOW_APP)
     code, out, _ = scan(str(tmp_path / "a"), "--format", "json", "b", "-j", "1")
     assert code == 1
-    paths = [site["path"] for site in json.loads(out)["call_sites"]]
+    paths = [site["path"] for site in load_report(out)["call_sites"]]
     assert paths == ["a/app.py", "b/app.py"]
 
 
@@ -72,7 +73,7 @@ def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) ->
     code, out, _ = scan(".", "--format", "json", "--output", "report.json", "--no-cache")
     assert code == 1
     assert out == ""
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = load_report((tmp_path / "report.json").read_text())
     assert report["version"] == 1
     assert report["call_sites"][0]["verdict"] == "migrate"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "report.json"])
@@ -81,7 +82,7 @@ def test_output_file_and_nothing_else_written(project: Write, tmp_path: Path) ->
 def test_json_contract_fields(project: Write) -> None:
     project("app.py", SLOW_APP)
     _, out, _ = scan(".", "--format", "json")
-    report = json.loads(out)
+    report = load_report(out)
     assert set(report) >= {"version", "files_scanned", "files_parsed", "call_sites"}
     assert set(report) >= {"other_uses", "errors"}
     site = report["call_sites"][0]
@@ -103,7 +104,7 @@ def test_default_excludes_and_gitignore(project: Write) -> None:
     project(".gitignore", "generated/\n")
     code, out, _ = scan(".", "--format", "json")
     assert code == 0
-    assert json.loads(out)["files_scanned"] == 1
+    assert load_report(out)["files_scanned"] == 1
 
 
 def test_exclude_and_ignore_path_patterns(project: Write) -> None:
@@ -153,7 +154,7 @@ def test_columns_count_characters_on_non_ascii_lines(project: Write) -> None:
     )
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
-    assert json.loads(out)["call_sites"][0]["column"] == len('    note = "héllo"; ')
+    assert load_report(out)["call_sites"][0]["column"] == len('    note = "héllo"; ')
 
 
 def test_helper_call_sites_name_the_endpoints_that_reach_them(project: Write) -> None:
@@ -181,7 +182,7 @@ def test_helper_call_sites_name_the_endpoints_that_reach_them(project: Write) ->
         """,
     )
     _, out, _ = scan(".", "--format", "json")
-    (site,) = json.loads(out)["call_sites"]
+    (site,) = load_report(out)["call_sites"]
     assert site["function"] == "schedule"
     assert site["endpoint"] == "POST /a, PUT /b"
 
@@ -210,7 +211,7 @@ def test_configured_paths_are_scanned_when_none_are_given(project: Write) -> Non
     project("service/app.py", SLOW_APP)
     project("other/app.py", SLOW_APP)
     _, out, _ = scan("--format", "json")
-    assert [s["path"] for s in json.loads(out)["call_sites"]] == ["service/app.py"]
+    assert [s["path"] for s in load_report(out)["call_sites"]] == ["service/app.py"]
 
 
 def test_explicit_config_file(project: Write) -> None:
@@ -232,7 +233,7 @@ def test_annotated_and_walrus_aliases_are_followed(project: Write) -> None:
     )
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
-    assert [s["line"] for s in json.loads(out)["call_sites"]] == [12, 14]
+    assert [s["line"] for s in load_report(out)["call_sites"]] == [12, 14]
 
 
 def test_context_objects_holding_the_object_across_files(project: Write) -> None:
@@ -278,7 +279,7 @@ def test_context_objects_holding_the_object_across_files(project: Write) -> None
         """,
     )
     _, out, _ = scan(".", "--format", "json")
-    (site,) = json.loads(out)["call_sites"]
+    (site,) = load_report(out)["call_sites"]
     assert (site["path"], site["endpoint"], site["verdict"]) == (
         "app/api.py",
         "POST /ctx",
@@ -292,7 +293,7 @@ def test_routes_registered_with_add_api_route(project: Write) -> None:
     )
     project("app.py", source)
     _, out, _ = scan(".", "--format", "json")
-    assert json.loads(out)["call_sites"][0]["endpoint"] == "PUT /wait"
+    assert load_report(out)["call_sites"][0]["endpoint"] == "PUT /wait"
 
 
 def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) -> None:
@@ -327,7 +328,7 @@ def test_scanning_inside_the_import_root_still_resolves_tasks(project: Write) ->
         """,
     )
     _, out, _ = scan("svc/api", "--format", "json")  # no __init__.py in svc/
-    (site,) = json.loads(out)["call_sites"]
+    (site,) = load_report(out)["call_sites"]
     assert site["task_path"] == "svc/api/tasks.py"
     assert site["verdict"] == "migrate"
     assert site["registered"] is True
@@ -370,4 +371,61 @@ def test_a_cached_run_reanalyses_files_whose_neighbours_changed(project: Write) 
     assert scan(".")[0] == 1  # helpers.schedule receives the object: its call site is found
     api.write_text(api.read_text().replace("schedule(background_tasks)", "pass"))
     _, out, _ = scan(".", "--format", "json")
-    assert json.loads(out)["call_sites"] == []  # the cached helper analysis is not reused
+    assert load_report(out)["call_sites"] == []  # the cached helper analysis is not reused
+
+
+def test_a_file_over_the_size_cap_is_skipped_and_reported(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    huge = Path("huge.py")
+    with huge.open("w") as handle:  # a real 5 MB candidate file: it would take minutes to parse
+        handle.write("from fastapi import BackgroundTasks\n")
+        handle.writelines(f"x{i} = {i}\n" for i in range(500_000))
+    size = huge.stat().st_size
+    code, out, _ = scan("--no-cache", ".")
+    assert code == 2
+    assert (
+        f"huge.py:1:1: error: skipped: {size:,} bytes, over the max-file-size of 4,000,000" in out
+    )
+    assert "app.py:11:5: POST /wait" in out
+
+
+def test_the_size_cap_is_set_by_flag_or_pyproject(project: Write) -> None:
+    app = project("app.py", SLOW_APP)
+    size = app.stat().st_size
+    assert scan("--no-cache", ".")[0] == 1
+    code, out, _ = scan("--no-cache", "--max-file-size", str(size - 1), ".")
+    assert (code, out.splitlines()[0]) == (
+        2,
+        f"app.py:1:1: error: skipped: {size:,} bytes, "
+        f"over the max-file-size of {size - 1:,} (raise it with --max-file-size or "
+        "[tool.bgmigrate] max-file-size)",
+    )
+    project("pyproject.toml", f"[tool.bgmigrate]\nmax-file-size = {size - 1}\n")
+    assert scan("--no-cache", ".")[0] == 2
+    assert scan("--no-cache", "--max-file-size", str(size), ".")[0] == 1
+
+
+def test_file_names_are_escaped_in_text_and_carried_as_json_strings(project: Write) -> None:
+    name = "x\nforged.py:1:1: error: \x1b[31mfake.py"
+    Path(name).write_text(SLOW_APP)
+    Path(os.fsdecode(b"b\xffyte.py")).write_text(SLOW_APP)
+    _, out, _ = scan("--no-cache", ".")
+    assert "x\\nforged.py:1:1: error: \\x1b[31mfake.py:12:5: POST /wait" in out
+    assert "b\\xffyte.py:12:5:" in out
+    assert "\x1b" not in out
+    assert not any(line.startswith("forged.py") for line in out.splitlines())
+    _, out, _ = scan("--no-cache", "--format", "json", ".")
+    paths = {site["path"] for site in load_report(out)["call_sites"]}
+    assert paths == {name, "b\udcffyte.py"}
+
+
+def test_a_fifo_or_dev_zero_gitignore_does_not_stop_the_scan(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    project("sub/app.py", SLOW_APP)
+    os.mkfifo(".gitignore")  # opening it for reading would wait for a writer forever
+    Path("sub/.gitignore").symlink_to("/dev/zero")  # reading it would never end
+    code, out, _ = scan("--no-cache", ".")
+    assert code == 1
+    assert out.endswith(
+        "2 files scanned, 2 parsed; 2 call sites (2 migrate); 0 other uses; 0 errors\n"
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from kombu import Connection, Queue
 from typer.testing import CliRunner
 
 import bgmigrate
@@ -16,6 +19,7 @@ from bgmigrate.testing.conformance import TASK_MODULE, worker_environment
 from bgmigrate.testing.workers import WorkerFactory, bgmigrate_command
 
 runner = CliRunner()
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def test_the_inprocess_backend_has_no_worker_and_the_error_says_what_to_pass(
@@ -73,3 +77,24 @@ def test_bgmigrate_worker_runs_arq_tasks_from_the_queue_it_is_given(
     monkeypatch.setenv(tasks.REDIS_URL_ENV, redis_url)
     bgmigrate.configure(backend="arq", broker_url=redis_url, default_queue=queue)
     assert tasks.add.enqueue(40, 2).result(timeout=30) == 42
+
+
+def test_a_celery_worker_that_stops_on_an_unrecoverable_error_exits_non_zero(
+    redis_url: str,
+) -> None:
+    # A queue declared without the priority argument that bgmigrate's workers declare it with:
+    # RabbitMQ refuses the worker's declaration, and Celery stops ("Unrecoverable error").
+    queue = f"cli-unrecoverable-{uuid.uuid4().hex[:8]}"
+    with Connection(RABBITMQ_URL) as connection:
+        Queue(queue, auto_delete=True, channel=connection.default_channel).declare()
+        env = {**os.environ, **worker_environment("celery", redis_url, RABBITMQ_URL, queue)}
+        done = subprocess.run(
+            bgmigrate_command("celery", concurrency=1),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert "Unrecoverable error" in done.stdout + done.stderr
+    assert done.returncode != 0

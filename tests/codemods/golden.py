@@ -9,7 +9,6 @@ deliberate change with ``python -m tests.codemods.golden`` and review the diff.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from bgmigrate.cli import app
+from tests.codemods.report_schema import load_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "before").is_dir())
@@ -83,7 +83,7 @@ def run_case(case: str, work: Path) -> tuple[list[str], dict[str, bytes]]:
             "scan", "--format", "json", "--no-progress", "--no-cache", "-j", "1", "."
         )
         invoke("rewrite", "--no-progress", "--no-cache", "-j", "1", ".")
-    return summarize(json.loads(out)), files(project)
+    return summarize(load_report(out)), files(project)
 
 
 def regenerate(work: Path) -> None:

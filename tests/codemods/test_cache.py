@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bgmigrate.codemods import cache
-from bgmigrate.codemods.finder import Hints, analyze
+from bgmigrate.codemods.facts import Hints
+from bgmigrate.codemods.finder import analyze
 from tests.codemods.golden import CASES, FIXTURES
 
 

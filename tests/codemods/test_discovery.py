@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from bgmigrate.codemods.config import CodemodConfig
-from bgmigrate.codemods.discovery import discover, module_name
+import pytest
+
+from bgmigrate.codemods.discovery import Excludes, discover, module_name
+from bgmigrate.codemods.pyproject import CodemodConfig
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -22,13 +25,15 @@ def test_module_names() -> None:
 
 def test_a_package_directory_keeps_its_package_name(tmp_path: Path) -> None:
     _touch(tmp_path, "app/__init__.py", "app/api/__init__.py", "app/api/routes.py")
-    found = {s.display: s.module for s in discover([Path("app/api")], CodemodConfig(), tmp_path)}
+    found = {
+        s.display_path: s.module for s in discover([Path("app/api")], CodemodConfig(), tmp_path)
+    }
     assert found == {"app/api/__init__.py": "app.api", "app/api/routes.py": "app.api.routes"}
 
 
 def test_an_explicit_file_is_scanned_even_when_excluded(tmp_path: Path) -> None:
     _touch(tmp_path, "build/gen.py", "build/other.py")
-    found = [s.display for s in discover([Path("build/gen.py")], CodemodConfig(), tmp_path)]
+    found = [s.display_path for s in discover([Path("build/gen.py")], CodemodConfig(), tmp_path)]
     assert found == ["build/gen.py"]
     assert list(discover([Path(".")], CodemodConfig(), tmp_path)) == []
 
@@ -36,7 +41,7 @@ def test_an_explicit_file_is_scanned_even_when_excluded(tmp_path: Path) -> None:
 def test_each_file_once_when_paths_overlap(tmp_path: Path) -> None:
     _touch(tmp_path, "a/x.py")
     found = list(discover([Path("a"), Path("a/x.py"), Path(".")], CodemodConfig(), tmp_path))
-    assert [s.display for s in found] == ["a/x.py"]
+    assert [s.display_path for s in found] == ["a/x.py"]
 
 
 def test_gitignore_can_be_turned_off(tmp_path: Path) -> None:
@@ -44,4 +49,45 @@ def test_gitignore_can_be_turned_off(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("gen/\n")
     assert list(discover([Path(".")], CodemodConfig(), tmp_path)) == []
     config = CodemodConfig(respect_gitignore=False)
-    assert [s.display for s in discover([Path(".")], config, tmp_path)] == ["gen/x.py"]
+    assert [s.display_path for s in discover([Path(".")], config, tmp_path)] == ["gen/x.py"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "relative", "excluded"),
+    [
+        ("build", "src/build", True),
+        ("src/build", "src/build", True),
+        ("*.egg-info", "x/pkg.egg-info", True),
+        ("gen_*", "gen_a.py", True),
+        ("gen_*", "src/gen_a.py", True),
+        ("src/*/tmp", "src/a/tmp", True),
+        ("[ab]x.py", "bx.py", True),
+        ("[ab]x.py", "cx.py", False),
+        ("gen_?.py", "gen_12.py", False),
+    ],
+)
+def test_excludes_match_as_fnmatch_does(pattern: str, relative: str, excluded: bool) -> None:
+    assert Excludes((pattern,))(relative, relative.rpartition("/")[2]) is excluded
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a speed goal: this took 86-224 s before
+def test_twenty_thousand_excludes_are_not_tried_one_by_one(tmp_path: Path) -> None:
+    # Each pattern was fnmatch-ed against every entry: 86 s for 2,000 files.
+    for i in range(2_000):
+        (tmp_path / f"pkg{i % 40}").mkdir(exist_ok=True)
+        (tmp_path / f"pkg{i % 40}" / f"mod_{i}.py").write_text("x = 1\n")
+    globs = [f"gen_{i}_*.py" for i in range(10_000)]
+    patterns = (*globs, *(f"skip_{i}" for i in range(10_000)), "pkg3")
+    config = CodemodConfig(extend_exclude=patterns, respect_gitignore=False)
+    found = list(discover([tmp_path], config, tmp_path))
+    assert len(found) == 2_000 - 50
+
+
+def test_only_regular_python_files_are_found(tmp_path: Path) -> None:
+    _touch(tmp_path, "real.py")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    (tmp_path / "gone.py").symlink_to(tmp_path / "missing.py")
+    config = CodemodConfig()
+    assert [s.display_path for s in discover([tmp_path], config, tmp_path)] == ["real.py"]
+    assert list(discover([tmp_path / "fifo.py"], config, tmp_path)) == []

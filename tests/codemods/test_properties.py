@@ -12,10 +12,11 @@ import hypothesmith
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bgmigrate.codemods.config import CodemodConfig
-from bgmigrate.codemods.finder import Hints, analyze
+from bgmigrate.codemods.facts import Hints
+from bgmigrate.codemods.finder import analyze
+from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.rewrite_run import changes
-from bgmigrate.codemods.runner import analyse
+from bgmigrate.codemods.runner import Configured, analyse
 from tests.codemods.golden import chdir
 
 IMPORTS = [
@@ -73,8 +74,8 @@ def _rewrite(source: str) -> dict[str, bytes]:
 
 def _changes(root: Path) -> dict[str, bytes]:
     with chdir(root):
-        run = analyse([Path(".")], CodemodConfig(), root, 1, False)
-        return {c.source.display: c.after for c in changes(run, [])}
+        run = analyse([Path(".")], Configured(CodemodConfig(), root), root, 1, False)
+        return {c.source.display_path: c.after for c in changes(run, [])}
 
 
 @settings(deadline=None, max_examples=25)
@@ -106,4 +107,4 @@ def test_no_change_without_a_use(source: str) -> None:
 def test_finder_never_crashes_on_generated_programs(source: str) -> None:
     prefix = "from fastapi import BackgroundTasks\n"
     facts = analyze((prefix + source).encode(), "gen.py", "gen", Hints())
-    assert facts.path == "gen.py"
+    assert facts.display_path == "gen.py"

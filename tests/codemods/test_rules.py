@@ -3,50 +3,76 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 from bgmigrate.codemods.audit import run_audit
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.discovery import discover
 from bgmigrate.codemods.model import ScanReport
 from bgmigrate.codemods.project import build
-from bgmigrate.codemods.rules import RULES, Rule, selected
+from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.reporters import json_report
+from bgmigrate.codemods.rules import RULES, Invalid, example_source, selected
 from bgmigrate.codemods.runner import load_evidence
+from tests.codemods.report_schema import load_report
 
-EXAMPLES = [
-    pytest.param(rule, kind, example, spec.evidence, id=f"{rule.value}-{kind}-{i}")
-    for rule, spec in RULES.items()
-    for kind, examples in (("valid", spec.valid), ("invalid", spec.invalid))
-    for i, example in enumerate(examples)
+VALID = [
+    pytest.param(code, example, spec.evidence, id=f"{code}-valid-{i}")
+    for code, spec in RULES.items()
+    for i, example in enumerate(spec.valid)
+]
+INVALID = [
+    pytest.param(code, example, spec.evidence, id=f"{code}-invalid-{i}")
+    for code, spec in RULES.items()
+    for i, example in enumerate(spec.invalid)
 ]
 
 
 def scan_source(
     source: str, root: Path, config: CodemodConfig | None = None, evidence: str = ""
 ) -> ScanReport:
-    """Scan one ``main.py`` holding ``source`` (with a runtime stats file when given)."""
-    (root / "main.py").write_text(source)
+    """Scan one ``main.py`` holding the example ``source`` (with a runtime stats file when
+    given)."""
+    (root / "main.py").write_text(example_source(source))
     config = config or CodemodConfig()
     observed = {}
     if evidence:
         (root / "stats.json").write_text(evidence)
         observed = load_evidence([root / "stats.json"])
     report, _ = run_audit(build(list(discover([root], config, root)), 1), config, observed)
+    load_report(json_report.render(report))
     return report
 
 
+def reported(report: ScanReport) -> set[tuple[str, int, int]]:
+    """Every finding as (code, line, column), where the report puts it."""
+    found = {(f.rule, s.line, s.column) for s in report.call_sites for f in s.findings}
+    return found | {("BGM199", u.line, 0) for u in report.unused_suppressions}
+
+
 def codes(report: ScanReport) -> set[str]:
-    found = {f.rule for site in report.call_sites for f in site.findings}
-    return found | {"BGM199" for _ in report.unused_suppressions}
+    return {code for code, _, _ in reported(report)}
 
 
-@pytest.mark.parametrize(("rule", "kind", "example", "evidence"), EXAMPLES)
-def test_rule_examples(rule: Rule, kind: str, example: str, evidence: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("code", "example", "evidence"), VALID)
+def test_valid_examples_do_not_trigger(
+    code: str, example: str, evidence: str, tmp_path: Path
+) -> None:
     report = scan_source(example, tmp_path, evidence=evidence)
     assert report.call_sites, "every example has a call site"
-    assert (rule.value in codes(report)) == (kind == "invalid")
+    assert code not in codes(report)
+
+
+@pytest.mark.parametrize(("code", "example", "evidence"), INVALID)
+def test_invalid_examples_trigger_where_they_say(
+    code: str, example: Invalid, evidence: str, tmp_path: Path
+) -> None:
+    report = scan_source(example.source, tmp_path, evidence=evidence)
+    assert report.call_sites, "every example has a call site"
+    locations = {(line, column) for found, line, column in reported(report) if found == code}
+    assert locations == {(example.line, example.column)}
 
 
 def test_every_rule_has_examples_both_ways() -> None:
@@ -56,14 +82,25 @@ def test_every_rule_has_examples_both_ways() -> None:
         assert spec.summary.endswith(".")
 
 
+def test_a_rule_module_is_named_after_its_code_and_its_docstring_agrees() -> None:
+    for spec in RULES.values():
+        module = sys.modules[spec.check.__module__]
+        assert module.__name__.rpartition(".")[2].startswith(f"{spec.code.lower()}_")
+        assert (module.__doc__ or "").startswith(f"{spec.code} {spec.name}: ")
+
+
 def test_codes_are_stable_and_unique() -> None:
-    assert [r.value for r in Rule] == [s.code for s in RULES.values()]
+    # Codes are never renumbered nor reused: a rule module renamed away from its code fails here.
+    assert list(RULES) == [
+        *("BGM101", "BGM102", "BGM103", "BGM104", "BGM105", "BGM106", "BGM107", "BGM108"),
+        *("BGM199", "BGM201", "BGM202", "BGM203"),
+    ]
     # BGM1xx read the source, BGM2xx runtime statistics.
-    assert all(re.fullmatch(r"BGM[12]\d\d", r.value) for r in Rule)
+    assert all(re.fullmatch(r"BGM[12]\d\d", code) for code in RULES)
 
 
 def test_ignore_removes_a_rule_and_changes_the_verdict(tmp_path: Path) -> None:
-    example = RULES[Rule.LONG_RUNNING].invalid[0]
+    example = RULES["BGM101"].invalid[0].source
     report = scan_source(example, tmp_path, CodemodConfig(ignore=("BGM101",)))
     assert codes(report) == set()
     assert report.call_sites[0].verdict.value == "keep-in-process"
@@ -76,7 +113,7 @@ def test_select_takes_prefixes() -> None:
 
 
 def test_configured_slow_calls_extend_the_defaults(tmp_path: Path) -> None:
-    source = RULES[Rule.LONG_RUNNING].valid[0].replace("print(name, attempt)", "mylib.crunch(name)")
+    source = RULES["BGM101"].valid[0].replace("print(name, attempt)", "mylib.crunch(name)")
     source = "import mylib\n" + source
     assert codes(scan_source(source, tmp_path)) == set()
     config = CodemodConfig(extend_slow_calls=("mylib.*",))
@@ -84,15 +121,15 @@ def test_configured_slow_calls_extend_the_defaults(tmp_path: Path) -> None:
 
 
 def test_findings_carry_evidence_from_call_site_to_trigger(tmp_path: Path) -> None:
-    report = scan_source(RULES[Rule.LONG_RUNNING].invalid[0], tmp_path)
+    report = scan_source(RULES["BGM101"].invalid[0].source, tmp_path)
     finding = report.call_sites[0].findings[0]
     lines = [step.line for step in finding.evidence]
-    assert lines == [12, 7, 8]  # add_task call -> def fetch -> requests.get
+    assert lines == [11, 6, 7]  # add_task call -> def fetch -> requests.get
 
 
 def test_evidence_gives_measured_figures_and_moves_the_task(tmp_path: Path) -> None:
-    spec = RULES[Rule.OBSERVED_OVER_BUDGET]
-    report = scan_source(spec.invalid[0], tmp_path, evidence=spec.evidence)
+    spec = RULES["BGM201"]
+    report = scan_source(spec.invalid[0].source, tmp_path, evidence=spec.evidence)
     (site,) = report.call_sites
     messages = {finding.rule: finding.message for finding in site.findings}
     assert set(messages) == {"BGM201", "BGM202", "BGM203"}
@@ -100,7 +137,8 @@ def test_evidence_gives_measured_figures_and_moves_the_task(tmp_path: Path) -> N
     assert "2 of 40 runs failed (2 TimeoutError)" in messages["BGM202"]
     assert "p95 9.44 s, max 20 s over 40 runs (limit 5 s)" in messages["BGM203"]
     assert site.verdict.value == "migrate"
-    assert scan_source(spec.invalid[0], tmp_path).call_sites[0].verdict.value == "keep-in-process"
+    without = scan_source(spec.invalid[0].source, tmp_path)
+    assert without.call_sites[0].verdict.value == "keep-in-process"
 
 
 def test_methods_of_clients_are_named_by_their_class(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def check_sarif(log: dict[str, Any]) -> None:
 
 def test_sarif_of_the_rule_examples_is_well_formed(tmp_path: Path) -> None:
     for spec in RULES.values():
-        report = scan_source(spec.invalid[0], tmp_path, evidence=spec.evidence)
+        report = scan_source(spec.invalid[0].source, tmp_path, evidence=spec.evidence)
         log = sarif.build(report)
         check_sarif(log)
         assert spec.code in {r["ruleId"] for r in log["runs"][0]["results"]}
@@ -74,7 +74,7 @@ def test_sarif_of_the_rule_examples_is_well_formed(tmp_path: Path) -> None:
 
 
 def test_fingerprints_survive_lines_moving(tmp_path: Path) -> None:
-    source = RULES[next(iter(RULES))].invalid[0]
+    source = RULES[next(iter(RULES))].invalid[0].source
     first = sarif.build(scan_source(source, tmp_path))
     moved = sarif.build(scan_source("\n\n# a comment\n" + source, tmp_path))
 
@@ -106,7 +106,7 @@ def test_uris_are_relative_to_the_repository_root(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     service = tmp_path / "services" / "api"
     service.mkdir(parents=True)
-    (service / "app.py").write_text(RULES[next(iter(RULES))].invalid[0])
+    (service / "app.py").write_text(RULES[next(iter(RULES))].invalid[0].source)
     with chdir(service):
         _, out, _ = invoke("scan", "--format", "sarif", "--no-progress", "--no-cache", ".")
     log = json.loads(out)

@@ -63,3 +63,28 @@ def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
     write_atomic(link, b"new\n")
     assert link.is_symlink()
     assert target.read_bytes() == b"new\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["line\nbreak.py", "\x1b[31mred.py", 'quote"and\\back.py', os.fsdecode(b"b\xffyte.py")]
+)
+def test_git_applies_the_diff_of_a_file_with_a_hostile_name(name: str, tmp_path: Path) -> None:
+    (tmp_path / name).write_bytes(b"a\nb\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    patch = unified_diff(name, b"a\nb\n", b"a\nc\n")
+    assert patch.count(b"\n") == 7  # the name added no line
+    (tmp_path / "p.diff").write_bytes(patch)
+    subprocess.run(["git", "apply", "p.diff"], cwd=tmp_path, check=True)
+    assert (tmp_path / name).read_bytes() == b"a\nc\n"
+
+
+def test_a_read_only_file_is_refused_even_for_root(tmp_path: Path) -> None:
+    path = tmp_path / "f.py"
+    path.write_bytes(b"old\n")
+    path.chmod(0o444)
+    inode = path.stat().st_ino
+    with pytest.raises(PermissionError, match="read-only file"):
+        write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"old\n"
+    assert path.stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == ["f.py"]

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.stats import StatsCollector
+from tests.codemods.report_schema import load_report
 
 BGMIGRATE = str(Path(sys.executable).parent / "bgmigrate")
 
@@ -154,5 +155,4 @@ def scan(project: Path, *extra: str) -> dict[str, Any]:
         timeout=60,
     )
     assert completed.returncode in (0, 1), completed.stderr
-    report: dict[str, Any] = json.loads(completed.stdout)
-    return report
+    return load_report(completed.stdout)

@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -32,7 +31,7 @@ from bgmigrate.adapters.arq.wire import (
 )
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
-from bgmigrate.errors import ConfigError, EnqueueError
+from bgmigrate.errors import ConfigError, EnqueueError, StatusError, UnknownJobError
 from bgmigrate.settings import Settings
 from bgmigrate.urls import is_redis_url, redact_url
 
@@ -122,19 +121,13 @@ class ArqBackend(TaskBackend):
 
     def _arq_job(self, job: Job) -> ArqJob:
         options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
-        if options.delay is not None:
-            defer = options.delay
-        elif options.run_after is not None:
-            defer = max(0.0, (options.run_after - datetime.now(UTC)).total_seconds())
-        else:
-            defer = 0.0
         return ArqJob(
             job_id=options.key or job.id,
             queue=options.queue or self._queue,
             function=job.task.name,
             args=payload["args"],
             kwargs=payload["kwargs"],
-            defer_ms=int(defer * 1000),
+            defer_ms=int(options.seconds_until_due() * 1000),
         )
 
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
@@ -165,7 +158,7 @@ class ArqBackend(TaskBackend):
             with self._sync().pipeline(transaction=False) as pipe:
                 return _state(*_queue_reads(pipe, job_id).execute())
         except (redis.RedisError, OSError) as exc:
-            raise self._lookup_error(exc) from exc
+            raise self._status_error(exc) from exc
 
     async def _aread(
         self, client: redis.asyncio.Redis, job_id: str
@@ -174,10 +167,10 @@ class ArqBackend(TaskBackend):
             async with client.pipeline(transaction=False) as pipe:
                 return _state(*await _queue_reads(pipe, job_id).execute())
         except (redis.RedisError, OSError) as exc:
-            raise self._lookup_error(exc) from exc
+            raise self._status_error(exc) from exc
 
-    def _lookup_error(self, exc: Exception) -> EnqueueError:
-        return EnqueueError(
+    def _status_error(self, exc: Exception) -> StatusError:
+        return StatusError(
             f"cannot read task state from {redact_url(self.settings.broker_url)}: "
             f"{type(exc).__name__}: {exc}"
         )
@@ -228,7 +221,9 @@ def _check_still_waiting(
 ) -> None:
     """Raise if waiting longer for a job's result is pointless or past its deadline."""
     if status is TaskStatus.UNKNOWN:
-        raise LookupError(f"no arq job {job_id!r} is known (never enqueued, or its result expired)")
+        raise UnknownJobError(
+            f"no arq job {job_id!r} is known (never enqueued, or its result expired)"
+        )
     if deadline is not None and time.monotonic() >= deadline:
         raise TimeoutError(f"arq job {job_id} not finished in {timeout} s")
 

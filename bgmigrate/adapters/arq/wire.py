@@ -3,9 +3,11 @@
 arq's own ``enqueue_job`` costs a WATCH/EXISTS/MULTI/EXEC exchange per job. A request's batch
 is instead written by one Lua script call that does, per job and atomically, exactly what
 ``enqueue_job`` does: skip the job when its job or result key exists (``_job_id``
-uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. Jobs use arq's key
-prefixes and field names with a JSON serializer, so an unmodified arq worker (configured
-with :func:`dumps`/:func:`loads`) runs them.
+uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. A job's bytes come from
+arq's own ``serialize_job`` (with the JSON serializer :func:`dumps`) and its keys from arq's
+key prefixes, so an unmodified arq worker (configured with :func:`dumps`/:func:`loads`) runs
+them. What the script writes where is arq's internal layout: it is tested against the arq
+versions that ``pyproject.toml`` allows (see docs/backends.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from arq.constants import (
     expires_extra_ms,
@@ -22,9 +24,12 @@ from arq.constants import (
     job_key_prefix,
     result_key_prefix,
 )
+from arq.jobs import SerializationError as ArqSerializationError
+from arq.jobs import serialize_job
 
 from bgmigrate.adapters.results import describe_error
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
 local added = {}
@@ -67,6 +72,51 @@ def loads(raw: bytes) -> dict[str, Any]:
     return data
 
 
+def load_job(raw: bytes) -> dict[str, Any]:
+    """arq job deserializer for workers: :func:`loads`, then :func:`job_problem` checked, so
+    that a job with a field of the wrong type fails as undecodable instead of stopping arq."""
+    data: Any = loads(raw)
+    problem = job_problem(data)
+    if problem is not None:
+        raise ValueError(f"malformed arq job: {problem}")
+    return dict(data)
+
+
+def job_problem(data: Any) -> str | None:
+    """What makes ``data`` (a decoded job) unfit for arq's worker, or ``None`` if nothing.
+
+    arq reads a job's fields without checking their types: a string try count, a list as the
+    function name or an enqueue time beyond year 9999 raise inside its loop and stop the worker.
+    """
+    if not isinstance(data, dict):
+        return f"a job is a JSON object, not {type(data).__name__}"
+    expected = {"f": str, "a": list, "k": dict}
+    for field, kind in expected.items():
+        if not isinstance(data.get(field), kind):
+            return f"field {field!r} is {_shown(data.get(field))}, not a {kind.__name__}"
+    tries = data.get("t")
+    if tries is not None and not (_is_int(tries) and 0 <= tries <= MAX_TRIES):
+        return f"field 't' (try count) is {_shown(tries)}, not null or an int up to {MAX_TRIES}"
+    enqueued = data.get("et")
+    if not (_is_int(enqueued) and 0 <= enqueued <= MAX_TIME_MS):
+        return f"field 'et' (enqueue time) is {_shown(enqueued)}, not milliseconds since 1970"
+    return None
+
+
+MAX_TRIES = 1_000_000
+"""Largest try count a job may carry."""
+MAX_TIME_MS = 253_402_300_799_999
+"""The last millisecond of year 9999, the largest time a Python ``datetime`` holds."""
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:80]
+
+
 def _exception_to_json(value: object) -> dict[str, str]:
     if isinstance(value, BaseException):
         return describe_error(value)
@@ -81,12 +131,22 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     argv: list[Any] = []
     for index, job in enumerate(jobs):
         keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
-        data = {"t": None, "f": job.function, "a": list(job.args), "k": job.kwargs, "et": now_ms}
+        data = _serialized(job, now_ms)
         # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
         # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
         score = (now_ns // 1000 + index) / 1000 + job.defer_ms
-        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, dumps(data)]
+        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, data]
     return keys, argv
+
+
+def _serialized(job: ArqJob, now_ms: int) -> bytes:
+    """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+    try:
+        return serialize_job(
+            job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps
+        )
+    except ArqSerializationError as exc:
+        raise SerializationError(f"arq job {job.function!r} cannot be encoded: {exc}") from exc
 
 
 def status_keys(job_id: str) -> tuple[str, str, str]:

@@ -9,11 +9,10 @@ the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,10 +20,11 @@ from typing import Any
 import redis
 from arq.connections import RedisSettings
 from arq.constants import default_queue_name, in_progress_key_prefix
-from arq.worker import Function, Retry, Worker, create_worker, func
+from arq.worker import Function, Retry, Worker, func, get_kwargs
 
-from bgmigrate.adapters.arq.wire import dumps, loads
-from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.arq.resilient import ResilientWorker
+from bgmigrate.adapters.arq.wire import dumps, load_job
+from bgmigrate.adapters.attempts import in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
@@ -40,25 +40,6 @@ a worker shutdown, and that re-run must not be refused as 'max retries exceeded'
 _EXECUTOR = "bgmigrate_executor"
 
 logger = logging.getLogger("bgmigrate.arq")
-
-
-async def _attempt(
-    task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: dict[Any, Any]
-) -> Any:
-    if task.is_async:
-        running: Awaitable[Any] = task.func(*args, **kwargs)
-    else:
-        # A sync function cannot be interrupted: on timeout the attempt fails and the thread
-        # finishes on its own, its result discarded.
-        call = functools.partial(task.func, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(ctx[_EXECUTOR], contextvars.copy_context().run, call)
-    try:
-        return await asyncio.wait_for(running, task.options.timeout)
-    except TimeoutError as exc:
-        if task.options.timeout is None:
-            raise
-        raise timed_out(task) from exc
 
 
 async def _renew(ctx: dict[Any, Any], seconds: float) -> None:
@@ -86,16 +67,20 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], *, in_progress: float | None = None) -> Function:
+def job_function(
+    task: Task[Any, Any], *, max_payload_bytes: int, in_progress: float | None = None
+) -> Function:
     """The arq function that runs ``task`` from a JSON job (``in_progress``: see
-    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``)."""
+    ``BGMIGRATE_IN_PROGRESS_TIMEOUT``; larger arguments than ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             async with _in_progress(ctx, in_progress):
-                value = await _attempt(task, call_args, call_kwargs, ctx)
+                value = await run_attempt(task, call_args, call_kwargs, in_executor(ctx[_EXECUTOR]))
         except Exception as exc:
             delay = retry_delay(task, exc, attempt=ctx["job_try"])
             if delay is None:
@@ -129,12 +114,17 @@ def build_worker_settings(
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
         "functions": [
-            job_function(task, in_progress=settings.in_progress_timeout) for task in registry
+            job_function(
+                task,
+                max_payload_bytes=settings.max_payload_bytes,
+                in_progress=settings.in_progress_timeout,
+            )
+            for task in registry
         ],
         "queue_name": queue or settings.default_queue or default_queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
-        "job_deserializer": loads,
+        "job_deserializer": load_job,
         "max_jobs": max_jobs,
         "keep_result": settings.result_ttl,
         "on_startup": functools.partial(_startup, threads=max_jobs),
@@ -153,9 +143,12 @@ def make_worker(
 
     Unlike the native ``arq`` command, it also marks each job it picks up as in progress for
     ``IN_PROGRESS_TIMEOUT`` only (arq's own mark lasts the longest task timeout + 10 s), so a
-    job that a killed worker had picked up but not yet started runs again that soon too.
+    job that a killed worker had picked up but not yet started runs again that soon too; and
+    it refuses malformed jobs and rides out Redis outages (see
+    :mod:`bgmigrate.adapters.arq.resilient`).
     """
-    worker = create_worker(build_worker_settings(settings, concurrency=concurrency, queue=queue))
+    worker_class = build_worker_settings(settings, concurrency=concurrency, queue=queue)
+    worker = ResilientWorker(**get_kwargs(worker_class))
     if settings.in_progress_timeout is not None:
         worker.in_progress_timeout_s = settings.in_progress_timeout
     return worker

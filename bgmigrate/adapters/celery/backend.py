@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -36,6 +35,8 @@ from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
     SerializationError,
+    StatusError,
+    UnknownJobError,
     UnsupportedOption,
 )
 from bgmigrate.settings import Settings
@@ -124,6 +125,8 @@ class CeleryBackend(TaskBackend):
         except (redis.RedisError, OSError) as exc:
             raise self._enqueue_error(self._store_url or "", jobs, exc) from exc
         to_send = [job for job in jobs if claimed.get(job.id, job.id) == job.id]
+        for job in to_send:
+            self._warn_long_delay(job)
         try:
             self._publish(to_send)
         except _BROKER_ERRORS as exc:
@@ -209,17 +212,15 @@ class CeleryBackend(TaskBackend):
             sent["countdown"] = options.delay
         elif options.run_after is not None:
             sent["eta"] = options.run_after
-        self._warn_long_delay(job)
         return sent
 
     def _warn_long_delay(self, job: Job) -> None:
+        """Warn when a Redis broker would re-deliver ``job`` before it is due."""
         options = job.task.options
         if not is_redis_url(self.settings.broker_url) or not options.deferred:
             return
-        delay = options.delay
-        if delay is None and options.run_after is not None:
-            delay = (options.run_after - datetime.now(UTC)).total_seconds()
-        if delay is not None and delay > self.settings.visibility_timeout:
+        delay = options.seconds_until_due()
+        if delay > self.settings.visibility_timeout:
             logger.warning(
                 "task %s is delayed %.0f s, more than the Redis visibility timeout (%d s): "
                 "the worker holding it unacknowledged will see it re-delivered and it may run "
@@ -246,7 +247,7 @@ class CeleryBackend(TaskBackend):
         try:
             raw: bytes | None = self._redis().get(RESULT_PREFIX + job_id)  # type: ignore[assignment]
         except (redis.RedisError, OSError) as exc:
-            raise EnqueueError(
+            raise StatusError(
                 f"cannot read task state from {redact_url(self._store_url or '')}: {exc}"
             ) from exc
         return None if raw is None else dict(json.loads(raw))
@@ -264,7 +265,7 @@ class CeleryBackend(TaskBackend):
         while True:
             meta = self._meta(job_id)
             if meta is None:
-                raise LookupError(f"no celery task {job_id!r} is known (or its result expired)")
+                raise UnknownJobError(f"no celery task {job_id!r} is known (or its result expired)")
             if _STATUS.get(meta["status"]) in (TaskStatus.SUCCESSFUL, TaskStatus.FAILED):
                 return _outcome(meta)
             if deadline is not None and time.monotonic() >= deadline:

@@ -4,7 +4,8 @@
 as JSON and are decoded with the task's type hints; coroutines run on the worker process's
 own long-lived loop; ``timeout`` maps to Celery's soft and hard time limits; an exception is
 retried when the task's ``RetryPolicy`` allows another attempt. A message naming a task that
-is not registered is rejected and logged, and the name is never imported.
+is not registered (Celery's built-in tasks included) or with malformed headers is rejected,
+logged and dead-lettered (:mod:`.consumer`), and the name is never imported.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ logger = logging.getLogger("bgmigrate.celery")
 
 HARD_LIMIT_GRACE = 5.0
 """Seconds past the soft limit before Celery kills the process running an attempt."""
+CONSUMER = "bgmigrate.adapters.celery.consumer:Consumer"
+"""Celery's consumer behind a check of each message (see :mod:`.consumer`)."""
 ASYNC_SOFT_GRACE = 1.0
 """Async attempts time out on their loop first; the soft limit is a backstop this much later."""
 
@@ -56,12 +59,15 @@ def _limits(task: Task[Any, Any]) -> dict[str, float]:
     return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
 
 
-def register(app: Celery, task: Task[Any, Any]) -> None:
-    """Register ``task`` on ``app`` as a Celery task named ``task.name``."""
+def register(app: Celery, task: Task[Any, Any], *, max_payload_bytes: int) -> None:
+    """Register ``task`` on ``app`` as a Celery task named ``task.name`` (larger arguments than
+    ``max_payload_bytes`` fail it)."""
     codec = codec_for(task.func, task.name)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
-        call_args, call_kwargs = codec.decode({"args": list(args), "kwargs": kwargs})
+        call_args, call_kwargs = codec.decode(
+            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+        )
         try:
             value = _call(task, call_args, call_kwargs)
         except Exception as exc:
@@ -93,8 +99,9 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     """The worker's Celery app: settings read and task modules imported when not given."""
     settings = settings or worker_settings()
     app = make_app(settings, main="bgmigrate-worker")
+    app.conf.worker_consumer = CONSUMER
     for task in registry:
-        register(app, task)
+        register(app, task, max_payload_bytes=settings.max_payload_bytes)
     task_unknown.connect(_log_unknown, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
     return app

@@ -1,4 +1,5 @@
-"""Scan report renderers: ``text`` (rich), ``json`` (the DESIGN.md contract), ``sarif`` 2.1.0."""
+"""Scan report renderers: ``text`` (rich), ``json`` (the contract in
+docs/schema/scan-report.schema.json), ``sarif`` 2.1.0."""
 
 from __future__ import annotations
 

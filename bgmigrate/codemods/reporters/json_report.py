@@ -1,4 +1,5 @@
-"""``--format json``: the machine-readable contract of DESIGN.md (version 1)."""
+"""``--format json``: the machine-readable report (version 1), whose contract is the JSON Schema
+docs/schema/scan-report.schema.json."""
 
 from __future__ import annotations
 

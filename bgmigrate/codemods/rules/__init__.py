@@ -1,49 +1,37 @@
-"""The audit rules: one module per rule, each with a stable code and examples.
+"""The audit rules: one ``bgmNNN_name.py`` module per rule, with examples; helpers are ``_*.py``.
 
 ``BGM1xx`` rules read the source; ``BGM2xx`` rules read runtime statistics (``--evidence``).
-
-``Rule`` is the registry (and the type of ``--select``/``--ignore`` values); ``RULES`` maps
-each code to its ``RuleSpec``.
+A rule's code is its module's prefix, never renumbered, never reused. ``RULES`` maps each
+code to its ``RuleSpec``, in code order.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from enum import StrEnum
 
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext, TracedCall
+from bgmigrate.codemods.rules._base import (
+    Effect,
+    Invalid,
+    RuleSpec,
+    SiteContext,
+    TracedCall,
+    example_source,
+)
 from bgmigrate.errors import ConfigError
 
 
-class Rule(StrEnum):
-    """Stable rule codes; never renumbered, never reused."""
-
-    LONG_RUNNING = "BGM101"
-    MUST_NOT_LOSE = "BGM102"
-    REQUEST_SCOPED_ARGUMENT = "BGM103"
-    MUTATED_AFTER_ADD_TASK = "BGM104"
-    NOT_IMPORTABLE_CALLABLE = "BGM105"
-    ASYNC_BLOCKING = "BGM106"
-    MUST_STAY_IN_PROCESS = "BGM107"
-    COROUTINE_NEVER_AWAITED = "BGM108"
-    UNUSED_SUPPRESSION = "BGM199"
-    OBSERVED_OVER_BUDGET = "BGM201"
-    OBSERVED_FAILING = "BGM202"
-    OBSERVED_QUEUEING = "BGM203"
-
-
-def _load() -> dict[Rule, RuleSpec]:
-    """Every ``bgmNNN_*`` module's ``RULE``, in code order (a code ``Rule`` lacks is an error)."""
+def _load() -> dict[str, RuleSpec]:
+    """Every ``bgmNNN_*`` module's ``RULE``, in code order."""
     specs: list[RuleSpec] = [
         importlib.import_module(f"{__name__}.{info.name}").RULE
         for info in pkgutil.iter_modules(__path__)
         if info.name.startswith("bgm")
     ]
-    return {Rule(spec.code): spec for spec in sorted(specs, key=lambda spec: spec.code)}
+    return {spec.code: spec for spec in sorted(specs, key=lambda spec: spec.code)}
 
 
-RULES: dict[Rule, RuleSpec] = _load()
+RULES: dict[str, RuleSpec] = _load()
 
 
 def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
@@ -55,7 +43,7 @@ def selected(code: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> boo
 def check_codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """Fail on ``--select`` values that are not rule codes or prefixes (``--ignore`` values not
     starting with ``BGM`` are path patterns)."""
-    codes = [rule.value for rule in Rule]
+    codes = list(RULES)
     given = [*select, *(i for i in ignore if i.upper().startswith("BGM"))]
     unknown = [g for g in given if not any(code.startswith(g.upper()) for code in codes)]
     if unknown:
@@ -68,10 +56,11 @@ def check_codes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
 __all__ = [
     "RULES",
     "Effect",
-    "Rule",
+    "Invalid",
     "RuleSpec",
     "SiteContext",
     "TracedCall",
     "check_codes",
+    "example_source",
     "selected",
 ]

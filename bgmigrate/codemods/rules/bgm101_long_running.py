@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -30,7 +30,8 @@ def create(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 import requests
 from fastapi import BackgroundTasks, FastAPI
 
@@ -43,7 +44,11 @@ def fetch(url: str) -> None:
 def start(url: str, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(fetch, url)
 """,
-    """
+        line=11,
+        column=4,
+    ),
+    Invalid(
+        """
 from pathlib import Path
 from fastapi import BackgroundTasks, FastAPI
 
@@ -57,7 +62,11 @@ def reindex(root: str) -> None:
 def start(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(reindex, "/srv/docs")
 """,
-    """
+        line=12,
+        column=4,
+    ),
+    Invalid(
+        """
 import time
 from fastapi import BackgroundTasks, FastAPI
 
@@ -67,6 +76,9 @@ app = FastAPI()
 async def wait(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(time.sleep, 60)
 """,
+        line=8,
+        column=4,
+    ),
 )
 
 
@@ -84,7 +96,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM101",
     name="long-running",
     summary="The task makes calls that can outgrow the in-process limit (network, LLM, sleep).",
     effect=Effect.MIGRATE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -27,7 +27,8 @@ def page(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 import smtplib
 from fastapi import BackgroundTasks, FastAPI
 
@@ -41,7 +42,11 @@ def send_welcome(address: str) -> None:
 def signup(address: str, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(send_welcome, address)
 """,
-    """
+        line=12,
+        column=4,
+    ),
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 from app.db import SessionLocal
 
@@ -55,6 +60,9 @@ def record(order_id: int) -> None:
 def order(order_id: int, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(record, order_id)
 """,
+        line=12,
+        column=4,
+    ),
 )
 
 
@@ -67,7 +75,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM102",
     name="must-not-lose",
     summary="The task writes to a database, sends email, charges or calls a webhook.",
     effect=Effect.MIGRATE,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Evidence, Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -29,7 +29,8 @@ def index(request: Request, background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI, UploadFile
 
 app = FastAPI()
@@ -41,7 +42,11 @@ def store(upload: UploadFile) -> None:
 async def upload(file: UploadFile, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(store, file)
 """,
-    """
+        line=10,
+        column=4,
+    ),
+    Invalid(
+        """
 from fastapi import BackgroundTasks, Depends, FastAPI
 from sqlalchemy.orm import Session
 from app.db import get_db, User
@@ -56,7 +61,11 @@ def greet_user(user_id: int, background_tasks: BackgroundTasks, db: Session = De
     user = db.get(User, user_id)
     background_tasks.add_task(greet, user)
 """,
-    """
+        line=13,
+        column=4,
+    ),
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI, UploadFile
 
 app = FastAPI()
@@ -71,6 +80,9 @@ async def upload(file: UploadFile, background_tasks: BackgroundTasks) -> None:
         out.write(await file.read())
     background_tasks.add_task(parse, path)
 """,
+        line=13,
+        column=4,
+    ),
 )
 FIX = "pass an id or plain data and load or open the object inside the task"
 
@@ -86,7 +98,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM103",
     name="request-scoped-argument",
     summary="The task receives a request-scoped object (session, Request, UploadFile, ORM row).",
     effect=Effect.FIX,

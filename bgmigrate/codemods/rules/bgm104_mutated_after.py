@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Evidence, Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -29,7 +29,8 @@ def make(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -43,6 +44,9 @@ def make(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(report, rows)
     rows.append(3)
 """,
+        line=11,
+        column=4,
+    ),
 )
 FIX = "pass a copy, or make every change before add_task"
 
@@ -59,7 +63,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM104",
     name="mutated-after-add-task",
     summary="An argument is changed after add_task; a serialized copy would not see the change.",
     effect=Effect.FIX,

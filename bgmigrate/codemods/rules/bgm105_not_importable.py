@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from bgmigrate.codemods.facts import CallableKind
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -28,7 +28,8 @@ def post(user_id: int, background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -40,7 +41,11 @@ def notify(user_id: int) -> None:
 def post(user_id: int, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(lambda: notify(user_id))
 """,
-    """
+        line=10,
+        column=4,
+    ),
+    Invalid(
+        """
 import functools
 from fastapi import BackgroundTasks, FastAPI
 
@@ -53,7 +58,11 @@ def notify(user_id: int, loud: bool) -> None:
 def post(user_id: int, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(functools.partial(notify, loud=True), user_id)
 """,
-    """
+        line=11,
+        column=4,
+    ),
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -65,6 +74,9 @@ def post(user_id: int, background_tasks: BackgroundTasks) -> None:
 
     background_tasks.add_task(notify)
 """,
+        line=10,
+        column=4,
+    ),
 )
 _WHAT = {
     CallableKind.LAMBDA: "a lambda",
@@ -86,7 +98,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM105",
     name="not-importable-callable",
     summary="The callable is a lambda, closure, bound method, partial or dynamic expression.",
     effect=Effect.FIX,

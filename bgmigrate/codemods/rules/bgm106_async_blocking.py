@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -29,7 +29,8 @@ async def post(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 import time
 from fastapi import BackgroundTasks, FastAPI
 
@@ -42,6 +43,9 @@ async def later() -> None:
 async def post(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(later)
 """,
+        line=11,
+        column=4,
+    ),
 )
 
 
@@ -57,7 +61,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM106",
     name="async-blocking",
     summary="An async task makes blocking calls and stalls the event loop today.",
     effect=Effect.MIGRATE,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Evidence, Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -27,7 +27,8 @@ def index(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 import os
 from fastapi import BackgroundTasks, FastAPI
 from fastapi.responses import FileResponse
@@ -40,7 +41,11 @@ def export(background_tasks: BackgroundTasks) -> FileResponse:
     background_tasks.add_task(os.remove, path)
     return FileResponse(path)
 """,
-    """
+        line=10,
+        column=4,
+    ),
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -53,6 +58,9 @@ def bump(name: str) -> None:
 def hit(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(bump, "hit")
 """,
+        line=11,
+        column=4,
+    ),
 )
 
 
@@ -72,7 +80,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM107",
     name="must-stay-in-process",
     summary="The task cleans up local files, releases an in-process lock or updates memory.",
     effect=Effect.KEEP,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from bgmigrate.codemods.facts import CallableKind
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -28,7 +28,8 @@ def post(user_id: int, background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -40,6 +41,9 @@ async def notify(user_id: int) -> None:
 def post(user_id: int, background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(lambda: notify(user_id))
 """,
+        line=10,
+        column=4,
+    ),
 )
 FIX = "pass the async function and its arguments to add_task, not a lambda"
 
@@ -58,7 +62,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM108",
     name="coroutine-never-awaited",
     summary="A lambda task calls an async function: the coroutine is never awaited (a bug today).",
     effect=Effect.FIX,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
 
 VALID = (
     """
@@ -27,7 +27,8 @@ def post(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -39,6 +40,9 @@ def log() -> None:
 def post(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(log)  # bgmigrate: ignore[BGM101]
 """,
+        line=10,
+        column=0,
+    ),
 )
 
 
@@ -48,7 +52,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM199",
     name="unused-suppression",
     summary="A bgmigrate ignore comment that suppresses nothing.",
     effect=Effect.INFO,

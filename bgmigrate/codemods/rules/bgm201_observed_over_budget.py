@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
-from bgmigrate.codemods.rules.observed import EVIDENCE, INVALID, VALID, observed_finding
+from bgmigrate.codemods.rules._base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._observed import EVIDENCE, INVALID, VALID, observed_finding
 
 
 def check(ctx: SiteContext) -> Iterator[Finding]:
@@ -31,7 +31,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM201",
     name="observed-over-budget",
     summary="Runtime statistics (--evidence) show the task ran over the in-process budget.",
     effect=Effect.MIGRATE,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
-from bgmigrate.codemods.rules.observed import EVIDENCE, INVALID, VALID, observed_finding
+from bgmigrate.codemods.rules._base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._observed import EVIDENCE, INVALID, VALID, observed_finding
 
 
 def check(ctx: SiteContext) -> Iterator[Finding]:
@@ -24,7 +24,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM202",
     name="observed-failing",
     summary="Runtime statistics (--evidence) show runs of the task failed.",
     effect=Effect.MIGRATE,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import Effect, RuleSpec, SiteContext
-from bgmigrate.codemods.rules.observed import EVIDENCE, INVALID, VALID, observed_finding
+from bgmigrate.codemods.rules._base import Effect, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._observed import EVIDENCE, INVALID, VALID, observed_finding
 
 QUEUE_DELAY_LIMIT = 5.0
 """Seconds of p95 waiting before start that count as queueing."""
@@ -33,7 +33,6 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
 
 
 RULE = RuleSpec(
-    code="BGM203",
     name="observed-queueing",
     summary="Runtime statistics (--evidence) show the task waited long before starting.",
     effect=Effect.MIGRATE,

@@ -12,10 +12,16 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate.adapters.arq.backend import CLIENT_NAME, ArqBackend
-from bgmigrate.adapters.arq.wire import dumps, loads
+from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.arq.worker import build_worker_settings, make_worker
 from bgmigrate.backend import TaskHandle
-from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
+from bgmigrate.errors import (
+    ConfigError,
+    EnqueueError,
+    StatusError,
+    UnknownJobError,
+    UnsupportedOption,
+)
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings, load_settings
 from bgmigrate.testing import conformance_tasks as tasks
@@ -42,8 +48,17 @@ def test_an_unreachable_redis_is_an_enqueue_error_with_the_password_redacted() -
         tasks.add.enqueue(1, 2)
     assert "s3cret" not in str(raised.value)
     assert isinstance(raised.value.__cause__, redis.ConnectionError)
-    with pytest.raises(EnqueueError, match="cannot read task state"):
+
+
+def test_an_unreachable_redis_is_a_status_error_not_an_enqueue_error() -> None:
+    url = dead_url("redis://127.0.0.1:6379/0", "s3cret")
+    bgmigrate.configure(backend="arq", broker_url=url)
+    with pytest.raises(
+        StatusError, match=r"cannot read task state from redis://:\*\*\*@"
+    ) as raised:
         TaskHandle("any", bgmigrate.get_runtime().backend("arq")).status()
+    assert not isinstance(raised.value, EnqueueError)
+    assert "s3cret" not in str(raised.value)
 
 
 def test_one_connection_pool_serves_every_request_of_the_app(
@@ -65,7 +80,7 @@ def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> No
     handle = tasks.add.enqueue(1, 2)
     with pytest.raises(TimeoutError, match=r"not finished in 0\.1 s"):
         handle.result(timeout=0.1)
-    with pytest.raises(LookupError, match="no arq job"):
+    with pytest.raises(UnknownJobError, match="no arq job"):
         TaskHandle("never-enqueued", handle.backend).result(timeout=1)
 
     async def async_wait() -> None:
@@ -82,7 +97,7 @@ def test_worker_settings_name_every_task_and_speak_json_only() -> None:
     names = {function.name for function in settings_cls.functions}  # type: ignore[attr-defined]
     assert names == {task.name for task in registry}
     assert settings_cls.job_serializer is dumps  # type: ignore[attr-defined]
-    assert settings_cls.job_deserializer is loads  # type: ignore[attr-defined]
+    assert settings_cls.job_deserializer is load_job  # type: ignore[attr-defined]
     assert settings_cls.queue_name == "q"  # type: ignore[attr-defined]
     assert settings_cls.max_jobs == 3  # type: ignore[attr-defined]
 

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, cast
 
 import pytest
 import redis
+import redis.asyncio
+from arq.jobs import Job, JobDef, JobStatus
 
 from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
     ArqJob,
     dumps,
+    job_problem,
+    load_job,
     loads,
     script_arguments,
     status_from,
 )
 from bgmigrate.backend import TaskStatus
+from bgmigrate.errors import SerializationError
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 
 
@@ -92,6 +98,39 @@ def test_jobs_are_stored_as_json_in_arqs_fields(server: RedisServer) -> None:
     client.close()
 
 
+async def _arq_reads(url: str, job_id: str, queue: str) -> tuple[JobStatus, JobDef | None]:
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        job = Job(job_id, client, _queue_name=queue, _deserializer=loads)
+        return await job.status(), await job.info()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(("defer_ms", "expected"), [(0, "queued"), (60_000, "deferred")])
+def test_arq_itself_reads_a_job_the_script_wrote(
+    server: RedisServer, defer_ms: int, expected: str
+) -> None:
+    client = redis.Redis.from_url(server.url)
+    job = ArqJob(
+        job_id="j", queue="q", function="app.send", args=[1], kwargs={"b": 2}, defer_ms=defer_ms
+    )
+    _run(client, [job])
+    client.close()
+    status, info = asyncio.run(_arq_reads(server.url, "j", "q"))
+    assert status is JobStatus(expected)
+    assert info is not None
+    assert (info.function, list(info.args), info.kwargs) == ("app.send", [1], {"b": 2})
+    assert not info.job_try  # written as arq's enqueue_job writes it: no try yet
+
+
+def test_a_job_arq_cannot_serialize_is_a_bgmigrate_serialization_error() -> None:
+    job = ArqJob(job_id="j", queue="q", function="app.send", args=[object()], kwargs={})
+    with pytest.raises(SerializationError, match=r"'app\.send' cannot be encoded") as raised:
+        script_arguments([job])
+    assert type(raised.value.__cause__).__module__ == "arq.jobs"
+
+
 def test_a_deferred_job_is_scored_at_its_start_time(server: RedisServer) -> None:
     client = redis.Redis.from_url(server.url)
     job = ArqJob(job_id="later", queue="q", function="f", args=[], kwargs={}, defer_ms=60_000)
@@ -132,3 +171,42 @@ def test_jobs_sent_one_by_one_keep_their_order_too(server: RedisServer) -> None:
         _run(client, [ArqJob(job_id=job_id, queue="q", function="f", args=[], kwargs={})])
     assert _queued(client, "q") == ids
     client.close()
+
+
+GOOD_JOB: dict[str, Any] = {
+    "t": None,
+    "f": "tasks.add",
+    "a": [1, 2],
+    "k": {},
+    "et": 1_700_000_000_000,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"t": "x"}, "field 't'"),
+        ({"t": True}, "field 't'"),
+        ({"f": ["x"]}, "field 'f'"),
+        ({"a": {"x": 1}}, "field 'a'"),
+        ({"k": []}, "field 'k'"),
+        ({"et": "x"}, "field 'et'"),
+        ({"et": 1e300}, "field 'et'"),
+        ({"et": 10**20}, "field 'et'"),
+        ({"et": -1}, "field 'et'"),
+    ],
+)
+def test_a_job_field_of_the_wrong_type_is_named(change: dict[str, Any], problem: str) -> None:
+    assert problem in (job_problem({**GOOD_JOB, **change}) or "")
+    with pytest.raises(ValueError, match=problem):
+        load_job(dumps({**GOOD_JOB, **change}))
+
+
+def test_a_well_formed_job_has_no_problem() -> None:
+    assert job_problem(GOOD_JOB) is None
+    assert job_problem({**GOOD_JOB, "t": 3}) is None
+    assert load_job(dumps(GOOD_JOB)) == GOOD_JOB
+
+
+def test_a_job_that_is_not_an_object_is_named() -> None:
+    assert "not list" in (job_problem(["f", "a"]) or "")

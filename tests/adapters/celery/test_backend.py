@@ -17,7 +17,13 @@ from kombu.exceptions import OperationalError
 import bgmigrate
 from bgmigrate.adapters.celery.app_factory import broker_priority, celery_config
 from bgmigrate.adapters.celery.backend import KEY_PREFIX, RESULT_PREFIX, CeleryBackend
-from bgmigrate.errors import ConfigError, EnqueueError, UnsupportedOption
+from bgmigrate.backend import Job
+from bgmigrate.errors import (
+    ConfigError,
+    EnqueueError,
+    StatusError,
+    UnsupportedOption,
+)
 from bgmigrate.settings import load_settings
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import (
@@ -75,6 +81,31 @@ def test_status_without_a_result_store_names_the_setting(broker: str) -> None:
         backend.status("x")
     with pytest.raises(UnsupportedOption, match="BGMIGRATE_RESULT_URL"):
         backend.result("x", timeout=1)
+
+
+def test_an_unreachable_result_store_is_a_status_error_not_an_enqueue_error(
+    redis_url: str,
+) -> None:
+    store = dead_url(redis_url, "s3cret")
+    bgmigrate.configure(backend="celery", broker_url=redis_url, result_url=store)
+    backend = bgmigrate.get_runtime().backend("celery")
+    with pytest.raises(
+        StatusError, match=r"cannot read task state from redis://:\*\*\*@"
+    ) as raised:
+        backend.status("x")
+    assert not isinstance(raised.value, EnqueueError)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_message_options_are_built_without_logging(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bgmigrate.configure(backend="celery", broker_url=redis_url, visibility_timeout=60)
+    backend = bgmigrate.get_runtime().backend("celery")
+    job = Job(task=tasks.add.using(delay=61), args=(1, 1), kwargs={})
+    with caplog.at_level(logging.DEBUG, logger="bgmigrate"):
+        assert backend._options(job) == {"countdown": 61}  # type: ignore[attr-defined]
+    assert caplog.records == []
 
 
 def test_a_delay_beyond_the_visibility_timeout_is_warned_about(

@@ -1,15 +1,19 @@
-"""What every audit rule module provides, and the context a rule sees for one call site."""
+"""What every audit rule module provides, and the context a rule sees for one call site.
+
+A rule's code is written once, in its module's name (``bgm102_must_not_lose.py`` is BGM102).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import textwrap
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 
-from bgmigrate.codemods.config import CodemodConfig
 from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
 from bgmigrate.codemods.model import Evidence, Finding
+from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.stats import TaskStats
 
 
@@ -88,11 +92,27 @@ class Effect(StrEnum):
 Check = Callable[[SiteContext], Iterator[Finding]]
 
 
+def example_source(example: str) -> str:
+    """The file an example stands for, as scanned by the tests and shown in ``docs/rules.md``
+    (its line numbers are the ones ``Invalid`` pins)."""
+    return textwrap.dedent(example).strip() + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class Invalid:
+    """Code that must trigger the rule, and where the finding is reported."""
+
+    source: str
+    line: int
+    """1-based line of the reported location (the ``add_task`` call for call-site findings)."""
+    column: int
+    """0-based column, in characters, as the JSON report gives it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RuleSpec:
-    """One audit rule: its stable code, name, summary, examples and check."""
+    """One audit rule: its name, summary, examples and check (its code comes from its module)."""
 
-    code: str
     name: str
     summary: str
     """One line: what the rule reports."""
@@ -101,7 +121,13 @@ class RuleSpec:
     check: Check
     valid: tuple[str, ...]
     """Code that must not trigger the rule."""
-    invalid: tuple[str, ...]
-    """Code that must trigger it (at least once)."""
+    invalid: tuple[Invalid, ...]
+    """Code that must trigger it, each with the location of (one of) its findings."""
     evidence: str = ""
     """A runtime stats file (JSON) the examples are scanned with, when the rule needs one."""
+
+    @property
+    def code(self) -> str:
+        """The stable ``BGMxxx`` code: the prefix of the name of the module defining ``check``."""
+        module = self.check.__module__.rpartition(".")[2]
+        return module.partition("_")[0].upper()

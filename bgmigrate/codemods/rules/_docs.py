@@ -6,14 +6,19 @@ Regenerate with ``python scripts/update_docs.py``; tests/test_docs.py fails when
 from __future__ import annotations
 
 import inspect
-import textwrap
 
 from bgmigrate.codemods.rules import RULES
-from bgmigrate.codemods.rules.base import RuleSpec
+from bgmigrate.codemods.rules._base import Invalid, RuleSpec, example_source
 
 
 def _example(code: str) -> str:
-    return "```python\n" + textwrap.dedent(code).strip() + "\n```\n"
+    return "```python\n" + example_source(code) + "```\n"
+
+
+def _invalid(example: Invalid) -> str:
+    # As the text report prints it: the column 1-based, for editors.
+    where = f"Reported at `main.py:{example.line}:{example.column + 1}`.\n"
+    return _example(example.source) + "\n" + where
 
 
 def _section(spec: RuleSpec) -> str:
@@ -25,7 +30,7 @@ def _section(spec: RuleSpec) -> str:
         f"{spec.summary} Verdict effect: `{spec.effect.value}`.\n",
         body.strip() + "\n",
         "### Triggers\n",
-        *map(_example, spec.invalid),
+        *map(_invalid, spec.invalid),
         "### Does not trigger\n",
         *map(_example, spec.valid),
     ]

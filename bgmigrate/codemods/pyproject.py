@@ -163,6 +163,11 @@ _LIST_KEYS = {
     "paths": "paths",
 }
 _BOOL_KEYS = {"respect-gitignore": "respect_gitignore", "cache": "cache"}
+_INT_KEYS = {"max-file-size": "max_file_size"}
+
+DEFAULT_MAX_FILE_SIZE = 4_000_000
+MAX_PYPROJECT_BYTES = 10_000_000
+"""A larger ``pyproject.toml`` is refused rather than parsed."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -197,6 +202,8 @@ class CodemodConfig:
     """Skip files that ``.gitignore`` files ignore."""
     cache: bool = True
     """Keep per-file results in ``.bgmigrate_cache/`` keyed by content, version and config."""
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    """Files larger than this many bytes are skipped (and reported), never read."""
 
     def with_overrides(self, **changes: Any) -> CodemodConfig:
         """A copy with the non-``None`` ``changes`` applied (command-line flags win)."""
@@ -204,7 +211,7 @@ class CodemodConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON data, with the TOML key names."""
-        names = {v: k for k, v in {**_LIST_KEYS, **_BOOL_KEYS}.items()}
+        names = {v: k for k, v in {**_LIST_KEYS, **_BOOL_KEYS, **_INT_KEYS}.items()}
         return {
             names[f.name]: list(value) if isinstance(value, tuple) else value
             for f in dataclasses.fields(self)
@@ -218,10 +225,14 @@ class CodemodConfig:
 
 
 def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
-    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS})
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS})
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key in _BOOL_KEYS:
+        if key in _INT_KEYS:
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be a positive integer")
+            values[_INT_KEYS[key]] = value
+        elif key in _BOOL_KEYS:
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be true or false")
             values[_BOOL_KEYS[key]] = value
@@ -229,11 +240,24 @@ def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{source}: [tool.bgmigrate] {key} must be a list of strings")
             values[_LIST_KEYS[key]] = tuple(value)
+            if key == "paths":
+                _check_relative(value, source)
         else:
             raise ConfigError(
                 f"{source}: unknown key {key!r} in [tool.bgmigrate]; valid keys: {', '.join(valid)}"
             )
     return values
+
+
+def _check_relative(paths: list[str], source: str) -> None:
+    """A configured path stays inside the project: a cloned repository's ``pyproject.toml``
+    must not point ``rewrite`` at ``/etc`` or ``../elsewhere``."""
+    for path in paths:
+        if Path(path).is_absolute() or ".." in Path(path).parts:
+            raise ConfigError(
+                f"{source}: [tool.bgmigrate] paths must be relative and inside the project, "
+                f"not {path!r}; give such a path on the command line instead"
+            )
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -251,9 +275,13 @@ def load_config(pyproject: Path | None) -> CodemodConfig:
     if pyproject is None:
         return CodemodConfig()
     try:
+        if pyproject.stat().st_size > MAX_PYPROJECT_BYTES:
+            raise ConfigError(f"{pyproject}: larger than {MAX_PYPROJECT_BYTES:,} bytes; not read")
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{pyproject}: cannot read configuration: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:  # a TOML bomb: nesting deeper than the stack
+        raise ConfigError(f"{pyproject}: cannot read configuration: nested too deeply") from exc
     table = data.get("tool", {}).get("bgmigrate", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.bgmigrate] must be a table")

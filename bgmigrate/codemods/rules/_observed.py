@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bgmigrate.codemods.model import Finding
-from bgmigrate.codemods.rules.base import SiteContext
+from bgmigrate.codemods.rules._base import Invalid, SiteContext
 
 VALID = (
     """
@@ -20,7 +20,8 @@ def create(background_tasks: BackgroundTasks) -> None:
 """,
 )
 INVALID = (
-    """
+    Invalid(
+        """
 from fastapi import BackgroundTasks, FastAPI
 
 app = FastAPI()
@@ -32,6 +33,9 @@ def render_report(report_id: int) -> None:
 def create(background_tasks: BackgroundTasks) -> None:
     background_tasks.add_task(render_report, 7)
 """,
+        line=10,
+        column=4,
+    ),
 )
 EVIDENCE = """{"version": 1, "budget_seconds": 30, "tasks": {
   "main.render_report": {"runs": 40, "over_budget": 3, "failures": {"TimeoutError": 2},

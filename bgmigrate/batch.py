@@ -6,6 +6,8 @@ A :class:`RequestBatch` is the tasks one request adds, not a broker queue (that 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
@@ -16,11 +18,15 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from bgmigrate.backend import Job, TaskBackend
-from bgmigrate.errors import EnqueueError
+from bgmigrate.errors import EnqueueError, UnsupportedOption
 from bgmigrate.http_errors import enqueue_refused
 from bgmigrate.runtime import Runtime, get_runtime
 
 P = ParamSpec("P")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Request header whose value makes a retried request's queued tasks run once (see
+:func:`request_job_key`)."""
 
 
 class RequestBatch:
@@ -31,9 +37,10 @@ class RequestBatch:
     ``add_task`` line.
     """
 
-    def __init__(self, runtime: Runtime | None = None) -> None:
+    def __init__(self, runtime: Runtime | None = None, *, request_key: str | None = None) -> None:
         self._runtime = runtime or get_runtime()
         self._batches: dict[TaskBackend, list[Job]] = {}
+        self._request_key = request_key
 
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         """Add ``func(*args, **kwargs)`` to this request's tasks.
@@ -42,6 +49,8 @@ class RequestBatch:
         this process after the response, exactly as with ``BackgroundTasks``.
         """
         backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
+        if self._request_key is not None and backend.encodes_arguments:
+            job = _keyed(backend, job, request_job_key(self._request_key, len(self), job))
         self._batches.setdefault(backend, []).append(job)
 
     def __len__(self) -> int:
@@ -59,6 +68,26 @@ class RequestBatch:
             await backend.dispatch_request(jobs, background)
 
 
+def request_job_key(request_key: str, index: int, job: Job) -> str:
+    """The idempotency key of the ``index``-th task a request with ``request_key`` adds: the
+    same on every retry of that request, different for every other request and task."""
+    digest = hashlib.sha256(f"{request_key}\n{index}\n{job.task.name}".encode()).hexdigest()
+    return f"request:{digest[:32]}"
+
+
+def _keyed(backend: TaskBackend, job: Job, key: str) -> Job:
+    """``job`` with idempotency key ``key``, unless it has its own or ``backend`` keeps none."""
+    if job.task.options.key is not None or not backend.capabilities.dedup:
+        return job
+    options = dataclasses.replace(job.task.options, key=key)
+    task = dataclasses.replace(job.task, options=options)
+    try:
+        backend.validate_task(task)
+    except UnsupportedOption:  # Celery keeps keys in Redis: none with RabbitMQ and no result store
+        return job
+    return dataclasses.replace(job, task=task)
+
+
 async def get_request_batch(
     background_tasks: BackgroundTasks, request: Request
 ) -> AsyncIterator[RequestBatch]:
@@ -67,9 +96,11 @@ async def get_request_batch(
     Its exit code runs after the handler and before the response is sent (see
     :func:`dispatch_depends`): a broker failure becomes a ``503`` response, never a ``2xx`` for
     tasks that were not enqueued (the details go to the log, not to the client: see
-    :mod:`bgmigrate.http_errors`).
+    :mod:`bgmigrate.http_errors`). With an ``Idempotency-Key`` header, each queued task gets a
+    key derived from it, so that the client's retry of a refused request does not run again
+    the tasks an earlier backend had accepted.
     """
-    batch = RequestBatch()
+    batch = RequestBatch(request_key=request.headers.get(IDEMPOTENCY_HEADER))
     yield batch
     try:
         await batch.dispatch(background_tasks)

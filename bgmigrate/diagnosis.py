@@ -1,7 +1,8 @@
 """The checks behind ``bgmigrate doctor``: is this configuration ready to run?
 
 Each check yields :class:`Check` results (ok, failed with the fix, or skipped because it does
-not apply). Nothing here prints; secrets in URLs never reach a result (see :func:`scrub`).
+not apply or because a check it depends on failed). Nothing here prints; secrets in URLs
+never reach a result (see :func:`scrub`).
 """
 
 from __future__ import annotations
@@ -58,8 +59,13 @@ def failed(title: str, detail: str, fix: str) -> Check:
 
 
 def skipped(title: str, detail: str) -> Check:
-    """A check that does not apply to this configuration."""
+    """A check that does not apply to this configuration, or whose input failed (``detail``
+    says which)."""
     return Check(title, Outcome.SKIPPED, detail)
+
+
+def _failed_titles(checks: Sequence[Check]) -> str:
+    return "; ".join(check.title for check in checks if check.outcome is Outcome.FAILED)
 
 
 # -- installed versions -------------------------------------------------------------------
@@ -203,12 +209,22 @@ def check_tasks(settings: Settings, app_modules: Sequence[str]) -> Iterator[Chec
             yield skipped("task modules", "none set (only workers need them)")
         return
     worker = probe(settings.task_modules)
-    yield from _import_results("task module", settings.task_modules, worker.errors)
-    yield ok("tasks workers will run", ", ".join(sorted(worker.tasks)) or "none")
+    imports = list(_import_results("task module", settings.task_modules, worker.errors))
+    yield from imports
+    broken = _failed_titles(imports)
+    if broken:
+        yield skipped("tasks workers will run", f"needs what failed above: {broken}")
+    else:
+        yield ok("tasks workers will run", ", ".join(sorted(worker.tasks)) or "none")
     if app_modules:
         app = probe(app_modules)
-        yield from _import_results("app module", app_modules, app.errors)
-        yield _coverage(app.tasks, set(worker.tasks))
+        app_imports = list(_import_results("app module", app_modules, app.errors))
+        yield from app_imports
+        broken = _failed_titles([*imports, *app_imports])
+        if broken:
+            yield skipped(COVERAGE, f"needs what failed above: {broken}")
+        else:
+            yield _coverage(app.tasks, set(worker.tasks))
 
 
 def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -> Iterator[Check]:
@@ -231,8 +247,11 @@ def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -
         yield failed(f"{kind}s probe", detail, "fix the error above")
 
 
+COVERAGE = "every queued task is known to the workers"
+
+
 def _coverage(app_tasks: dict[str, str], known: set[str]) -> Check:
-    title = "every queued task is known to the workers"
+    title = COVERAGE
     missing = sorted(
         name for name, backend in app_tasks.items() if backend != "inprocess" and name not in known
     )

@@ -269,7 +269,9 @@ def scan(app: App, corpus: Path = CORPUS) -> tuple[dict[str, Any], float]:
         check=False,
     )
     seconds = time.perf_counter() - started
-    if completed.returncode not in (0, 1):
+    # 2: some file could not be parsed (newer syntax than this Python, e.g. PEP 695 generics
+    # read while following an annotation); the report lists it and the rest is still judged.
+    if completed.returncode not in (0, 1, 2) or not completed.stdout:
         raise SystemExit(f"bgmigrate scan failed on {app.repo}:\n{completed.stderr}")
     report: dict[str, Any] = json.loads(completed.stdout)
     return report, seconds

@@ -300,3 +300,17 @@ def test_fastapi_releases_that_exit_after_the_response_are_refused_at_import(
 def test_the_declared_fastapi_range_is_the_one_the_import_accepts() -> None:
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert f"fastapi{SUPPORTED_FASTAPI}" in project["project"]["dependencies"]
+
+
+def test_an_idempotency_key_header_gives_each_queued_task_the_same_key_on_every_retry() -> None:
+    bgmigrate.configure(routes={f"{__name__}.*record": RECORDING})  # the rest stays in-process
+    with TestClient(make_app()) as client:
+        for header in ("order-1", "order-1", "order-2"):
+            client.post("/order", headers={"Idempotency-Key": header})
+        client.post("/order")
+    keys = [[job.task.options.key for job in batch] for batch in RecordingBackend.batches]
+    first, retry, other, without = keys
+    assert len(first) == len(set(first)) == 4  # one key per queued task of the request
+    assert retry == first
+    assert not set(other) & set(first)
+    assert without == [None] * 4

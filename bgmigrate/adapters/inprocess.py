@@ -290,26 +290,38 @@ class InProcessBackend(TaskBackend):
         return TaskStatus.UNKNOWN if record is None else record.status
 
     def result(self, job_id: str, timeout: float | None) -> Any:
-        """Wait for the job; return its result or re-raise its exception."""
-        record = self._record(job_id)
-        if record is None:
-            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
+        """Wait for the job; return its result or re-raise its exception.
+
+        On a running event loop it refuses to wait (``RuntimeError``): blocking the loop would
+        stop the very task it waits for when that task runs on the same loop.
+        """
+        record = self._known(job_id)
+        if not record.status.finished and _on_event_loop():
+            raise RuntimeError(
+                f"handle.result() called on a running event loop while task {record.name} "
+                f"({job_id}) is unfinished: it would block the loop the task may need; "
+                "use `await handle.aresult()` in async code"
+            )
         with self._changed:
             if not self._changed.wait_for(lambda: record.status.finished, timeout):
                 raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
-        if record.error is not None:
-            raise record.error
-        return record.result
+        return _outcome(record)
 
     async def aresult(self, job_id: str, timeout: float | None) -> Any:
         """Async form of :meth:`result` (polls, so it never blocks the loop)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        record = self._record(job_id)
-        while record is not None and not record.status.finished:
+        record = self._known(job_id)
+        while not record.status.finished:
             if deadline is not None and time.monotonic() >= deadline:
-                break
+                raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
             await asyncio.sleep(0.01)
-        return self.result(job_id, 0)
+        return _outcome(record)
+
+    def _known(self, job_id: str) -> _Record:
+        record = self._record(job_id)
+        if record is None:
+            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
+        return record
 
     # -- shutdown -----------------------------------------------------------------------
 
@@ -343,6 +355,21 @@ class InProcessBackend(TaskBackend):
 def _stats_file(path: Path) -> Path:
     """``path`` with ``{pid}`` replaced: web servers fork several processes from one setting."""
     return Path(str(path).replace("{pid}", str(os.getpid())))
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _outcome(record: _Record) -> Any:
+    """A finished job's result, or its exception raised again."""
+    if record.error is not None:
+        raise record.error
+    return record.result
 
 
 def _describe_args(job: Job) -> str:

@@ -13,7 +13,7 @@ from bgmigrate.diagnosis import Check, Outcome, run_checks
 _MARKS = {
     Outcome.OK: "[green]✓[/green]",
     Outcome.FAILED: "[red]✗[/red]",
-    Outcome.SKIPPED: "[dim]-[/dim]",
+    Outcome.SKIPPED: "[yellow]-[/yellow]",
 }
 
 
@@ -21,7 +21,8 @@ def render(checks: list[Check], console: Console) -> None:
     """Print one line per check, with the fix under each failed one."""
     for check in checks:
         detail = f" [dim]— {escape(check.detail)}[/dim]" if check.detail else ""
-        console.print(f"{_MARKS[check.outcome]} {escape(check.title)}{detail}")
+        status = " [yellow](skipped)[/yellow]" if check.outcome is Outcome.SKIPPED else ""
+        console.print(f"{_MARKS[check.outcome]} {escape(check.title)}{status}{detail}")
         if check.fix:
             console.print(f"    [bold]fix:[/bold] {escape(check.fix)}")
     failures = sum(check.outcome is Outcome.FAILED for check in checks)
@@ -43,7 +44,8 @@ def doctor(
 ) -> None:
     """Check the configuration: settings, backends, broker, task modules, versions.
 
-    Prints a green or red line per check, with the fix under each red one.
+    Prints a green or red line per check, with the fix under each red one; a check that
+    does not apply, or whose input failed, is marked "- ... (skipped)" with the reason.
     URLs are shown with their password replaced by ***.
     Exit codes: 0 all green, 1 a check failed, 2 usage error.
 

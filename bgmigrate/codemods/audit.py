@@ -15,6 +15,7 @@ from bgmigrate.codemods.facts import (
     FileFacts,
     FunctionFacts,
     RawCallSite,
+    TaskRef,
 )
 from bgmigrate.codemods.model import (
     CallSiteReport,
@@ -41,7 +42,8 @@ class AuditedSite:
     report: CallSiteReport
     site: RawCallSite
     task_key: tuple[str, str] | None
-    """``(task file's display path, qualname)`` when the task is defined in the tree."""
+    """``(task file's display path, qualname)`` when the task is defined in the tree and the
+    rewrite may decorate it (never for hand-built sites and run-time choices)."""
 
 
 FunctionKey = tuple[str, str]
@@ -75,6 +77,7 @@ class Auditor:
         self.matched: set[str] = set()
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
+        self._summaries: dict[FunctionKey, tuple[TracedCall, ...]] = {}
         self._routes = {
             (facts.display_path, f.qualname): f.route
             for facts in project.facts.values()
@@ -157,7 +160,10 @@ class Auditor:
     ) -> tuple[TracedCall, ...]:
         """The task's calls, traced into the project; a library callable stands for itself."""
         if found is not None:
-            return tuple(self._traced(*found))
+            key = (found[0].display_path, found[1].qualname)
+            if key not in self._summaries:  # each task is traced once, whatever its sites
+                self._summaries[key] = tuple(self._traced(*found))
+            return self._summaries[key]
         if site.task.target is not None and site.task.kind is CallableKind.FUNCTION:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()
@@ -201,11 +207,38 @@ class Auditor:
             found.extend(f for f in spec.check(ctx) if not self._suppressed(ctx, f))
         return tuple(found)
 
+    def _unresolved(self, ctx: SiteContext) -> str | None:
+        """Why the task cannot be followed although it names something of the scanned tree."""
+        target = ctx.site.task.target
+        if target is None or ctx.task is not None or not self.project.index.in_project(target):
+            return None
+        return f"{ctx.site.task.text} names {target}, which is not a function found in the tree"
+
+    def _candidates(
+        self, facts: FileFacts, site: RawCallSite, ctx: SiteContext
+    ) -> tuple[tuple[Finding, ...], Verdict, str | None]:
+        """Findings, verdict and unresolved reason over every callable the site may run: the
+        most demanding verdict wins, an unresolvable candidate makes the site ``manual``."""
+        findings = self.findings(ctx)
+        decided, unresolved = verdict(site, findings), self._unresolved(ctx)
+        for candidate in site.task.candidates:
+            # Evidence starts at the site as written, whichever candidate it leads to.
+            task = TaskRef(candidate.kind, candidate.target, site.task.text)
+            other = dataclasses.replace(site, task=task)
+            other_ctx, _ = self.context(facts, other)
+            found = self.findings(other_ctx)
+            findings += tuple(f for f in found if f not in findings)
+            decided = max(decided, verdict(other, found), key=_DEMAND.index)
+            unresolved = unresolved or self._unresolved(other_ctx)
+            if candidate.target is None:
+                unresolved = unresolved or f"{candidate.text} is not known statically"
+        return findings, Verdict.MANUAL if unresolved else decided, unresolved
+
     def audit_site(self, facts: FileFacts, site: RawCallSite) -> AuditedSite:
         """Report one call site with its findings and verdict."""
         ctx, key = self.context(facts, site)
         observed_name = self._observed_name(ctx.task_name)
-        findings = self.findings(ctx)
+        findings, decided, unresolved = self._candidates(facts, site, ctx)
         endpoint = self.endpoints((facts.display_path, site.function))
         report = CallSiteReport(
             path=facts.display_path,
@@ -218,7 +251,7 @@ class Auditor:
             task_line=ctx.task.at.line if ctx.task else None,
             task_is_async=ctx.task.is_async if ctx.task else None,
             callable_kind=site.task.kind.value,
-            verdict=verdict(site, findings),
+            verdict=decided,
             findings=findings,
             registered=ctx.task is not None and TASK_DECORATOR in ctx.task.decorators,
             observed=(
@@ -226,8 +259,12 @@ class Auditor:
                 if ctx.observed is not None and observed_name is not None
                 else None
             ),
+            candidates=tuple(c.target or c.text for c in site.task.candidates),
+            unresolved=unresolved,
         )
-        return AuditedSite(report, site, key)
+        # Hand-built sites and run-time choices are left to a human: nothing is decorated.
+        rewritten = not (site.hand_built or site.task.candidates)
+        return AuditedSite(report, site, key if rewritten else None)
 
     def unused(self) -> Iterator[UnusedSuppression]:
         """Suppression comments that silenced nothing (when BGM199 is selected)."""
@@ -238,6 +275,10 @@ class Auditor:
                 unused = tuple(c for c in codes if (facts.display_path, line, c) not in self._used)
                 if unused:
                     yield UnusedSuppression(facts.display_path, line, unused)
+
+
+_DEMAND = (Verdict.KEEP, Verdict.MIGRATE, Verdict.MIGRATE_AFTER_FIX, Verdict.MANUAL)
+"""Verdicts from the least to the most demanding (of a site's run-time candidates)."""
 
 
 def verdict(site: RawCallSite, findings: tuple[Finding, ...]) -> Verdict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-from bgmigrate.codemods.facts import CallableKind, TaskRef
+from bgmigrate.codemods.facts import CallableKind, Candidate, TaskRef
 from bgmigrate.codemods.names import Resolver, dotted
 
 PARTIALS = frozenset({"functools.partial"})
@@ -18,6 +18,10 @@ WRAPPERS = {
     "anyio.to_thread.run_sync": 0,
 }
 EXECUTOR_METHOD = "run_in_executor"
+WRAPPER_NAMES = frozenset({"run_in_executor", "run_in_threadpool", "to_thread", "run_sync"})
+"""Names of the project's own wrappers that take the real task first (``async def
+run_in_executor(func, *args)``): the task is the argument after them."""
+_MAX_CANDIDATES = 8
 
 
 @dataclasses.dataclass
@@ -29,8 +33,8 @@ class Scope:
     class_name: str | None
     nested_defs: dict[str, str]
     """Local ``def`` names -> their qualified names (``outer.<locals>.inner``)."""
-    assignments: dict[str, ast.expr]
-    """Last value assigned to each local name."""
+    assignments: dict[str, list[ast.expr]]
+    """Every value assigned to each local name, in order."""
     instances: dict[str, str]
     """Local names known to hold an instance of a class -> the class's qualified name."""
 
@@ -41,6 +45,8 @@ def wrapped_task(resolver: Resolver, args: list[ast.expr]) -> int:
     qual = resolver.qualify(first)
     if qual in WRAPPERS and len(args) > 1:
         return 1 + WRAPPERS[qual]
+    if isinstance(first, ast.Name) and first.id in WRAPPER_NAMES and len(args) > 1:
+        return 1
     if isinstance(first, ast.Attribute) and first.attr == EXECUTOR_METHOD and len(args) > 2:
         return 2
     return 0
@@ -58,7 +64,47 @@ def classify(resolver: Resolver, scope: Scope, node: ast.expr, depth: int = 0) -
         return _name(resolver, scope, node, text, depth)
     if isinstance(node, ast.Attribute):
         return _attribute(resolver, scope, node, text)
+    choices = _choices(scope, node)
+    if choices and depth < 3:
+        return _chosen(resolver, scope, choices, text, depth)
     return TaskRef(CallableKind.DYNAMIC, None, text)
+
+
+def _choices(scope: Scope, node: ast.expr) -> list[ast.expr]:
+    """The callables a run-time choice can give: both branches of ``a if c else b``, every
+    value of a dict literal looked up by key (``handlers[kind]``, ``handlers.get(kind)``)."""
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.orelse]
+    table: ast.expr | None = None
+    if isinstance(node, ast.Subscript):
+        table = node.value
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+    ):
+        table = node.func.value
+    if isinstance(table, ast.Name) and len(scope.assignments.get(table.id, [])) == 1:
+        table = scope.assignments[table.id][0]
+    if isinstance(table, ast.Dict):
+        return list(table.values)[:_MAX_CANDIDATES]
+    return []
+
+
+def _chosen(
+    resolver: Resolver, scope: Scope, choices: list[ast.expr], text: str, depth: int
+) -> TaskRef:
+    """A task chosen at run time among ``choices``: the first stands for the site, every one
+    is listed (a choice that is itself a choice is flattened)."""
+    refs = [classify(resolver, scope, choice, depth + 1) for choice in choices]
+    flat: list[Candidate] = []
+    for ref in refs:
+        flat.extend(ref.candidates or (Candidate(ref.kind, ref.target, ref.text),))
+    unique = list(dict.fromkeys(flat))
+    first = unique[0]
+    if len(unique) == 1:
+        return TaskRef(first.kind, first.target, text)
+    return TaskRef(first.kind, first.target, text, candidates=tuple(unique))
 
 
 def _lambda(resolver: Resolver, node: ast.Lambda, text: str) -> TaskRef:
@@ -74,9 +120,11 @@ def _name(resolver: Resolver, scope: Scope, node: ast.Name, text: str, depth: in
         return TaskRef(
             CallableKind.NESTED, _qualify_local(resolver, scope.nested_defs[node.id]), text
         )
-    value = scope.assignments.get(node.id)
-    if value is not None and depth < 3:
-        inner = classify(resolver, scope, value, depth + 1)
+    values = scope.assignments.get(node.id, [])
+    if len(values) > 1 and depth < 3:
+        return _chosen(resolver, scope, values[-_MAX_CANDIDATES:], text, depth)
+    if values and depth < 3:
+        inner = classify(resolver, scope, values[0], depth + 1)
         return dataclasses.replace(inner, text=text)
     qual = resolver.qualify(node)
     if node.id in resolver.imports or node.id in resolver.definitions:
@@ -97,7 +145,12 @@ def _attribute(resolver: Resolver, scope: Scope, node: ast.Attribute, text: str)
         return TaskRef(CallableKind.BOUND_METHOD, f"{owner}.{node.attr}", text)
     if base is not None and base in scope.instances:
         return TaskRef(CallableKind.BOUND_METHOD, f"{scope.instances[base]}.{node.attr}", text)
-    head = (base or "").partition(".")[0]
+    head, _, rest = (base or "").partition(".")
+    if head in scope.instances:
+        # ``container.ask_service.ask`` with ``container: Container``: the project pass follows
+        # the class attributes' annotations.
+        target = f"{scope.instances[head]}.{rest}.{node.attr}"
+        return TaskRef(CallableKind.BOUND_METHOD, target, text)
     if head and (head in resolver.imports or head in resolver.definitions):
         return TaskRef(CallableKind.FUNCTION, resolver.qualify(node), text)
     return TaskRef(CallableKind.BOUND_METHOD, None, text)

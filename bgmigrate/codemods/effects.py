@@ -88,6 +88,12 @@ def instances(resolver: Resolver, nodes: Iterable[ast.AST]) -> dict[str, str]:
     return found
 
 
+def classes(found: Mapping[str, str]) -> dict[str, str]:
+    """The entries of ``instances`` whose constructor is a class (its name is capitalised:
+    ``SyncService()``, not ``get_service()``)."""
+    return {name: ctor for name, ctor in found.items() if ctor.rpartition(".")[2][:1].isupper()}
+
+
 def body_calls(
     resolver: Resolver, nodes: Nodes, module_instances: Mapping[str, str]
 ) -> tuple[Call, ...]:

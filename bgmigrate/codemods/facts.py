@@ -61,6 +61,18 @@ class Argument:
     """What request-scoped object it is (``Request``, ``db session``...) or ``None``."""
     mutated_at: Location | None = None
     """Where the same variable is changed after the ``add_task`` call, if anywhere."""
+    alias: str | None = None
+    """Qualified name of the annotation alias of the parameter the argument comes from
+    (``app.db.DbSession``), when it is declared elsewhere: the project pass reads it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One of the callables a task chosen at run time may be."""
+
+    kind: CallableKind
+    target: str | None
+    text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +86,9 @@ class TaskRef:
     """Source text of the callable expression."""
     lambda_calls: tuple[str, ...] = ()
     """Resolved names of calls a lambda returns without awaiting (coroutine check)."""
+    candidates: tuple[Candidate, ...] = ()
+    """The callables chosen between at run time (``f = a if c else b``, if/else assignments,
+    dict lookups), each analysed; empty when there is one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +100,11 @@ class RawCallSite:
     """Qualified name (in this module) of the function containing the call."""
     task: TaskRef
     arguments: tuple[Argument, ...]
+    receiver: Argument | None = None
+    """The object of a bound-method task, when it is request-scoped (it travels as ``self``)."""
+    hand_built: bool = False
+    """On a ``BackgroundTasks()`` built by hand and attached to a response, or a single
+    ``BackgroundTask(func, ...)``: audited, never rewritten."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,3 +217,10 @@ class FileFacts:
     """Names bound at module level (imports included): the rewrite must not shadow them."""
     suppressions: tuple[tuple[int, tuple[str, ...]], ...] = ()
     """Line -> rule codes of ``# bgmigrate: ignore[...]`` comments."""
+    scoped_aliases: tuple[tuple[str, str], ...] = ()
+    """Module-level annotation aliases of request-scoped objects (``DbSession =
+    Annotated[Session, Depends(get_db)]``) -> what they are."""
+    instances: tuple[tuple[str, str], ...] = ()
+    """Names that hold an instance of a class -> the class's qualified name: module-level
+    names (``sync_service = SyncService()``, ``app: ForgeApp``) and annotated class attributes
+    (``ForgeApp.AGENT_FUNCTION``)."""

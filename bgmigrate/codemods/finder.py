@@ -18,10 +18,11 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from bgmigrate.codemods.effects import instances
+from bgmigrate.codemods.effects import classes, instances
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
-from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted
+from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
+from bgmigrate.codemods.request_scope import module_aliases
 from bgmigrate.codemods.routes import registered_routes, route_of, router_prefixes
 
 _SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
@@ -91,6 +92,7 @@ class ModuleAnalysis:
         self.hinted_attrs = hints.bg_attrs
         self.module_vars = self._module_vars()
         self.module_instances = instances(self.resolver, self.tree.body)
+        self.scoped_aliases = module_aliases(self.resolver, self.tree.body)
         self._module_aliases()
 
     def _module_aliases(self) -> None:
@@ -252,9 +254,50 @@ class ModuleAnalysis:
         local = {f"{prefix}{cls}.{a}" for cls, attrs in self.class_attrs.items() for a in attrs}
         return frozenset(local) | self.hinted_attrs
 
+    def held_instances(self) -> dict[str, str]:
+        """Names known to hold an instance of a class -> the class's qualified name: annotated
+        module-level names and class attributes (``app: ForgeApp``, ``ForgeApp.agent:
+        AgentFunction``), then module-level constructor calls (``sync_service =
+        SyncService()``), which win."""
+        found: dict[str, str] = {}
+        for prefix, body in [("", self.tree.body)] + [
+            (f"{c.name}.", c.body) for c in self.tree.body if isinstance(c, ast.ClassDef)
+        ]:
+            for stmt in _top_statements(body):
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                    cls = _class_of(self.resolver, stmt.annotation)
+                    if cls is not None:
+                        found[prefix + stmt.target.id] = cls
+        return found | classes(self.module_instances)
+
     def exports(self) -> tuple[str, ...]:
         """Module-level names that mean BackgroundTasks (for re-export resolution)."""
         return tuple(sorted(a for a in self.reader.aliases if "." not in a))
+
+
+def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements of ``body``, entering ``if``/``try`` blocks (``if TYPE_CHECKING:``)."""
+    for stmt in body:
+        if isinstance(stmt, ast.If | ast.Try):
+            for block in (stmt.body, stmt.orelse, *(getattr(stmt, "finalbody", []),)):
+                yield from _top_statements(block)
+        else:
+            yield stmt
+
+
+def _class_of(resolver: Resolver, annotation: ast.expr) -> str | None:
+    """The class an annotation names (``Service``, ``Service | None``, ``"Service"``)."""
+    inner = string_annotation(annotation)
+    if inner is not None:
+        return _class_of(resolver, inner)
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _class_of(resolver, annotation.left) or _class_of(resolver, annotation.right)
+    if isinstance(annotation, ast.Subscript) and resolver.is_typing(annotation.value, "Optional"):
+        return _class_of(resolver, annotation.slice)
+    name = dotted(annotation)
+    if name is None or not name.rpartition(".")[2][:1].isupper():
+        return None
+    return resolver.qualify_dotted(name)
 
 
 def parse_quietly(source: bytes, path: str) -> ast.Module:
@@ -307,6 +350,8 @@ def _analyze_tree(
         dependencies=analysis.dependencies(),
         bound_names=tuple(sorted(analysis.resolver.definitions | set(analysis.resolver.imports))),
         suppressions=suppressions(text),
+        scoped_aliases=tuple(sorted(analysis.scoped_aliases.items())),
+        instances=tuple(sorted(analysis.held_instances().items())),
     )
 
 

@@ -12,6 +12,7 @@ from bgmigrate.codemods.effects import (
     Nodes,
     body_calls,
     body_loops,
+    classes,
     location,
     mutation_after,
     own_nodes,
@@ -30,7 +31,12 @@ from bgmigrate.codemods.facts import (
     TaskRef,
 )
 from bgmigrate.codemods.names import SINGLE_TASK, AnnotationReader, Resolver, dotted, matches
-from bgmigrate.codemods.request_scope import argument_kind, scoped_locals, scoped_params
+from bgmigrate.codemods.request_scope import (
+    argument_kind,
+    imported_annotations,
+    scoped_locals,
+    scoped_params,
+)
 
 _CONSTRUCTED = (
     "BackgroundTasks() built by hand: its tasks run only if it is attached to a response; "
@@ -40,7 +46,10 @@ _RESPONSE = (
     "BackgroundTasks attached to a response with background=: the rewrite cannot move it; "
     "review it by hand"
 )
-_SINGLE = "a single BackgroundTask({}) runs in-process after the response; review it by hand"
+_UNATTACHED = (
+    "BackgroundTasks() built by hand and never attached to a response (background=): "
+    "the tasks added to it never run"
+)
 
 
 @dataclasses.dataclass
@@ -82,6 +91,10 @@ class ModuleView(Protocol):
     def module_instances(self) -> dict[str, str]:
         """Module-level names bound to a constructor's result -> the constructor."""
 
+    @property
+    def scoped_aliases(self) -> dict[str, str]:
+        """This module's aliases of request-scoped annotations -> what they mean."""
+
     def qualified_attrs(self) -> frozenset[str]:
         """``module.Class.attr`` for every class attribute known to hold the object."""
 
@@ -108,9 +121,14 @@ class FunctionScan:
         self.held_attrs = analysis.qualified_attrs()
         self.bg: set[str] = set(outer)
         self.constructed: set[str] = set()
-        self.scope = Scope(qualname, class_name, {}, {}, {})
+        self.built_at: dict[int, str] = {}
+        """``id`` of each ``BackgroundTasks()`` call bound to a name -> the name."""
+        self.attached: set[str] = set()
+        """Hand-built objects handed to a response (``background=``, returned, raised)."""
+        self.scope = Scope(qualname, class_name, {}, {}, classes(analysis.module_instances))
         self.result = ScanResult(location(node) if node else Location(1, 0))
         self._scoped: dict[str, str] | None = None
+        self._imported: dict[str, str] = {}
 
     def run(self, params: tuple[Param, ...]) -> ScanResult:
         """Scan the function body given its parameters."""
@@ -121,7 +139,18 @@ class FunctionScan:
         self._bind_locals()
         self._visit()
         module_vars = self.analysis.module_vars
-        self.result.calls = body_calls(self.resolver, self.nodes, self.analysis.module_instances)
+        # Methods are named by their class: ``self.x()`` in ``Service`` is ``mod.Service.x``,
+        # ``client.get()`` with ``client: Client`` is ``Client.get``.
+        owners = {**self.analysis.module_instances, **self.scope.instances}
+        if self.scope.class_name:
+            owners["self"] = owners["cls"] = self._local(self.scope.class_name)
+        calls = body_calls(self.resolver, self.nodes, owners)
+        # A call of a function defined in this body names it fully, so the audit follows it.
+        nested = self.scope.nested_defs
+        self.result.calls = tuple(
+            dataclasses.replace(c, name=self._local(nested[c.name])) if c.name in nested else c
+            for c in calls
+        )
         self.result.loops = body_loops(self.resolver, self.nodes)
         self.result.state_writes = state_writes(self.nodes, module_vars, {p.name for p in params})
         self.result.bg_names = frozenset(self.bg)
@@ -169,13 +198,22 @@ class FunctionScan:
             return
         if not isinstance(target, ast.Name):
             return
-        self.scope.assignments[target.id] = value
+        values = self.scope.assignments.setdefault(target.id, [])
+        if value not in values:  # ``_bind_locals`` passes twice; nodes compare by identity
+            values.append(value)
         if self._holds_bg(value):
             self.bg.add(target.id)
         elif self._constructs(value):
             self.constructed.add(target.id)
+            self.built_at[id(value)] = target.id
         elif isinstance(value, ast.Call):
             self._instance(target.id, value.func)
+        elif isinstance(value, ast.Attribute):
+            # ``service = container.instructions_service``: the attribute of a known instance
+            # (the project pass follows the class attribute's annotation).
+            head, _, rest = (dotted(value) or "").partition(".")
+            if head in self.scope.instances and rest:
+                self.scope.instances[target.id] = f"{self.scope.instances[head]}.{rest}"
 
     def _constructs(self, value: ast.expr) -> bool:
         return isinstance(value, ast.Call) and self.analysis.reader.is_bg_name(value.func)
@@ -199,38 +237,64 @@ class FunctionScan:
         return cls is not None and matches(f"{cls}.{node.attr}", self.held_attrs)
 
     def _visit(self) -> None:
+        if self.constructed:  # rare: most bodies build no BackgroundTasks() of their own
+            self.attached = {
+                name for node, _, _ in self.nodes if (name := self._handed_on(node)) is not None
+            }
         for node, _, parent in self.nodes:
             if isinstance(node, ast.Call):
                 self._call(node, parent)
 
+    def _handed_on(self, node: ast.AST) -> str | None:
+        """The hand-built object ``node`` attaches to a response: ``background=tasks``,
+        ``response.background = tasks``, ``return tasks``."""
+        to_response = isinstance(node, ast.keyword) and node.arg == "background"
+        to_attribute = isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == "background" for t in node.targets
+        )
+        returned = isinstance(node, ast.Return)
+        value = getattr(node, "value", None) if to_response or to_attribute or returned else None
+        if isinstance(value, ast.Name) and value.id in self.constructed:
+            return value.id
+        return None
+
     def _call(self, node: ast.Call, parent: ast.AST | None) -> None:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "add_task":
-            if self._is_receiver(func.value) and _task_arguments(node):
-                self.result.call_sites.append(self._call_site(node))
+            hand_built = isinstance(func.value, ast.Name) and func.value.id in self.attached
+            if (hand_built or self._is_receiver(func.value)) and _task_arguments(node):
+                self.result.call_sites.append(self._call_site(node, hand_built))
             return
         if self._constructs(node):
-            in_response = isinstance(parent, ast.keyword) and parent.arg == "background"
-            kind = "response_background" if in_response else "constructed"
-            message = _RESPONSE if in_response else _CONSTRUCTED
-            self.result.other_uses.append(OtherUse(kind, location(node), message))
+            self._constructed(node, parent)
             return
-        if self.resolver.qualify(func) in SINGLE_TASK:
-            text = ast.unparse(node.args[0]) if node.args else ""
-            self.result.other_uses.append(OtherUse("single", location(node), _SINGLE.format(text)))
+        if self.resolver.qualify(func) in SINGLE_TASK and (node.args or node.keywords):
+            # ``BackgroundTask(func, *args, **kwargs)``: one task, audited like add_task.
+            self.result.call_sites.append(self._call_site(node, hand_built=True))
         self._keywords(node)
         self._passes(node)
+
+    def _constructed(self, node: ast.Call, parent: ast.AST | None) -> None:
+        """A ``BackgroundTasks()`` built by hand: its ``add_task`` calls are the call sites
+        when it reaches a response; built and never attached, its tasks never run."""
+        name = self.built_at.get(id(node))
+        if name in self.attached:
+            return
+        if name is not None:
+            self.result.other_uses.append(OtherUse("unattached", location(node), _UNATTACHED))
+            return
+        in_response = isinstance(parent, ast.keyword) and parent.arg == "background"
+        kind = "response_background" if in_response else "constructed"
+        message = _RESPONSE if in_response else _CONSTRUCTED
+        self.result.other_uses.append(OtherUse(kind, location(node), message))
 
     def _keywords(self, node: ast.Call) -> None:
         for keyword in node.keywords:
             value = keyword.value
             if keyword.arg != "background":
                 continue
-            held = self._is_receiver(value) or (
-                isinstance(value, ast.Name) and value.id in self.constructed
-            )
-            if held:
-                self.result.attached = self.result.attached or self._is_receiver(value)
+            if self._is_receiver(value):
+                self.result.attached = True
                 self.result.other_uses.append(
                     OtherUse("response_background", location(value), _RESPONSE)
                 )
@@ -262,7 +326,7 @@ class FunctionScan:
         module = self.analysis.module
         return f"{module}.{qualname}" if module else qualname
 
-    def _call_site(self, node: ast.Call) -> RawCallSite:
+    def _call_site(self, node: ast.Call, hand_built: bool = False) -> RawCallSite:
         given = _task_arguments(node)
         index = wrapped_task(self.resolver, given)
         first = given[index]
@@ -275,18 +339,39 @@ class FunctionScan:
         keywords = [k.value for k in node.keywords if k.arg != "func" or node.args]
         rest = [*given[index + 1 :], *keywords]
         arguments = tuple(self._argument(node, arg) for arg in rest)
-        return RawCallSite(location(node), self.qualname, task, arguments)
+        receiver = self._receiver(first) if task.kind is CallableKind.BOUND_METHOD else None
+        return RawCallSite(location(node), self.qualname, task, arguments, receiver, hand_built)
+
+    def _receiver(self, func: ast.expr) -> Argument | None:
+        """The object of a bound-method task, when it is request-scoped."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        kind = argument_kind(func.value, self.scoped())
+        if kind is None:
+            return None
+        return Argument(ast.unparse(func.value), location(func.value), kind)
+
+    def scoped(self) -> dict[str, str]:
+        """Request-scoped names of the function (parameters and locals), computed once."""
+        if self._scoped is None:
+            if self.node is None:  # module level: nothing belongs to a request
+                self._scoped = {}
+                return self._scoped
+            aliases = self.analysis.scoped_aliases
+            params = scoped_params(self.resolver, self.node.args, aliases)
+            self._scoped = scoped_locals(self.resolver, self.body, params)
+            self._imported = imported_annotations(self.resolver, self.node.args)
+        return self._scoped
 
     def _argument(self, call: ast.Call, arg: ast.expr) -> Argument:
-        if self._scoped is None:
-            assert self.node is not None
-            params = scoped_params(self.resolver, self.node.args)
-            self._scoped = scoped_locals(self.resolver, self.body, params)
+        scoped = self.scoped()
         name = arg.value if isinstance(arg, ast.Starred) else arg
-        mutated = None
+        mutated, alias = None, None
         if isinstance(name, ast.Name):
             mutated = mutation_after(self.nodes, name.id, call.end_lineno or call.lineno)
-        return Argument(ast.unparse(arg), location(arg), argument_kind(arg, self._scoped), mutated)
+            alias = self._imported.get(name.id)
+        kind = argument_kind(arg, scoped)
+        return Argument(ast.unparse(arg), location(arg), kind, mutated, alias if not kind else None)
 
 
 def _task_arguments(node: ast.Call) -> list[ast.expr]:

@@ -8,12 +8,17 @@ repository root): lookups fall back to a unique suffix match.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
 
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts
 
 _MAX_HOPS = 4
 Found = tuple[FileFacts, FunctionFacts]
+T = TypeVar("T")
+Pick = Callable[[FileFacts, str], T | None]
+"""What a lookup looks for in one module: ``(facts, name in the module)`` -> result or ``None``."""
 
 
 def _suffixes(name: str) -> list[str]:
@@ -70,17 +75,27 @@ class FunctionIndex:
         self.facts[facts.display_path] = facts
 
     def resolve(self, qualified: str) -> Found | None:
-        """The definition ``qualified`` names, following ``from x import y`` re-exports, among
-        the files analysed so far."""
-        found = self._lookup(qualified)
+        """The definition ``qualified`` names, following ``from x import y`` re-exports and
+        module-level instances (``sync_service.run`` -> ``SyncService.run``), among the files
+        analysed so far."""
+        found = self._lookup(qualified, _function)
         return None if isinstance(found, SourceFile) else found
 
     def unread(self, qualified: str) -> SourceFile | None:
         """The discovered but not analysed file the lookup of ``qualified`` stops at."""
-        found = self._lookup(qualified)
+        found = self._lookup(qualified, _function)
         return found if isinstance(found, SourceFile) else None
 
-    def _lookup(self, qualified: str) -> Found | SourceFile | None:
+    def scoped_alias(self, qualified: str) -> str | None:
+        """What request-scoped object the annotation alias ``qualified`` means, if it is one."""
+        found = self._lookup(qualified, lambda facts, rest: dict(facts.scoped_aliases).get(rest))
+        return found if isinstance(found, str) else None
+
+    def in_project(self, qualified: str) -> bool:
+        """Whether ``qualified`` names something in a module of the scanned tree."""
+        return self.modules.split(qualified) is not None
+
+    def _lookup(self, qualified: str, pick: Pick[T]) -> T | SourceFile | None:
         for _ in range(_MAX_HOPS):
             split = self.modules.split(qualified)
             if split is None:
@@ -89,15 +104,36 @@ class FunctionIndex:
             facts = self.facts.get(source.display_path)
             if facts is None:
                 return source
-            function = next((f for f in facts.functions if f.qualname == rest), None)
-            if function is None:
-                init = f"{rest}.__init__"
-                function = next((f for f in facts.functions if f.qualname == init), None)
-            if function is not None:
-                return facts, function
-            head, _, tail = rest.partition(".")
-            imported = dict(facts.imports).get(head)
-            if imported is None:
+            picked = pick(facts, rest)
+            if picked is not None:
+                return picked
+            hop = _hop(facts, rest)
+            if hop is None:
                 return None
-            qualified = f"{imported}.{tail}" if tail else imported
+            qualified = hop
         return None
+
+
+def _hop(facts: FileFacts, rest: str) -> str | None:
+    """Where ``rest`` (a name in ``facts``' module) leads: through an import, or through a
+    name or class attribute holding an instance (the longest such prefix)."""
+    head, _, tail = rest.partition(".")
+    imported = dict(facts.imports).get(head)
+    if imported is not None:
+        return f"{imported}.{tail}" if tail else imported
+    held = dict(facts.instances)
+    parts = rest.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        cls = held.get(".".join(parts[:cut]))
+        if cls is not None:
+            return ".".join([cls, *parts[cut:]])
+    return None
+
+
+def _function(facts: FileFacts, rest: str) -> Found | None:
+    """The function (or the class's ``__init__``) named ``rest`` in ``facts``."""
+    function = next((f for f in facts.functions if f.qualname == rest), None)
+    if function is None:
+        init = f"{rest}.__init__"
+        function = next((f for f in facts.functions if f.qualname == init), None)
+    return (facts, function) if function is not None else None

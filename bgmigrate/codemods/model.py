@@ -112,6 +112,12 @@ class CallSiteReport:
     """The task already carries ``@task`` (it is migrated, whatever the verdict says)."""
     observed: Observed | None = None
     """Runtime figures of the task (``--evidence``), when there are any."""
+    candidates: tuple[str, ...] = ()
+    """The callables a task chosen at run time may be (each was audited; the verdict is the
+    most demanding), empty for a single callable."""
+    unresolved: str | None = None
+    """Why the task (or a candidate) could not be followed, when the verdict is ``manual``
+    for that reason."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (``call_site`` in the report's schema, ``SCHEMA_URL``)."""

@@ -1,10 +1,13 @@
-"""The project pass, in three stages (``build``):
+"""The project pass, in four stages (``build``):
 
 1. probe: byte-test every file and analyse the candidates, in parallel;
 2. settle: spread what one file says about another (re-exports, helpers that receive the
    object) until nothing changes;
 3. follow: read the modules the audit looks into that the byte test skipped (a task defined
-   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read.
+   in a file that never mentions BackgroundTasks), so the audit and the rewrite only read;
+4. settle the call sites (after caching, which keeps each file's own facts): arguments whose
+   annotation is a request-scoped alias declared in another module, tasks that are methods of
+   another module's instance.
 
 Memory stays flat in the number of files: file contents are read, tested and dropped; only the
 facts of candidate files are kept.
@@ -22,7 +25,7 @@ from typing import Any, TypeVar
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
-from bgmigrate.codemods.facts import FileFacts, Hints
+from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
 from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
@@ -31,8 +34,9 @@ from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
 MARKERS = (b"ackground", b"add_task")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
-TRACE_DEPTH = 3
-"""How many calls deep the audit follows a task into the project's own functions."""
+TRACE_DEPTH = 8
+"""How many calls deep the audit follows a task into the project's own functions (each
+function is read and summarised once, so depth costs only the functions it reaches)."""
 Progress = Callable[[int], None]
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -124,11 +128,40 @@ class Project:
         self.follow(d for f in analysed for function in f.functions for d in function.depends)
         sites = [site for f in analysed for site in f.call_sites]
         self.follow(name for site in sites for name in site.task.lambda_calls)
-        frontier = {site.task.target for site in sites if site.task.target}
+        self.follow(a.alias for site in sites for a in site.arguments if a.alias)
+        frontier = {t for site in sites for t in targets(site.task) if t}
+        seen: set[str] = set()
         for _ in range(TRACE_DEPTH):
             self.follow(sorted(frontier))
+            seen |= frontier
             found = [self.resolve(name) for name in frontier]
-            frontier = {call.name for f in found if f is not None for call in f[1].calls}
+            frontier = {call.name for f in found if f is not None for call in f[1].calls} - seen
+
+    def settle_sites(self) -> None:
+        """Stage 4 (after caching, which keeps each file's own facts): give the call sites what
+        only the whole project tells."""
+        for facts in list(self.facts.values()):
+            if facts.call_sites:
+                self.index.add(dataclasses.replace(facts, call_sites=self._settled(facts)))
+
+    def _settled(self, facts: FileFacts) -> tuple[RawCallSite, ...]:
+        """``facts``' call sites with what only the whole project tells: arguments annotated
+        with a request-scoped alias declared in another module, and tasks that are methods of
+        another module's instance (``sync_service.run``)."""
+        settled = []
+        for site in facts.call_sites:
+            arguments = tuple(
+                dataclasses.replace(a, request_scoped=kind)
+                if a.alias and (kind := self.index.scoped_alias(a.alias))
+                else a
+                for a in site.arguments
+            )
+            task = site.task
+            found = self.resolve(task.target) if task.target else None
+            if task.kind is CallableKind.FUNCTION and found is not None and found[1].is_method:
+                task = dataclasses.replace(task, kind=CallableKind.BOUND_METHOD)
+            settled.append(dataclasses.replace(site, arguments=arguments, task=task))
+        return tuple(settled)
 
     def _global_hints(self) -> Hints:
         names = {
@@ -275,7 +308,13 @@ def build(
         fresh = {k: cache.Entry(project.facts[p], project.hints[p]) for p, k in keys.items()}
         if fresh != entries:
             cache.save(cache_path, fresh)
+    project.settle_sites()
     return project
+
+
+def targets(task: TaskRef) -> tuple[str | None, ...]:
+    """The functions a task may run: each run-time candidate, or its one target."""
+    return tuple(c.target for c in task.candidates) or (task.target,)
 
 
 def default_jobs() -> int:

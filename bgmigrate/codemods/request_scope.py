@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 
 from bgmigrate.codemods.effects import bindings
 from bgmigrate.codemods.names import Resolver, dotted
 
 _SESSION = "the request's DB session"
+_BUILT = "an object built with the request's DB session"
 # Annotation class names (last dotted part) of request-scoped parameters -> description.
 SCOPED_TYPES = {
     "Request": "the Request",
@@ -31,16 +33,52 @@ _SESSION_WORDS = ("db", "session")
 _SCOPED_ATTRIBUTES = frozenset({"file", "state", "scope", "stream", "app"})
 
 
-def _annotation_kind(resolver: Resolver, node: ast.expr | None) -> str | None:
+def annotation_kind(
+    resolver: Resolver, node: ast.expr | None, aliases: Mapping[str, str] | None = None
+) -> str | None:
+    """What request-scoped object an annotation means (``Session``, ``Annotated[Session,
+    Depends(get_db)]``, a module-level alias of one in ``aliases``), if it means one."""
     if node is None:
         return None
     if isinstance(node, ast.Subscript):
         elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        return _annotation_kind(resolver, elts[0]) or _depends_kind(resolver, elts[1:])
+        return annotation_kind(resolver, elts[0], aliases) or _depends_kind(resolver, elts[1:])
     if isinstance(node, ast.BinOp):
-        return _annotation_kind(resolver, node.left) or _annotation_kind(resolver, node.right)
+        return annotation_kind(resolver, node.left, aliases) or annotation_kind(
+            resolver, node.right, aliases
+        )
     name = dotted(node)
-    return SCOPED_TYPES.get(name.rpartition(".")[2]) if name else None
+    if name is None:
+        return None
+    return (aliases or {}).get(name) or SCOPED_TYPES.get(name.rpartition(".")[2])
+
+
+def module_aliases(resolver: Resolver, body: list[ast.stmt]) -> dict[str, str]:
+    """Module-level aliases of request-scoped annotations (``DbSession = Annotated[Session,
+    Depends(get_db)]``) -> what they mean."""
+    found: dict[str, str] = {}
+    for stmt in body:
+        target, value = None, None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target, value = stmt.targets[0], stmt.value
+        elif isinstance(stmt, ast.AnnAssign):
+            target, value = stmt.target, stmt.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Subscript):
+            kind = annotation_kind(resolver, value, found)
+            if kind is not None:
+                found[target.id] = kind
+    return found
+
+
+def imported_annotations(resolver: Resolver, args: ast.arguments) -> dict[str, str]:
+    """Parameters annotated with an imported name -> its qualified name (an alias declared in
+    another module is looked up by the project pass)."""
+    found: dict[str, str] = {}
+    for param in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+        name = dotted(param.annotation) if param.annotation is not None else None
+        if name is not None and name.partition(".")[0] in resolver.imports:
+            found[param.arg] = resolver.qualify_dotted(name)
+    return found
 
 
 def _depends_kind(resolver: Resolver, nodes: list[ast.expr]) -> str | None:
@@ -52,15 +90,18 @@ def _depends_kind(resolver: Resolver, nodes: list[ast.expr]) -> str | None:
     return None
 
 
-def scoped_params(resolver: Resolver, args: ast.arguments) -> dict[str, str]:
-    """Parameters that hold request-scoped objects -> what they are."""
+def scoped_params(
+    resolver: Resolver, args: ast.arguments, aliases: Mapping[str, str]
+) -> dict[str, str]:
+    """Parameters that hold request-scoped objects -> what they are (``aliases``: this
+    module's aliases of request-scoped annotations)."""
     params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
     defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
     defaults[len(defaults) - len(args.defaults) :] = args.defaults
     defaults += args.kw_defaults
     scoped: dict[str, str] = {}
     for param, default in zip(params, defaults, strict=True):
-        kind = _annotation_kind(resolver, param.annotation)
+        kind = annotation_kind(resolver, param.annotation, aliases)
         if kind is None and default is not None:
             kind = _depends_kind(resolver, [default])
         if kind is not None:
@@ -90,9 +131,16 @@ def value_kind(resolver: Resolver, value: ast.expr, scoped: dict[str, str]) -> s
         if qual.startswith("tempfile."):
             return "a temporary file on the web host"
     root = _chain_root(value)
-    is_call = isinstance(inner, ast.Call)
-    if is_call and isinstance(root, ast.Name) and scoped.get(root.id) == _SESSION:
+    if not isinstance(inner, ast.Call):
+        return None
+    if isinstance(root, ast.Name) and scoped.get(root.id) == _SESSION:
         return "an ORM object loaded with the request's session"
+    given = [*inner.args, *(k.value for k in inner.keywords)]
+    if any(isinstance(a, ast.Name) and scoped.get(a.id) == _SESSION for a in given):
+        # A helper or a constructor handed the session: ``user, profile = load(db, id)``,
+        # ``service = Service(db)``.
+        built = (dotted(inner.func) or "").rpartition(".")[2][:1].isupper()
+        return _BUILT if built else "an ORM object loaded with the request's session"
     return None
 
 
@@ -107,8 +155,10 @@ def scoped_locals(
             found[written] = "a file written on the web host by this request"
         for target, value in bindings(node):
             kind = value_kind(resolver, value, found)
-            if isinstance(target, ast.Name) and kind is not None:
-                found[target.id] = kind
+            if kind is None:
+                continue
+            names = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+            found.update((n.id, kind) for n in names if isinstance(n, ast.Name))
     return found
 
 
@@ -133,8 +183,12 @@ def argument_kind(node: ast.expr, scoped: dict[str, str]) -> str | None:
         node = node.value
     if isinstance(node, ast.Name):
         return scoped.get(node.id)
-    if isinstance(node, ast.Attribute) and node.attr in _SCOPED_ATTRIBUTES:
-        base = node.value
-        if isinstance(base, ast.Name) and base.id in scoped:
-            return f"{node.attr} of {scoped[base.id]}"
-    return None
+    attrs: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    if not (isinstance(node, ast.Name) and node.id in scoped):
+        return None
+    # ``request.app.state.db``: the first attribute reached that belongs to the request.
+    held = [a for a in reversed(attrs) if a in _SCOPED_ATTRIBUTES]
+    return f"{'.'.join(reversed(attrs))} of {scoped[node.id]}" if held else None

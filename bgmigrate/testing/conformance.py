@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +36,7 @@ from fastapi.testclient import TestClient
 import bgmigrate
 from bgmigrate.backend import Job, TaskHandle, TaskStatus
 from bgmigrate.errors import TaskFailed, UnknownJobError
+from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import Runtime
 from bgmigrate.task import Task
 from bgmigrate.testing import conformance_tasks as tasks
@@ -263,6 +264,39 @@ class BackendConformance:
         (event,) = events(log, 1)
         assert event["at"] - enqueued_at >= 0.95  # arq keeps times in whole milliseconds
 
+    def test_a_task_run_after_a_time_waits_until_then(self, runtime: Runtime, log: str) -> None:
+        due = datetime.now(UTC) + timedelta(seconds=1)
+        tasks.record.using(run_after=due).enqueue(log, "due")
+        (event,) = events(log, 1)
+        assert event["at"] >= due.timestamp() - 0.005  # arq keeps times in whole milliseconds
+
+    def test_a_calls_queue_wins_over_the_registered_queue(self, runtime: Runtime, log: str) -> None:
+        # parked is registered on a queue no worker consumes; the call names the worker's queue.
+        moved = tasks.parked.using(queue=runtime.settings.default_queue)
+        moved.enqueue(log, "moved")
+        assert labels(log, 1) == ["moved"]
+
+    @pytest.mark.parametrize("patient", [tasks.patient, tasks.apatient], ids=["sync", "async"])
+    def test_a_calls_timeout_wins_over_the_registered_timeout(
+        self, runtime: Runtime, log: str, patient: Task[Any, Any]
+    ) -> None:
+        handle = patient.using(timeout=0.5).enqueue(log, 3.0)  # registered: 10 s, it would finish
+        exc_type, _ = failure_of(handle)
+        assert exc_type == "builtins.TimeoutError"
+        assert tasks.read(log) == []
+
+    def test_a_calls_retry_policy_wins_over_the_registered_one(
+        self, runtime: Runtime, log: str
+    ) -> None:
+        more = RetryPolicy(max_attempts=5, backoff=0.05)  # registered: 3 attempts
+        assert tasks.flaky.using(retry=more).enqueue(log, 4).result(timeout=WAIT) == 5
+        assert len(tasks.read(log)) == 5
+        other = f"{log}:other"
+        narrower = RetryPolicy(max_attempts=5, backoff=0.05, retry_on=(ValueError,))
+        exc_type, _ = failure_of(tasks.flaky.using(retry=narrower).enqueue(other, 4))
+        assert exc_type == "builtins.ConnectionError"
+        assert len(tasks.read(other)) == 1  # a ConnectionError is not retried by this call
+
     def test_two_enqueues_with_one_key_run_once(self, runtime: Runtime, log: str) -> None:
         keyed = tasks.count.using(key=f"{log}:once")
         first, second = keyed.enqueue(log), keyed.enqueue(log)
@@ -319,6 +353,19 @@ class WorkerConformance(BackendConformance):
         worker.wait_for_log(re.escape(TRAP_TASK))
         assert tasks.read(tasks.TRAP_ALARM_LOG) == []
         assert tasks.add.enqueue(1, 2).result(timeout=WAIT) == 3  # the worker carries on
+
+    def test_a_calls_priority_orders_the_waiting_tasks(
+        self, runtime: Runtime, worker: WorkerProcess, log: str
+    ) -> None:
+        backend = runtime.backend(runtime.settings.backend)
+        if not backend.capabilities.priority:
+            pytest.skip(f"{backend.alias} does not support priority")
+        tasks.hold.enqueue(log, 1.5)  # the single worker slot is busy while the others queue
+        events(log, 1)
+        tasks.record.using(priority=1).enqueue(log, "low")
+        tasks.record.using(priority=1).enqueue(log, "low")
+        tasks.record.using(priority=9).enqueue(log, "high")
+        assert labels(log, 5)[2:] == ["high", "low", "low"]
 
     def test_an_unreachable_broker_is_a_503_and_loses_nothing_silently(
         self,

@@ -25,6 +25,8 @@ from bgmigrate import RetryPolicy, task
 REDIS_URL_ENV = "BGMIGRATE_CONFORMANCE_REDIS_URL"
 TRAP_ALARM_LOG = "bgmigrate:conformance:trap"
 """Where :mod:`bgmigrate.testing.conformance_trap` writes if anything imports it."""
+PARKED_QUEUE = "bgmigrate-conformance-parked"
+"""A queue no conformance worker consumes: :func:`parked` runs only where a call sends it."""
 
 
 def _redis() -> redis.Redis:
@@ -135,6 +137,26 @@ def slow_sync(log: str, seconds: float) -> None:
     """Sleep longer than the timeout allows, in a thread; write if it ever finishes."""
     time.sleep(seconds)
     write(log, "finished")
+
+
+@task(timeout=10.0)
+def patient(log: str, seconds: float) -> None:
+    """Sleep within the registered timeout, in a thread; write when finished."""
+    time.sleep(seconds)
+    write(log, "finished")
+
+
+@task(timeout=10.0)
+async def apatient(log: str, seconds: float) -> None:
+    """Sleep within the registered timeout, asynchronously; write when finished."""
+    await asyncio.sleep(seconds)
+    write(log, "finished")
+
+
+@task(queue=PARKED_QUEUE)
+def parked(log: str, label: str) -> None:
+    """:func:`record`, registered on a queue that no conformance worker consumes."""
+    write(log, {"label": label, "at": time.time(), "pid": os.getpid()})
 
 
 @task

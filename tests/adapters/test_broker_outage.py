@@ -8,6 +8,7 @@ test Redis, which stays up.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,9 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 import bgmigrate
+from bgmigrate.adapters.arq.backend import ArqBackend
 from bgmigrate.adapters.celery.app_factory import DEFAULT_QUEUE
+from bgmigrate.settings import Settings
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance_app import make_app
 from bgmigrate.testing.polling import wait_until
@@ -87,3 +90,45 @@ def test_requests_get_503_while_the_broker_is_down_and_succeed_once_it_is_back(
     everything = caplog.text + "".join(r.text for r in [before, *during, *after, *again])
     assert "not enqueued" in caplog.text
     assert PASSWORD not in everything
+
+
+SECOND_BROKER_ENV = "BGMIGRATE_TEST_SECOND_BROKER_URL"
+
+
+class SecondBrokerArq(ArqBackend):
+    """The ARQ backend on a broker of its own (``BGMIGRATE_TEST_SECOND_BROKER_URL``), as a
+    custom backend can be: the request's second backend, whose broker fails alone."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = os.environ[SECOND_BROKER_ENV]
+        super().__init__(settings.model_copy(update={"broker_url": url}))
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["idempotency-key", "no-header"])
+def test_a_retried_request_whose_second_broker_was_down_runs_its_tasks_once_with_a_key(
+    header: bool,
+    redis_url: str,
+    redis_server_factory: RedisServerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = redis_server_factory(), redis_server_factory()
+    second.stop()  # down from the start
+    monkeypatch.setenv(tasks.REDIS_URL_ENV, redis_url)
+    monkeypatch.setenv(SECOND_BROKER_ENV, second.url)
+    # record goes to Celery on the first broker, arecord to ARQ on the second (in that order).
+    route = f"{SecondBrokerArq.__module__}:{SecondBrokerArq.__qualname__}"
+    bgmigrate.configure(backend="celery", broker_url=first.url, routes={tasks.arecord.name: route})
+    log = f"two-brokers:{uuid.uuid4().hex}"
+    headers = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"} if header else {}
+    with TestClient(make_app()) as client:
+        refused = client.post(f"/orders/{log}", headers=headers)
+        second.start()
+        retried = client.post(f"/orders/{log}", headers=headers)
+    assert (refused.status_code, retried.status_code) == (503, 200)
+    with redis.Redis.from_url(first.url) as celery_broker:
+        sent_to_celery = queued(celery_broker, "celery")
+    with redis.Redis.from_url(second.url) as arq_broker:
+        assert queued(arq_broker, "arq") == 1  # the one the refused request could not send
+    # The refused request's Celery tasks (first, third) were accepted before ARQ failed: with
+    # the header the retry's are the same jobs; without it they are sent again.
+    assert sent_to_celery == (2 if header else 4)

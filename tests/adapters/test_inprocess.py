@@ -173,6 +173,23 @@ def test_aenqueue_runs_async_tasks_on_the_running_loop() -> None:
     assert anyio.run(main) == 42
 
 
+def test_result_on_a_running_loop_says_to_await_aresult_instead_of_hanging() -> None:
+    outcome: list[object] = []
+
+    async def main() -> None:
+        handle = await async_quick.aenqueue(1)  # scheduled on this very loop
+        with pytest.raises(RuntimeError, match=r"use `await handle\.aresult\(\)`"):
+            handle.result()
+        outcome.append(await handle.aresult(timeout=WAIT))
+
+    # In a daemon thread, so that a regression (the loop blocked for good) fails, not hangs.
+    runner = threading.Thread(target=anyio.run, args=(main,), daemon=True)
+    runner.start()
+    runner.join(timeout=WAIT)
+    assert not runner.is_alive(), "handle.result() blocked the event loop"
+    assert outcome == [2]
+
+
 def test_delay_holds_a_task_back() -> None:
     started = time.monotonic()
     quick.using(delay=0.2).enqueue(5).result(timeout=WAIT)

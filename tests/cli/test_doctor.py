@@ -101,6 +101,24 @@ def test_a_task_module_that_fails_to_import_is_named(monkeypatch: pytest.MonkeyP
     assert "No module named 'no_such_dependency'" in result.output
 
 
+def test_checks_that_need_a_failed_import_say_they_were_skipped_not_green(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path("broken_jobs.py").write_text("import no_such_dependency\n")
+    Path("jobs_app.py").write_text(TASK_SOURCE.format(name="bill"))
+    monkeypatch.setenv("PYTHONPATH", str(Path.cwd()))
+    monkeypatch.setenv("BGMIGRATE_BACKEND", "arq")
+    monkeypatch.setenv("BGMIGRATE_BROKER_URL", redis_url)
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "broken_jobs")
+    result = runner.invoke(app, ["doctor", "--app", "jobs_app"])
+    assert result.exit_code == 1
+    assert "✓ tasks workers will run" not in result.output
+    assert "✓ every queued task" not in result.output
+    needs = "needs what failed above: task module broken_jobs imports"
+    assert f"- tasks workers will run (skipped) — {needs}" in result.output
+    assert f"- every queued task is known to the workers (skipped) — {needs}" in result.output
+
+
 def test_task_modules_are_imported_as_bgmigrate_worker_does_from_the_cwd(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from bgmigrate.codemods.audit import run_audit
 from bgmigrate.codemods.discovery import discover
 from bgmigrate.codemods.facts import Param, Pass
+from bgmigrate.codemods.model import CallSiteReport, Verdict
 from bgmigrate.codemods.project import build, run_jobs
 from bgmigrate.codemods.pyproject import CodemodConfig
 
@@ -63,3 +64,92 @@ def test_a_passed_object_reaches_its_parameter_by_keyword_or_position() -> None:
     assert [p.name for p in by_position.receivers(params, is_method=True)] == ["tasks"]
     assert [p.name for p in by_position.receivers(params, is_method=False)] == ["self"]
     assert [p.name for p in by_keyword.receivers(params, is_method=True)] == ["flag"]
+
+
+def _scan(tmp_path: Path, sources: dict[str, str]) -> list[CallSiteReport]:
+    for name, source in sources.items():
+        (tmp_path / name).write_text(source)
+    config = CodemodConfig()
+    report, _ = run_audit(build(list(discover([tmp_path], config, tmp_path)), 1), config)
+    return report.call_sites
+
+
+CHOICE = """
+import time
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+
+def slow(n: int) -> None:
+    time.sleep(n)
+
+def quick(n: int) -> None:
+    print(n)
+
+@app.post("/a")
+def a(flag: bool, background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(slow if flag else quick, 1)
+
+@app.post("/b")
+def b(kind: str, background_tasks: BackgroundTasks) -> None:
+    handlers = {"slow": slow, "other": globals()[kind]}
+    background_tasks.add_task(handlers[kind], 1)
+"""
+
+
+def test_every_candidate_of_a_run_time_choice_is_audited_and_listed(tmp_path: Path) -> None:
+    chosen, looked_up = _scan(tmp_path, {"app.py": CHOICE})
+    assert chosen.candidates == ("app.slow", "app.quick")
+    assert chosen.verdict is Verdict.MIGRATE  # the most demanding of keep and migrate
+    assert [f.rule for f in chosen.findings] == ["BGM101"]
+    # One candidate is not known statically: the site needs a human, and says why.
+    assert looked_up.candidates == ("app.slow", "globals()[kind]")
+    assert looked_up.verdict is Verdict.MANUAL
+    assert looked_up.unresolved == "globals()[kind] is not known statically"
+
+
+SERVICES = """
+import time
+
+class Syncer:
+    def run(self, n: int) -> None:
+        self._pages(n)
+
+    def _pages(self, n: int) -> None:
+        async def fetch() -> None:
+            time.sleep(n)
+        fetch()
+
+syncer = Syncer()
+"""
+SINGLETON = """
+import services
+from fastapi import BackgroundTasks, FastAPI
+from services import syncer
+
+app = FastAPI()
+
+@app.post("/sync")
+def sync(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(syncer.run, 1)
+
+@app.post("/gone")
+def gone(background_tasks: BackgroundTasks) -> None:
+    background_tasks.add_task(services.missing, 1)
+"""
+
+
+def test_a_method_of_another_modules_instance_is_followed_into_nested_functions(
+    tmp_path: Path,
+) -> None:
+    sync, gone = _scan(tmp_path, {"app.py": SINGLETON, "services.py": SERVICES})
+    assert (sync.task, sync.callable_kind) == ("services.Syncer.run", "bound_method")
+    assert sync.verdict is Verdict.MIGRATE_AFTER_FIX
+    (slow,) = [f for f in sync.findings if f.rule == "BGM101"]
+    assert slow.evidence[-1].what.startswith("time.sleep() (via services.Syncer._pages -> ")
+    # A name of the scanned tree that is not found is never kept silently.
+    assert gone.verdict is Verdict.MANUAL
+    assert (
+        gone.unresolved
+        == "services.missing names services.missing, which is not a function found in the tree"
+    )

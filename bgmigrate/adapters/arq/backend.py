@@ -12,6 +12,7 @@ effects.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -29,10 +30,12 @@ from bgmigrate.adapters.arq.wire import (
     status_from,
     status_keys,
 )
+from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import ConfigError, EnqueueError, StatusError, UnknownJobError
 from bgmigrate.settings import Settings
+from bgmigrate.task import Task
 from bgmigrate.urls import is_redis_url, redact_url
 
 CLIENT_NAME = "bgmigrate-arq"
@@ -63,8 +66,15 @@ class ArqBackend(TaskBackend):
             )
         self._queue = settings.default_queue or default_queue_name
         self._client: redis.Redis | None = None
+        # Sync endpoints enqueue from many threads: two first requests must build one client.
+        self._client_lock = threading.Lock()
         self._aclient: redis.asyncio.Redis | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
+
+    def validate_task(self, task: Task[Any, Any]) -> None:
+        """Also refuse per-call options a worker could not apply (see ``check_call_options``)."""
+        super().validate_task(task)
+        check_call_options(task, self.alias)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -73,9 +83,10 @@ class ArqBackend(TaskBackend):
         return {"socket_connect_timeout": 3, "socket_timeout": 10, "client_name": CLIENT_NAME}
 
     def _sync(self) -> redis.Redis:
-        if self._client is None:
-            self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = redis.Redis.from_url(self.settings.broker_url, **self._options())
+            return self._client
 
     def _new_async(self) -> redis.asyncio.Redis:
         client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
@@ -121,12 +132,13 @@ class ArqBackend(TaskBackend):
 
     def _arq_job(self, job: Job) -> ArqJob:
         options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
+        changed = changed_options(job.task)
         return ArqJob(
             job_id=options.key or job.id,
             queue=options.queue or self._queue,
             function=job.task.name,
             args=payload["args"],
-            kwargs=payload["kwargs"],
+            kwargs={**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"],
             defer_ms=int(options.seconds_until_due() * 1000),
         )
 

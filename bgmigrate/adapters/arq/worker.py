@@ -3,7 +3,9 @@
 Every registered task becomes an arq function under its bgmigrate name. Arguments arrive as
 JSON and are decoded with the task's type hints; sync functions run in a bounded thread pool;
 ``timeout`` is enforced per attempt; and an ordinary exception becomes an arq ``Retry`` when
-the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``Retry``).
+the task's ``RetryPolicy`` allows another attempt (arq itself only retries on ``Retry``). A
+call's own timeout and retry policy (``Task.using``) arrive in the job and win over the
+registered ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import functools
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -25,6 +28,7 @@ from arq.worker import Function, Retry, Worker, func, get_kwargs
 from bgmigrate.adapters.arq.resilient import ResilientWorker
 from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.attempts import in_executor, retry_delay, run_attempt
+from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.codec import codec_for
@@ -36,7 +40,10 @@ DEFAULT_CONCURRENCY = 10
 """arq's own default for ``max_jobs``."""
 SPARE_TRIES = 2
 """Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
-a worker shutdown, and that re-run must not be refused as 'max retries exceeded'."""
+a worker shutdown, and that re-run must not be refused as exceeding the tries."""
+ARQ_MAX_TRIES = sys.maxsize
+"""arq's own bound on a job's tries, left open: a call may carry a policy with more attempts
+than the registered one, so the job function bounds each job by its own policy."""
 _EXECUTOR = "bgmigrate_executor"
 
 logger = logging.getLogger("bgmigrate.arq")
@@ -75,23 +82,34 @@ def job_function(
     codec = codec_for(task.func, task.name)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        called, kwargs = with_call_options(task, kwargs)
+        _check_tries(called, ctx["job_try"])
         call_args, call_kwargs = codec.decode(
             {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
         )
         try:
             async with _in_progress(ctx, in_progress):
-                value = await run_attempt(task, call_args, call_kwargs, in_executor(ctx[_EXECUTOR]))
+                value = await run_attempt(
+                    called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
+                )
         except Exception as exc:
-            delay = retry_delay(task, exc, attempt=ctx["job_try"])
+            delay = retry_delay(called, exc, attempt=ctx["job_try"])
             if delay is None:
                 raise
             raise Retry(defer=delay) from exc
         return encode_result(task.func, value)
 
-    attempts = task.options.retry.max_attempts if task.options.retry else 1
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
-    return func(run, name=task.name, timeout=timeout, max_tries=attempts + SPARE_TRIES)
+    return func(run, name=task.name, timeout=timeout, max_tries=ARQ_MAX_TRIES)
+
+
+def _check_tries(task: Task[Any, Any], job_try: int) -> None:
+    """Fail a job tried more often than its policy's attempts and the spare re-runs allow
+    (one that keeps killing its worker, say)."""
+    tries = (task.options.retry.max_attempts if task.options.retry else 1) + SPARE_TRIES
+    if job_try > tries:
+        raise RuntimeError(f"task {task.name}: max {tries} tries exceeded (try {job_try})")
 
 
 async def _startup(ctx: dict[Any, Any], *, threads: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -27,8 +28,10 @@ from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
 
+from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.redis_batch import one_round_trip
+from bgmigrate.adapters.celery.worker import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import (
@@ -91,10 +94,14 @@ class CeleryBackend(TaskBackend):
             settings.broker_url if is_redis_url(settings.broker_url) else None
         )
         self._store: redis.Redis | None = None
+        # Sync endpoints enqueue from many threads: two first requests must build one client.
+        self._store_lock = threading.Lock()
 
     def validate_task(self, task: Task[Any, Any]) -> None:
-        """Also refuse idempotency keys and results when no Redis is configured for them."""
+        """Also refuse idempotency keys and results when no Redis is configured for them,
+        and per-call options a worker could not apply (see ``check_call_options``)."""
         super().validate_task(task)
+        check_call_options(task, self.alias)
         if task.options.key is not None and self._store_url is None:
             raise UnsupportedOption(
                 f"task {task.name!r} sets key=, which the celery backend implements in Redis: "
@@ -103,11 +110,12 @@ class CeleryBackend(TaskBackend):
 
     def _redis(self) -> redis.Redis:
         assert self._store_url is not None, "validate_task refuses keys without a Redis store"
-        if self._store is None:
-            self._store = redis.Redis.from_url(
-                self._store_url, socket_connect_timeout=3, socket_timeout=10
-            )
-        return self._store
+        with self._store_lock:
+            if self._store is None:
+                self._store = redis.Redis.from_url(
+                    self._store_url, socket_connect_timeout=3, socket_timeout=10
+                )
+            return self._store
 
     async def close(self) -> None:
         """Release the broker connection pool and the Redis client."""
@@ -185,23 +193,25 @@ class CeleryBackend(TaskBackend):
             with batch:
                 for job in jobs:
                     payload = job.payload or {"args": [], "kwargs": {}}
+                    changed = changed_options(job.task)
+                    kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
                     queue = job.task.options.queue
                     once: dict[str, Any] = {"declare": []} if queue in declared else {}
                     declared.add(queue)
                     self.app.send_task(
                         job.task.name,
                         args=payload["args"],
-                        kwargs=payload["kwargs"],
+                        kwargs=kwargs,
                         task_id=job.id,
                         producer=producer,
                         # What Flower and the worker log show; JSON is cheaper than saferepr.
                         argsrepr=_shown(payload["args"]),
                         kwargsrepr=_shown(payload["kwargs"]),
-                        **self._options(job),
+                        **self._options(job, changed),
                         **once,
                     )
 
-    def _options(self, job: Job) -> dict[str, Any]:
+    def _options(self, job: Job, changed: dict[str, Any]) -> dict[str, Any]:
         options = job.task.options
         sent: dict[str, Any] = {}
         if options.queue is not None:
@@ -212,6 +222,9 @@ class CeleryBackend(TaskBackend):
             sent["countdown"] = options.delay
         elif options.run_after is not None:
             sent["eta"] = options.run_after
+        if "timeout" in changed:
+            # The message's own limits: a worker kills a sync attempt by them, not the task's.
+            sent.update(time_limits(job.task))
         return sent
 
     def _warn_long_delay(self, job: Job) -> None:

@@ -3,9 +3,11 @@
 ``celery -A bgmigrate.adapters.celery:app worker`` loads the app built here. Arguments arrive
 as JSON and are decoded with the task's type hints; coroutines run on the worker process's
 own long-lived loop; ``timeout`` maps to Celery's soft and hard time limits; an exception is
-retried when the task's ``RetryPolicy`` allows another attempt. A message naming a task that
-is not registered (Celery's built-in tasks included) or with malformed headers is rejected,
-logged and dead-lettered (:mod:`.consumer`), and the name is never imported.
+retried when the task's ``RetryPolicy`` allows another attempt. A call's own timeout and
+retry policy (``Task.using``) arrive in the message and win over the registered ones. A
+message naming a task that is not registered (Celery's built-in tasks included) or with
+malformed headers is rejected, logged and dead-lettered (:mod:`.consumer`), and the name is
+never imported.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_unknown, worker_process_shutdown
 
 from bgmigrate.adapters.attempts import retry_delay, timed_out
+from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.celery import loop as celery_loop
 from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.adapters.results import encode_result
@@ -51,7 +54,8 @@ def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
         raise timed_out(task) from exc
 
 
-def _limits(task: Task[Any, Any]) -> dict[str, float]:
+def time_limits(task: Task[Any, Any]) -> dict[str, float]:
+    """Celery's soft and hard time limits for ``task``'s timeout (none without one)."""
     timeout = task.options.timeout
     if timeout is None:
         return {}
@@ -65,21 +69,24 @@ def register(app: Celery, task: Task[Any, Any], *, max_payload_bytes: int) -> No
     codec = codec_for(task.func, task.name)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
+        called, kwargs = with_call_options(task, kwargs)
         call_args, call_kwargs = codec.decode(
             {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
         )
         try:
-            value = _call(task, call_args, call_kwargs)
+            value = _call(called, call_args, call_kwargs)
         except Exception as exc:
-            delay = retry_delay(task, exc, attempt=self.request.retries + 1)
+            delay = retry_delay(called, exc, attempt=self.request.retries + 1)
             if delay is None:
                 raise
-            raise self.retry(exc=exc, countdown=delay, max_retries=None) from exc
+            raise self.retry(exc=exc, countdown=delay) from exc
         return encode_result(task.func, value)
 
     run.__qualname__ = run.__name__ = task.name.rpartition(".")[2]
     run.__doc__ = task.func.__doc__
-    app.task(run, bind=True, name=task.name, typing=False, **_limits(task))
+    # max_retries=None: the retry policy bounds attempts (Celery's default, 3, would cut a
+    # policy of more than 4 attempts short; retry(max_retries=None) means that default).
+    app.task(run, bind=True, name=task.name, typing=False, max_retries=None, **time_limits(task))
 
 
 def _log_unknown(name: str | None = None, id: str | None = None, **_: Any) -> None:

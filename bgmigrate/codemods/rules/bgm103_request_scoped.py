@@ -88,8 +88,9 @@ FIX = "pass an id or plain data and load or open the object inside the task"
 
 
 def check(ctx: SiteContext) -> Iterator[Finding]:
-    """One finding per request-scoped argument."""
-    for argument in ctx.site.arguments:
+    """One finding per request-scoped argument (the object of a bound-method task included)."""
+    receiver = (ctx.site.receiver,) if ctx.site.receiver else ()
+    for argument in (*ctx.site.arguments, *receiver):
         if argument.request_scoped is None:
             continue
         message = f"argument {argument.text!r} is {argument.request_scoped}: {FIX}"

@@ -13,7 +13,12 @@ from fastapi.testclient import TestClient
 import bgmigrate
 from bgmigrate.adapters.arq.backend import CLIENT_NAME, ArqBackend
 from bgmigrate.adapters.arq.wire import dumps, load_job
-from bgmigrate.adapters.arq.worker import build_worker_settings, make_worker
+from bgmigrate.adapters.arq.worker import (
+    ARQ_MAX_TRIES,
+    _check_tries,
+    build_worker_settings,
+    make_worker,
+)
 from bgmigrate.backend import TaskHandle
 from bgmigrate.errors import (
     ConfigError,
@@ -102,10 +107,15 @@ def test_worker_settings_name_every_task_and_speak_json_only() -> None:
     assert settings_cls.max_jobs == 3  # type: ignore[attr-defined]
 
 
-def test_the_retry_policy_bounds_arqs_tries() -> None:
+def test_the_retry_policy_of_each_call_bounds_its_tries() -> None:
     settings_cls = build_worker_settings(load_settings(backend="arq"))
     by_name = {f.name: f for f in settings_cls.functions}  # type: ignore[attr-defined]
-    assert by_name[tasks.flaky.name].max_tries == 3 + 2  # attempts + spare for shutdown re-runs
+    # A call may carry more attempts than the registered policy: arq's own bound stays open...
+    assert by_name[tasks.flaky.name].max_tries == ARQ_MAX_TRIES
+    # ...and the job function bounds each job: attempts + spare tries for shutdown re-runs.
+    _check_tries(tasks.flaky, 3 + 2)
+    with pytest.raises(RuntimeError, match="max 5 tries exceeded"):
+        _check_tries(tasks.flaky, 3 + 2 + 1)
     assert by_name[tasks.slow_async.name].timeout_s == 0.5 + 5  # arq's backstop after ours
 
 

@@ -104,7 +104,7 @@ def test_the_message_options_are_built_without_logging(
     backend = bgmigrate.get_runtime().backend("celery")
     job = Job(task=tasks.add.using(delay=61), args=(1, 1), kwargs={})
     with caplog.at_level(logging.DEBUG, logger="bgmigrate"):
-        assert backend._options(job) == {"countdown": 61}  # type: ignore[attr-defined]
+        assert backend._options(job, {}) == {"countdown": 61}  # type: ignore[attr-defined]
     assert caplog.records == []
 
 

@@ -1,5 +1,5 @@
 # The README's commands. Each one installs what it needs into .venv first.
-.PHONY: demo test lint
+.PHONY: demo test lint matrix
 
 demo:
 	@scripts/bootstrap
@@ -14,3 +14,8 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+
+# Oldest and newest supported FastAPI, Celery, arq on Python 3.11 and 3.13 (docs/testing.md).
+matrix:
+	@scripts/bootstrap
+	.venv/bin/python scripts/matrix.py

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 from collections.abc import AsyncIterator, Callable
+from importlib.metadata import version
 from typing import Annotated, Any, ParamSpec
 
 from fastapi import BackgroundTasks, Depends, Request
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import EnqueueError, UnsupportedOption
@@ -89,12 +93,12 @@ async def get_request_batch(
 ) -> AsyncIterator[RequestBatch]:
     """FastAPI dependency: one ``RequestBatch`` per request, dispatched when the handler returns.
 
-    It has ``scope="function"`` (see :data:`Tasks`), so dispatching happens after the handler
-    and before the response is sent: a broker failure becomes a ``503`` response, never a
-    ``2xx`` for tasks that were not enqueued (the details go to the log, not to the client:
-    see :mod:`bgmigrate.http_errors`). With an ``Idempotency-Key`` header, each queued task
-    gets a key derived from it, so that the client's retry of a refused request does not run
-    again the tasks an earlier backend had accepted.
+    Its exit code runs after the handler and before the response is sent (see
+    :func:`dispatch_depends`): a broker failure becomes a ``503`` response, never a ``2xx`` for
+    tasks that were not enqueued (the details go to the log, not to the client: see
+    :mod:`bgmigrate.http_errors`). With an ``Idempotency-Key`` header, each queued task gets a
+    key derived from it, so that the client's retry of a refused request does not run again
+    the tasks an earlier backend had accepted.
     """
     batch = RequestBatch(request_key=request.headers.get(IDEMPOTENCY_HEADER))
     yield batch
@@ -104,7 +108,33 @@ async def get_request_batch(
         raise enqueue_refused(request, exc) from exc
 
 
-Tasks = Annotated[RequestBatch, Depends(get_request_batch, scope="function")]
+SUPPORTED_FASTAPI = ">=0.106,!=0.118.*,!=0.119.*,!=0.120.*"
+"""The FastAPI releases that run a yield dependency's exit code before sending the response."""
+
+
+def dispatch_depends(fastapi_version: str, depends_takes_scope: bool) -> Any:
+    """``Depends(get_request_batch)`` with an exit that runs before the response is sent.
+
+    FastAPI 0.121 added ``scope="function"`` for that. From 0.106 to 0.117 every yield
+    dependency exits there. Before 0.106, and from 0.118 to 0.120, the exit code runs after the
+    response (and after its background tasks), where a broker failure could no longer become a
+    ``503``: those releases are refused at import rather than silently answering ``2xx``.
+    """
+    if depends_takes_scope:
+        return Depends(get_request_batch, scope="function")
+    if Version(fastapi_version) not in SpecifierSet(SUPPORTED_FASTAPI):
+        raise ImportError(
+            f"bgmigrate needs FastAPI {SUPPORTED_FASTAPI} (installed: {fastapi_version}): "
+            "FastAPI runs a dependency's exit code after the response in this release, too late "
+            "to answer 503 when a broker refuses a request's tasks; upgrade to fastapi>=0.121"
+        )
+    return Depends(get_request_batch)
+
+
+Tasks = Annotated[
+    RequestBatch,
+    dispatch_depends(version("fastapi"), "scope" in inspect.signature(Depends).parameters),
+]
 """Use ``tasks: Tasks`` where you had ``background_tasks: BackgroundTasks``."""
 
 TaskQueue = RequestBatch

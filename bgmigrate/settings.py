@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     inprocess_budget: float = Field(30.0, gt=0)
     """Seconds an in-process task may take before it is reported as too slow."""
     inprocess_workers: int = Field(8, ge=1)
-    """Size of the in-process backend's own thread pool for sync tasks."""
+    """How many sync ``@task`` functions the in-process backend runs at once (its own limit, apart
+    from the threads sync endpoints use)."""
     drain_timeout: float = Field(10.0, ge=0)
     """Seconds to finish running tasks on shutdown: the in-process backend's pending tasks (then
     dropped, each logged) and an arq worker's jobs on SIGTERM (then cancelled and re-queued)."""

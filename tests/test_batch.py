@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-import threading
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
+import anyio.from_thread
+import anyio.to_thread
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +18,7 @@ from fastapi.testclient import TestClient
 
 import bgmigrate
 from bgmigrate import Tasks, task
+from bgmigrate.batch import SUPPORTED_FASTAPI, dispatch_depends, get_request_batch
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
 from tests.backends import RecordingBackend
 
@@ -38,9 +43,22 @@ def explode(label: str) -> None:
     raise RuntimeError(f"explode {label}")
 
 
+async def _borrowed_default_tokens() -> int:
+    return anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+
+
+def _starlette_tokens_in_use() -> str:
+    """From a worker thread: how many tokens of the limiter Starlette's pool uses are taken."""
+    return str(anyio.from_thread.run(_borrowed_default_tokens))
+
+
 @task
 def where_am_i(label: str) -> None:
-    events.append(threading.current_thread().name)
+    events.append(_starlette_tokens_in_use())
+
+
+def plain_where_am_i(label: str) -> None:
+    events.append(_starlette_tokens_in_use())
 
 
 def unregistered(label: str) -> None:
@@ -101,6 +119,10 @@ def make_app() -> FastAPI:
     def thread(tasks: Tasks) -> None:
         tasks.add_task(where_am_i, "x")
 
+    @app.post("/plain-thread")
+    def plain_thread(tasks: Tasks) -> None:
+        tasks.add_task(plain_where_am_i, "x")
+
     @app.post("/request")
     def pass_request(request: Request, tasks: Tasks) -> None:
         tasks.add_task(inspect_request, request)
@@ -160,10 +182,18 @@ def test_a_failing_task_is_logged_once_and_does_not_stop_the_next(
     assert failures[0].exc_info is not None  # the traceback is logged
 
 
-def test_sync_tasks_run_on_bgmigrates_own_thread_pool(client: TestClient) -> None:
+def test_sync_task_functions_do_not_take_threads_that_sync_endpoints_need(
+    client: TestClient,
+) -> None:
     client.post("/thread")
-    assert events
-    assert events[0].startswith("bgmigrate-inprocess")
+    assert events == ["0"]  # none of Starlette's 40 tokens: @task functions have their own
+
+
+def test_unregistered_sync_callables_run_on_starlettes_thread_pool_as_before(
+    client: TestClient,
+) -> None:
+    client.post("/plain-thread")
+    assert events == ["1"]  # its own token, as run_in_threadpool takes for BackgroundTasks
 
 
 def test_request_scoped_argument_warns_at_the_add_task_line_in_process(client: TestClient) -> None:
@@ -243,6 +273,33 @@ def test_routes_send_some_tasks_to_a_queue_and_keep_others_in_process() -> None:
     assert [[job.task.name for job in batch] for batch in RecordingBackend.batches] == [
         [arecord.name]
     ]
+
+
+@pytest.mark.skipif("scope" not in inspect.signature(Depends).parameters, reason="FastAPI < 0.121")
+def test_fastapi_with_function_scope_dispatches_from_a_function_scoped_dependency() -> None:
+    depends = dispatch_depends("0.121.0", depends_takes_scope=True)
+    assert depends.dependency is get_request_batch
+    assert depends.scope == "function"
+
+
+@pytest.mark.parametrize("release", ["0.106.0", "0.115.6", "0.117.1"])
+def test_fastapi_106_to_117_dispatches_from_a_plain_yield_dependency(release: str) -> None:
+    depends = dispatch_depends(release, depends_takes_scope=False)
+    assert depends.dependency is get_request_batch
+    assert getattr(depends, "scope", None) is None
+
+
+@pytest.mark.parametrize("release", ["0.105.0", "0.118.0", "0.120.4"])
+def test_fastapi_releases_that_exit_after_the_response_are_refused_at_import(
+    release: str,
+) -> None:
+    with pytest.raises(ImportError, match=rf"needs FastAPI .*installed: {release}.*503"):
+        dispatch_depends(release, depends_takes_scope=False)
+
+
+def test_the_declared_fastapi_range_is_the_one_the_import_accepts() -> None:
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert f"fastapi{SUPPORTED_FASTAPI}" in project["project"]["dependencies"]
 
 
 def test_an_idempotency_key_header_gives_each_queued_task_the_same_key_on_every_retry() -> None:

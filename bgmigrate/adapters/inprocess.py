@@ -1,10 +1,15 @@
 """The in-process backend: ``BackgroundTasks`` done right, in the web process.
 
 Tasks a request adds run after its response, in order, as with ``BackgroundTasks``; but a
-failing task is logged and the next ones still run, sync tasks run on this backend's own bounded
-thread pool (not the pool that sync endpoints share), async tasks honour ``timeout``, every task
+failing task is logged and the next ones still run, async tasks honour ``timeout``, every task
 honours its ``RetryPolicy``, and shutdown drains pending tasks up to a deadline and logs each one
 it drops by name.
+
+Sync functions run where Starlette runs them: on AnyIO's worker threads, which end with the event
+loop (or after idling), so nothing outlives an application that never ran ``bgmigrate.lifespan``.
+A callable not registered with ``@task`` takes a token of AnyIO's default limiter, exactly as
+``BackgroundTasks`` does; a ``@task`` function takes one of this backend's own limiter
+(``BGMIGRATE_INPROCESS_WORKERS``), so slow tasks never starve sync endpoints.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from bgmigrate.adapters.attempts import retry_delay, run_attempt
+import anyio
+
+from bgmigrate.adapters.attempts import in_worker_thread, retry_delay, run_attempt
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import Payload, codec_for
@@ -80,9 +87,11 @@ class InProcessBackend(TaskBackend):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.inprocess_workers, thread_name_prefix="bgmigrate-inprocess"
+        # AnyIO limiters belong to one event loop: one per loop that runs this backend's tasks.
+        self._limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            WeakKeyDictionary()
         )
+        self._limiters_lock = threading.Lock()
         self._loop_thread = LoopThread("bgmigrate-inprocess-loop")
         # Guards the records below; notified whenever a job finishes.
         self._changed = threading.Condition()
@@ -226,14 +235,27 @@ class InProcessBackend(TaskBackend):
         )
 
     async def _attempt(self, job: Job) -> Any:
-        # RUNNING once the attempt starts: for a sync task, once a pool thread picks it up.
+        # RUNNING once the attempt starts: for a sync task, once a worker thread picks it up.
         return await run_attempt(
             job.task,
             job.args,
             job.kwargs,
-            self._pool,
+            in_worker_thread(self._limiter_for(job)),
             on_start=functools.partial(self._set_status, job, TaskStatus.RUNNING),
         )
+
+    def _limiter_for(self, job: Job) -> anyio.CapacityLimiter | None:
+        """This backend's limiter for ``@task`` functions; ``None`` (AnyIO's default, as
+        Starlette's ``run_in_threadpool``) for callables that are not registered."""
+        if registry.for_callable(job.task.func) is None:
+            return None
+        loop = asyncio.get_running_loop()
+        with self._limiters_lock:
+            limiter = self._limiters.get(loop)
+            if limiter is None:
+                limiter = anyio.CapacityLimiter(self.settings.inprocess_workers)
+                self._limiters[loop] = limiter
+            return limiter
 
     # -- records ------------------------------------------------------------------------
 
@@ -332,7 +354,6 @@ class InProcessBackend(TaskBackend):
         await asyncio.gather(*self._detached, return_exceptions=True)
         self._loop_thread.stop()
         self._report_unfinished(f"the drain deadline of {self.settings.drain_timeout:g} s passed")
-        self._pool.shutdown(wait=False, cancel_futures=True)
         atexit.unregister(self._report_unfinished)
         if self._exporter is not None:
             self._exporter.stop()

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 _DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
 _CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
 
+NEXT_STEPS = """\
+They still run in this process until BGMIGRATE_BACKEND (or BGMIGRATE_ROUTES) names a queue.
+Before that, the app needs:
+  - bgmigrate's lifespan: FastAPI(lifespan=bgmigrate.lifespan), or
+    `async with bgmigrate.lifespan(): yield` inside its own
+  - a worker: bgmigrate worker --backend celery (or --backend arq)"""
+"""What ``rewrite`` prints when it adds ``@task``: the decorator alone moves nothing."""
+
 
 def _changes() -> Callable[[Run, list[ErrorReport]], Iterator[Change]]:
     """The rewrite, imported on use: libcst is the optional ``codemod`` extra."""
@@ -50,15 +58,17 @@ def rewrite(
     """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
-    must fix. --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with
-    --check when a file would change; 2 a file could not be parsed or rewritten, or a usage,
-    configuration or internal error.
+    must fix. When it adds @task it says what else the app needs (bgmigrate's lifespan and a
+    worker, before a queue backend is chosen). --diff and --check combine. Exit codes: 0 done
+    (or nothing to change); 1 with --check when a file would change; 2 a file could not be
+    parsed or rewritten, or a usage, configuration or internal error.
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
+        decorated: list[str] = []
         for change in _changes()(run, errors):
             if diff:
                 typer.echo(change.diff(), nl=False)
@@ -71,12 +81,16 @@ def rewrite(
                     errors.append(ErrorReport(change.source.display_path, f"cannot write: {exc}"))
                     continue
                 typer.echo(f"rewrote {printable(change.source.display_path)}", err=True)
+            decorated += [printable(f"{change.source.display_path}:{n}") for n in change.decorated]
             changed += 1
         for error in errors:
             line = f"{error.path}:{error.line or 1}:1: error: {error.message}"
             typer.echo(printable(line), err=True)
         verb = "would be rewritten" if diff or check else "rewritten"
         typer.echo(f"{changed} file{'' if changed == 1 else 's'} {verb}", err=True)
+        if decorated:
+            added = "would be added" if diff or check else "added"
+            typer.echo(f"@task {added} to {', '.join(decorated)}\n{NEXT_STEPS}", err=True)
     if errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if changed and check else 0)

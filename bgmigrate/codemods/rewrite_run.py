@@ -21,6 +21,8 @@ class Change:
     source: SourceFile
     before: bytes
     after: bytes
+    decorated: tuple[str, ...] = ()
+    """Qualnames of the functions that get ``@task`` in this file."""
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
@@ -74,7 +76,9 @@ def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
     if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
         return None
     after = rewrite_source(before, file_plan)
-    return Change(source, before, after) if after != before else None
+    if after == before:
+        return None
+    return Change(source, before, after, tuple(sorted(file_plan.decorate)))
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

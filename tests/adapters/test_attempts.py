@@ -10,9 +10,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
+import anyio.from_thread
 import pytest
 
-from bgmigrate.adapters.attempts import retry_delay, run_attempt, timed_out
+from bgmigrate.adapters.attempts import (
+    in_executor,
+    in_worker_thread,
+    retry_delay,
+    run_attempt,
+    timed_out,
+)
 from bgmigrate.task import Task
 from bgmigrate.task_options import TaskOptions
 from bgmigrate.testing import conformance_tasks as tasks
@@ -56,7 +64,7 @@ async def _attempt_with_context(
 ) -> Any:
     request_id.set("r-1")
     return await run_attempt(
-        _task(func), (), {}, pool, on_start=lambda: started.append(_where()[1])
+        _task(func), (), {}, in_executor(pool), on_start=lambda: started.append(_where()[1])
     )
 
 
@@ -87,7 +95,49 @@ def test_an_attempt_over_its_timeout_fails_naming_the_limit(
     func: Callable[[], Any], pool: ThreadPoolExecutor
 ) -> None:
     with pytest.raises(TimeoutError, match=r"exceeded the timeout of 0\.05 s"):
-        asyncio.run(run_attempt(_task(func, timeout=0.05), (), {}, pool))
+        asyncio.run(run_attempt(_task(func, timeout=0.05), (), {}, in_executor(pool)))
+
+
+async def _attempt_on_anyio_threads(
+    func: Callable[..., Any], limiter: anyio.CapacityLimiter, timeout: float | None = None
+) -> Any:
+    request_id.set("r-2")
+    return await run_attempt(_task(func, timeout), (), {}, in_worker_thread(limiter))
+
+
+def _where_and_tokens(limiter: anyio.CapacityLimiter) -> tuple[str, str, int]:
+    tokens = anyio.from_thread.run_sync(lambda: limiter.borrowed_tokens)
+    return (*_where(), tokens)
+
+
+def test_a_sync_attempt_on_anyio_threads_holds_a_token_of_its_limiter() -> None:
+    async def main() -> tuple[tuple[str, str, int], int]:
+        limiter = anyio.CapacityLimiter(2)
+        where = await _attempt_on_anyio_threads(lambda: _where_and_tokens(limiter), limiter)
+        return where, limiter.borrowed_tokens
+
+    (value, thread, tokens_while_running), tokens_after = asyncio.run(main())
+    assert (value, tokens_while_running, tokens_after) == ("r-2", 1, 0)
+    assert thread != threading.current_thread().name
+
+
+def test_a_timed_out_sync_attempt_gives_its_token_back_at_once() -> None:
+    gate, finished = threading.Event(), threading.Event()
+
+    def blocked() -> None:
+        gate.wait(WAIT)
+        finished.set()
+
+    async def main() -> tuple[int, bool]:
+        limiter = anyio.CapacityLimiter(1)
+        with pytest.raises(TimeoutError, match=r"exceeded the timeout of 0\.05 s"):
+            await _attempt_on_anyio_threads(blocked, limiter, timeout=0.05)
+        return limiter.borrowed_tokens, finished.is_set()
+
+    try:
+        assert asyncio.run(main()) == (0, False)  # its thread still waits for the gate
+    finally:
+        gate.set()  # let the abandoned thread finish
 
 
 async def _raise_timeout() -> None:
@@ -96,7 +146,7 @@ async def _raise_timeout() -> None:
 
 def test_a_task_without_a_timeout_keeps_its_own_timeout_error(pool: ThreadPoolExecutor) -> None:
     with pytest.raises(TimeoutError, match="the task's own"):
-        asyncio.run(run_attempt(_task(_raise_timeout), (), {}, pool))
+        asyncio.run(run_attempt(_task(_raise_timeout), (), {}, in_executor(pool)))
 
 
 def test_a_task_without_a_policy_fails_at_once() -> None:

@@ -20,7 +20,8 @@ def test_check_exits_1_until_rewritten_then_0(project: Write) -> None:
     before = path.read_bytes()
     code, _, err = rewrite("--check", ".")
     assert code == 1
-    assert err.splitlines() == ["would rewrite app.py", "1 file would be rewritten"]
+    assert err.splitlines()[:2] == ["would rewrite app.py", "1 file would be rewritten"]
+    assert err.splitlines()[2] == "@task would be added to app.py:wait"
     assert path.read_bytes() == before
     assert rewrite(".")[0] == 0
     assert path.read_bytes() != before
@@ -188,3 +189,18 @@ def test_prose_in_annotated_metadata_is_left_alone(project: Write) -> None:
     path = project("app.py", "from typing import Annotated\n" + source.lstrip())
     rewrite(".", "--no-cache")
     assert 'background_tasks: Annotated[Tasks, "BackgroundTasks of this call"]' in path.read_text()
+
+
+def test_adding_task_says_what_else_the_app_needs(project: Write) -> None:
+    project("app.py", SLOW_APP)
+    code, _, err = rewrite(".")
+    assert code == 0
+    assert "@task added to app.py:wait\n" in err
+    assert "FastAPI(lifespan=bgmigrate.lifespan)" in err
+    assert "bgmigrate worker" in err
+
+
+def test_a_rewrite_that_adds_no_task_asks_for_nothing_more(project: Write) -> None:
+    project("app.py", QUIET_APP)
+    _, _, err = rewrite(".")
+    assert "lifespan" not in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bgmigrate.cli.rewrite import NEXT_STEPS
 from tests.cli.conftest import SLOW_APP, Write
 from tests.codemods.golden import invoke
 
@@ -116,4 +117,9 @@ def test_a_file_name_cannot_forge_a_line_of_the_output(
     Path(name).write_text(SLOW_APP)
     code, _, err = rewrite("--check", ".")
     assert code == 1
-    assert err.splitlines() == [f"would rewrite {shown}", "1 file would be rewritten"]
+    assert err.splitlines() == [
+        f"would rewrite {shown}",
+        "1 file would be rewritten",
+        f"@task would be added to {shown}:wait",
+        *NEXT_STEPS.splitlines(),
+    ]

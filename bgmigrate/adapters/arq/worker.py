@@ -27,7 +27,7 @@ from arq.worker import Function, Retry, Worker, func, get_kwargs
 
 from bgmigrate.adapters.arq.resilient import ResilientWorker
 from bgmigrate.adapters.arq.wire import dumps, load_job
-from bgmigrate.adapters.attempts import retry_delay, run_attempt
+from bgmigrate.adapters.attempts import in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
@@ -89,7 +89,9 @@ def job_function(task: Task[Any, Any], settings: Settings) -> Function:
         )
         try:
             async with _in_progress(ctx, in_progress):
-                value = await run_attempt(called, call_args, call_kwargs, ctx[_EXECUTOR])
+                value = await run_attempt(
+                    called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
+                )
         except Exception as exc:
             delay = retry_delay(called, exc, attempt=ctx["job_try"])
             if delay is None:

@@ -1,0 +1,165 @@
+"""The version matrix: the runtime against the oldest and newest releases bgmigrate supports.
+
+Each session builds a fresh virtual environment with ``uv`` (Python from pyenv), installs
+bgmigrate with pinned FastAPI, Celery and arq releases, and runs the tests that depend on them:
+the runtime and ``Tasks`` tests, and one conformance run with a real worker per queue backend.
+``make matrix`` runs every session and prints one line per session; exit status 1 if one failed.
+
+    python scripts/matrix.py                  # every session
+    python scripts/matrix.py py3.13-newest    # the named ones
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+VENVS = ROOT / ".matrix"
+
+RUNTIME_TESTS = ("tests/test_batch.py", "tests/test_runtime.py")
+# Celery on Redis and ARQ (the conformance suite's RabbitMQ run adds a broker, not a release).
+WORKER_TESTS = ("tests/adapters/test_conformance.py", "-k", "not rabbitmq")
+# What the tests need beside bgmigrate: Starlette's TestClient speaks httpx up to Starlette 0.x
+# (before 0.28: older Starlettes pass it ``app=``) and httpx2 from 1.0; both are installed so
+# that every Starlette finds its client.
+TEST_TOOLS = ("pytest>=8", "pytest-timeout>=2.3", "httpx<0.28", "httpx2")
+# Warnings are errors in the tests; these come from older releases meeting newer ones (an old
+# Starlette on today's anyio), not from bgmigrate.
+IGNORED_WARNINGS = (
+    *("-W", "ignore:The anyio.abc.BlockingPortal alias:DeprecationWarning"),
+    *("-W", "ignore:The 'app' shortcut is now deprecated:DeprecationWarning"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+    """One environment of the matrix and the tests run in it."""
+
+    name: str
+    python: str
+    """A pyenv version, e.g. ``3.11.7``."""
+    pins: tuple[str, ...]
+    """Requirements beside ``bgmigrate[celery,arq]``."""
+    tests: tuple[str, ...] = (*RUNTIME_TESTS, *WORKER_TESTS)
+
+
+OLDEST_FASTAPI = "0.106.0"
+"""The oldest FastAPI the matrix proves; ``pyproject.toml``'s lower bound."""
+
+SESSIONS = (
+    Session(
+        "py3.11-oldest",
+        "3.11.7",
+        (f"fastapi=={OLDEST_FASTAPI}", "celery[redis]==5.5.*", "kombu==5.5.*", "arq==0.26.*"),
+    ),
+    Session(
+        "py3.13-oldest",
+        "3.13.0",
+        (f"fastapi=={OLDEST_FASTAPI}", "celery[redis]==5.5.*", "kombu==5.5.*", "arq==0.26.*"),
+    ),
+    Session(
+        "py3.11-newest",
+        "3.11.7",
+        ("fastapi", "celery[redis]==5.6.*", "kombu==5.6.*", "arq==0.28.*"),
+    ),
+    Session(
+        "py3.13-newest",
+        "3.13.0",
+        ("fastapi", "celery[redis]==5.6.*", "kombu==5.6.*", "arq==0.28.*"),
+    ),
+    # The newest release of the other dispatch mechanism (no scope="function"), and the last
+    # one before 0.121 added it: the runtime tests only.
+    Session("py3.11-fastapi-0.117", "3.11.7", ("fastapi==0.117.1",), RUNTIME_TESTS),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What one session did."""
+
+    session: Session
+    summary: str
+    """pytest's last line (``34 passed in 36.1s``), or why the session did not get that far."""
+    seconds: float
+    ok: bool
+
+
+def _run(argv: list[str], log: Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n{result.stdout}{result.stderr}\n")
+    return result
+
+
+def _installed(python: Path, log: Path) -> str:
+    code = (
+        "from importlib.metadata import version as v; "
+        "print(' '.join(f'{n}={v(n)}' for n in ('fastapi', 'starlette', 'pydantic', "
+        "'celery', 'kombu', 'arq', 'anyio')))"
+    )
+    return _run([str(python), "-c", code], log).stdout.strip()
+
+
+def run_session(session: Session) -> Outcome:
+    """Build the session's environment and run its tests; the full log goes to .matrix/."""
+    start = time.monotonic()
+    venv = VENVS / session.name
+    log = VENVS / f"{session.name}.log"
+    shutil.rmtree(venv, ignore_errors=True)
+    log.unlink(missing_ok=True)
+    interpreter = PYENV / session.python / "bin" / "python"
+    python = venv / "bin" / "python"
+    steps = [
+        ["uv", "venv", "--quiet", "--python", str(interpreter), str(venv)],
+        [
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "-e",
+            ".[celery,arq]",
+            *session.pins,
+            *TEST_TOOLS,
+        ],
+    ]
+    for argv in steps:
+        result = _run(argv, log)
+        if result.returncode:
+            return Outcome(session, f"setup failed: {argv[1]}", time.monotonic() - start, False)
+    versions = _installed(python, log)
+    pytest = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *IGNORED_WARNINGS]
+    tests = _run([*pytest, *session.tests], log)
+    lines = tests.stdout.strip().splitlines()
+    summary = re.sub(r"=+", "", lines[-1]).strip() if lines else "pytest printed nothing"
+    return Outcome(
+        session, f"{summary} [{versions}]", time.monotonic() - start, tests.returncode == 0
+    )
+
+
+def main(names: list[str]) -> int:
+    """Run the named sessions (all by default), print one line each; 1 if any failed."""
+    chosen = [s for s in SESSIONS if not names or s.name in names]
+    VENVS.mkdir(exist_ok=True)
+    failed = False
+    start = time.monotonic()
+    for session in chosen:
+        outcome = run_session(session)
+        failed |= not outcome.ok
+        mark = "ok  " if outcome.ok else "FAIL"
+        print(f"{mark} {session.name:<22} {outcome.seconds:6.0f} s  {outcome.summary}", flush=True)
+    print(f"{len(chosen)} sessions in {time.monotonic() - start:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

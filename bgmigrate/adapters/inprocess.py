@@ -21,9 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -31,10 +29,11 @@ from weakref import WeakKeyDictionary
 import anyio
 
 from bgmigrate.adapters.attempts import in_worker_thread, retry_delay, run_attempt
+from bgmigrate.adapters.inprocess_records import JobRecords
 from bgmigrate.adapters.loop_thread import LoopThread
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import Payload, codec_for
-from bgmigrate.errors import SerializationError, UnknownJobError
+from bgmigrate.errors import SerializationError
 from bgmigrate.failed_jobs import (
     PAYLOAD_BYTES,
     FailedJob,
@@ -52,22 +51,6 @@ if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
 
 logger = logging.getLogger("bgmigrate.inprocess")
-
-#: Finished records kept for ``status``/``result`` (oldest dropped first).
-MAX_FINISHED_RECORDS = 10_000
-
-
-@dataclass(eq=False, slots=True)
-class _Record:
-    """What this process knows of one job; kept small, since up to 10,000 are kept."""
-
-    name: str
-    job: Job | None  # dropped once finished: the arguments need not outlive the run
-    status: TaskStatus = TaskStatus.READY
-    result: Any = None
-    error: BaseException | None = None
-    accepted_at: float = field(default_factory=time.monotonic)
-    started_at: float | None = None
 
 
 class InProcessBackend(TaskBackend):
@@ -93,15 +76,8 @@ class InProcessBackend(TaskBackend):
         )
         self._limiters_lock = threading.Lock()
         self._loop_thread = LoopThread("bgmigrate-inprocess-loop")
-        # Guards the records below; notified whenever a job finishes.
-        self._changed = threading.Condition()
-        self._active: dict[str, _Record] = {}
-        self._finished: OrderedDict[str, _Record] = OrderedDict()
-        # Idempotency key -> (job id, accepted at), oldest first so expired keys prune cheaply.
-        self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._records = JobRecords(key_ttl=settings.result_ttl)
         self._detached: set[asyncio.Task[None]] = set()
-        self._idle = threading.Event()
-        self._idle.set()
         self.stats = StatsCollector(
             budget=settings.inprocess_budget,
             warn_interval=settings.stats_warn_interval,
@@ -148,30 +124,8 @@ class InProcessBackend(TaskBackend):
 
     def _accept(self, jobs: Sequence[Job]) -> tuple[list[TaskHandle], list[Job]]:
         """Record the jobs as READY; a job whose key was seen gets the earlier job's handle."""
-        handles, accepted = [], []
-        now = time.monotonic()
-        with self._changed:
-            self._prune_keys(now)
-            for job in jobs:
-                key = job.task.options.key
-                seen = self._keys.get(key) if key is not None else None
-                if seen is not None:
-                    handles.append(TaskHandle(seen[0], self))
-                    continue
-                if key is not None:
-                    self._keys[key] = (job.id, now)
-                self._active[job.id] = _Record(job.task.name, job)
-                self._idle.clear()
-                handles.append(TaskHandle(job.id, self))
-                accepted.append(job)
-        return handles, accepted
-
-    def _prune_keys(self, now: float) -> None:
-        while self._keys:
-            _, (_, accepted_at) = next(iter(self._keys.items()))
-            if now - accepted_at < self.settings.result_ttl:
-                break
-            self._keys.popitem(last=False)
+        ids, accepted = self._records.accept(jobs)
+        return [TaskHandle(job_id, self) for job_id in ids], accepted
 
     # -- running ------------------------------------------------------------------------
 
@@ -197,21 +151,21 @@ class InProcessBackend(TaskBackend):
                 delay = retry_delay(job.task, exc, attempt)
                 if delay is None:
                     self._observe(job, deferred, attempt, exc)
-                    self._finish(job, TaskStatus.FAILED, error=exc)
+                    self._records.finish(job.id, TaskStatus.FAILED, error=exc)
                     _log_failure(job, attempt, exc)
                     if keeps_failed_jobs(self.settings, self.alias):
                         await akeep(self.settings, self._failed_job(job, attempt, exc))
                     return
-                self._set_status(job, TaskStatus.READY)
+                self._records.set_status(job.id, TaskStatus.READY)
                 attempt += 1
                 await asyncio.sleep(delay)
             else:
                 self._observe(job, deferred, attempt, None)
-                self._finish(job, TaskStatus.SUCCESSFUL, result=result)
+                self._records.finish(job.id, TaskStatus.SUCCESSFUL, result=result)
                 return
 
     def _observe(self, job: Job, deferred: float, attempts: int, error: Exception | None) -> None:
-        record = self._record(job.id)
+        record = self._records.get(job.id)
         if record is None:  # already reported as dropped
             return
         now = time.monotonic()
@@ -226,7 +180,7 @@ class InProcessBackend(TaskBackend):
         )
 
     def _failed_job(self, job: Job, attempts: int, exc: Exception) -> FailedJob:
-        record = self._record(job.id)
+        record = self._records.get(job.id)
         age = None if record is None else time.monotonic() - record.accepted_at
         enqueued_at = None if age is None else time.time() - age
         call, payload = (job.args, job.kwargs), _payload(job)
@@ -241,7 +195,7 @@ class InProcessBackend(TaskBackend):
             job.args,
             job.kwargs,
             in_worker_thread(self._limiter_for(job)),
-            on_start=functools.partial(self._set_status, job, TaskStatus.RUNNING),
+            on_start=functools.partial(self._records.set_status, job.id, TaskStatus.RUNNING),
         )
 
     def _limiter_for(self, job: Job) -> anyio.CapacityLimiter | None:
@@ -259,48 +213,13 @@ class InProcessBackend(TaskBackend):
 
     # -- records ------------------------------------------------------------------------
 
-    def _set_status(self, job: Job, status: TaskStatus) -> None:
-        with self._changed:
-            record = self._active.get(job.id)
-            if record is not None:
-                record.status = status
-                if status is TaskStatus.RUNNING and record.started_at is None:
-                    record.started_at = time.monotonic()
-
-    def _finish(
-        self,
-        job: Job,
-        status: TaskStatus,
-        *,
-        result: Any = None,
-        error: BaseException | None = None,
-    ) -> bool:
-        """Record the outcome; ``False`` if the job was already finished (or dropped)."""
-        with self._changed:
-            record = self._active.pop(job.id, None)
-            if record is None:
-                return False
-            record.status, record.result, record.error = status, result, error
-            record.job = None
-            self._finished[job.id] = record
-            while len(self._finished) > MAX_FINISHED_RECORDS:
-                self._finished.popitem(last=False)
-            if not self._active:
-                self._idle.set()
-            self._changed.notify_all()
-        return True
-
     def _drop(self, job: Job, reason: str) -> None:
-        if self._finish(job, TaskStatus.FAILED, error=asyncio.CancelledError()):
+        if self._records.finish(job.id, TaskStatus.FAILED, error=asyncio.CancelledError()):
             _log_dropped(job, reason)
-
-    def _record(self, job_id: str) -> _Record | None:
-        with self._changed:
-            return self._active.get(job_id) or self._finished.get(job_id)
 
     def status(self, job_id: str) -> TaskStatus:
         """READY, RUNNING, SUCCESSFUL or FAILED for jobs this process ran, else UNKNOWN."""
-        record = self._record(job_id)
+        record = self._records.get(job_id)
         return TaskStatus.UNKNOWN if record is None else record.status
 
     def result(self, job_id: str, timeout: float | None) -> Any:
@@ -309,33 +228,26 @@ class InProcessBackend(TaskBackend):
         On a running event loop it refuses to wait (``RuntimeError``): blocking the loop would
         stop the very task it waits for when that task runs on the same loop.
         """
-        record = self._known(job_id)
+        record = self._records.known(job_id)
         if not record.status.finished and _on_event_loop():
             raise RuntimeError(
                 f"handle.result() called on a running event loop while task {record.name} "
                 f"({job_id}) is unfinished: it would block the loop the task may need; "
                 "use `await handle.aresult()` in async code"
             )
-        with self._changed:
-            if not self._changed.wait_for(lambda: record.status.finished, timeout):
-                raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
-        return _outcome(record)
+        if not self._records.wait(record, timeout):
+            raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
+        return record.outcome()
 
     async def aresult(self, job_id: str, timeout: float | None) -> Any:
         """Async form of :meth:`result` (polls, so it never blocks the loop)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        record = self._known(job_id)
+        record = self._records.known(job_id)
         while not record.status.finished:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"task {record.name} ({job_id}) not finished in {timeout} s")
             await asyncio.sleep(0.01)
-        return _outcome(record)
-
-    def _known(self, job_id: str) -> _Record:
-        record = self._record(job_id)
-        if record is None:
-            raise UnknownJobError(f"no in-process task with id {job_id!r} is known")
-        return record
+        return record.outcome()
 
     # -- shutdown -----------------------------------------------------------------------
 
@@ -347,7 +259,7 @@ class InProcessBackend(TaskBackend):
     async def close(self) -> None:
         """Wait up to ``drain_timeout`` for pending tasks; log each one dropped, by name."""
         deadline = time.monotonic() + self.settings.drain_timeout
-        while not self._idle.is_set() and time.monotonic() < deadline:
+        while not self._records.idle.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         for runner in list(self._detached):
             runner.cancel()
@@ -359,9 +271,7 @@ class InProcessBackend(TaskBackend):
             self._exporter.stop()
 
     def _report_unfinished(self, reason: str) -> None:
-        with self._changed:
-            dropped = list(self._active.values())
-        for record in dropped:
+        for record in self._records.unfinished():
             if record.job is not None:
                 self._drop(record.job, reason)
 
@@ -377,13 +287,6 @@ def _on_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _outcome(record: _Record) -> Any:
-    """A finished job's result, or its exception raised again."""
-    if record.error is not None:
-        raise record.error
-    return record.result
 
 
 def _describe_args(job: Job) -> str:

@@ -56,6 +56,11 @@ class RequestBatch:
     def __len__(self) -> int:
         return sum(len(jobs) for jobs in self._batches.values())
 
+    def __bool__(self) -> bool:
+        # Always true, as a BackgroundTasks object is: apps test ``if background_tasks:`` to mean
+        # "was one passed", and an empty batch must not turn that test false after a rewrite.
+        return True
+
     async def dispatch(self, background: BackgroundTasks) -> None:
         """Hand every backend its jobs, queue backends first, in the order they were added.
 

@@ -314,3 +314,16 @@ def test_an_idempotency_key_header_gives_each_queued_task_the_same_key_on_every_
     assert retry == first
     assert not set(other) & set(first)
     assert without == [None] * 4
+
+
+def test_an_empty_batch_is_true_as_background_tasks_is() -> None:
+    # A real app (seapagan/fastapi-template) tests ``if background_tasks:`` to mean "one was
+    # passed": with a falsy empty batch, registration skipped its verification step after rewrite.
+    app = FastAPI()
+
+    @app.post("/register")
+    def register(tasks: Tasks) -> dict[str, bool]:
+        return {"passed": bool(tasks), "empty": len(tasks) == 0}
+
+    with TestClient(app) as client:
+        assert client.post("/register").json() == {"passed": True, "empty": True}

@@ -6,3 +6,9 @@ export MAIL_FROM=test@example.com
 export REDIS_HOST=127.0.0.1 REDIS_DB=4
 # the suite as configured, run serially (no xdist/coverage) so the thread-leak plugin sees every test
 export SEA_PYTEST_ARGS="-o addopts= -m not\ rewrite -p no:randomly -p no:sugar -p no:cacheprovider"
+# step d: mail goes to the aiosmtpd Maildir server on 127.0.0.1:8025
+export MAIL_SERVER=127.0.0.1 MAIL_PORT=8025 MAIL_STARTTLS=false MAIL_SSL_TLS=false
+export MAIL_USE_CREDENTIALS=false MAIL_VALIDATE_CERTS=false
+export BGMIGRATE_TASK_MODULES=app.managers.email
+export I_READ_THE_DAMN_DOCS=true  # the app refuses to start without it (its pytest env sets it)
+export CACHE_ENABLED=true RATE_LIMIT_ENABLED=false LOG_FILENAME=test_api.log  # as its pytest env

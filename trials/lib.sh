@@ -17,7 +17,7 @@ say() { printf '\n=== %s: %s\n' "$APP" "$*"; }
 fetch_app() {  # a clean checkout of the pinned commit, itself a git repo to diff against
   local git_dir=$MIRROR/${REPO/\//+}/repo
   [[ -d $git_dir/.git ]] && git_dir=$git_dir/.git
-  rm -rf "$WORK" && mkdir -p "$WORK"
+  rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
   git --git-dir="$git_dir" archive "$COMMIT" | tar -x -C "$WORK" || return 1
   git -C "$WORK" init -q && git -C "$WORK" add -A . &&
     git -C "$WORK" -c user.email=trial@localhost -c user.name=trial commit -qm pristine

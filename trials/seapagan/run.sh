@@ -53,11 +53,13 @@ for db in "$DB_NAME" "$TEST_DB_NAME"; do
   psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 done
 say fetch && fetch_app || exit 1
+if [[ ${QUICK:-} != 1 ]]; then  # QUICK=1: reuse the venv and the step-a results
 say "venv + the app's deps" && make_venv
 say "a0) suite before bgmigrate" && run_suite a0
 say "bgmigrate" && install_bgmigrate
 "$VENV/bin/pip" check
 say "a) suite with bgmigrate installed" && run_suite a && compare a0 a
+else install_bgmigrate; fi
 say "b) scan + rewrite" && scan_and_rewrite
 (cd "$WORK" && "$VENV/bin/ruff" check app --output-format concise | tail -n 8) | tee "$OUT/ruff-after-rewrite.txt"
 say "c) suite after rewrite" && run_suite c && compare a c

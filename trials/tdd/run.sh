@@ -42,12 +42,14 @@ for db in trial_tdd trial_tdd_test; do
   psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 done
 say fetch && fetch_app || exit 1
+if [[ ${QUICK:-} != 1 ]]; then  # QUICK=1: reuse the venv and the step-a results
 say "venv + the app's deps" && make_venv
 say "a0) suite, pristine deps" && run_suite a0
 say "bgmigrate" && install_bgmigrate
 say "a-newest) suite with bgmigrate and the newest FastAPI it pulls" && run_suite a-newest
 "$VENV/bin/pip" install -q -U tortoise-orm 'fastapi==0.121.*' 2>&1 | grep -v '^WARNING: Location'
 say "a) suite with bgmigrate, tortoise-orm upgraded, the oldest FastAPI bgmigrate allows" && run_suite a
+else install_bgmigrate; fi
 say "b) scan + rewrite" && scan_and_rewrite
 say "c) suite after rewrite" && run_suite c && compare a c
 say "d) hand edits" && apply_hand_edits

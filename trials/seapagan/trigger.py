@@ -1,0 +1,61 @@
+"""POST /register/ once and wait until the welcome email reaches the local SMTP mailbox.
+
+Run from the app's root with trials/seapagan/env.sh sourced, MAIL_* pointing at the aiosmtpd
+server that run.sh starts on 127.0.0.1, and BGMIGRATE_BACKEND naming a queue backend. The
+schema is created in DB_NAME, the request goes through TestClient (the app's own lifespan runs),
+and the effect is polled in the mailbox directory with a deadline. Exit 0 when the mail is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import sys
+import time
+import uuid
+
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.testclient import TestClient
+
+from app.database.db import Base, get_database_url
+from app.main import app
+
+
+async def _create_schema() -> None:
+    engine = create_async_engine(get_database_url())
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+
+
+def _mails_to(box: str, address: str) -> list[str]:
+    return [
+        str(m["Subject"]) for m in mailbox.Maildir(box, create=False) if address in str(m["To"])
+    ]
+
+
+def main() -> int:
+    box = sys.argv[1]
+    asyncio.run(_create_schema())
+    address = f"trial-{uuid.uuid4().hex[:8]}@example.com"
+    body = {"email": address, "first_name": "Trial", "last_name": "User", "password": "test12345!"}
+    with TestClient(app) as client:
+        response = client.post("/register/", json=body)
+    print("POST /register/ ->", response.status_code, list(response.json()), flush=True)
+    if response.status_code != 201:
+        print(response.text)
+        return 1
+    deadline = time.monotonic() + float(os.environ.get("TRIGGER_TIMEOUT", "60"))
+    while time.monotonic() < deadline:
+        subjects = _mails_to(box, address)
+        if subjects:
+            print(f"mail to {address} delivered by the worker: subject {subjects[0]!r}")
+            return 0
+        time.sleep(0.5)  # polling the mailbox with a deadline, not a fixed wait
+    print(f"no mail to {address} after the timeout")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Trial of bgmigrate on testdrivenio/fastapi-tdd-docker (the "summarizer" app of the
+# TestDriven.io FastAPI course): Tortoise ORM on PostgreSQL, one BackgroundTasks call site that
+# downloads an article and writes its NLP summary to the database; 27 pytest tests.
+# Steps: a) its suite unchanged (pinned deps, then with bgmigrate installed), b) scan + rewrite,
+# c) its suite again with the thread-leak plugin, d) @task + worker (arq, celery) + one request.
+APP=tdd REPO=testdrivenio/fastapi-tdd-docker COMMIT=13cff4273ad92ac2556b767d182d688f4fce933e
+SUB=project PKG=app
+source "$(dirname "$0")/../lib.sh"
+WORK=$TRIAL_ROOT/$APP/src VENV=$TRIAL_ROOT/$APP/venv OUT=$TRIAL_ROOT/$APP/out
+PYTEST_ARGS=()
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/trial_tdd
+export DATABASE_TEST_URL=postgres://postgres@127.0.0.1:5432/trial_tdd_test
+
+app_deps() {
+  "$VENV/bin/pip" install -q -r "$WORK/project/requirements-dev.txt" 2>&1 | grep -v '^WARNING: Location'
+  # unpinned transitive deps moved since the commit: the pydantic of its day (tortoise-orm
+  # 0.20 breaks on pydantic >= 2.11) and lxml's split-out html cleaner (newspaper3k needs it)
+  "$VENV/bin/pip" install -q 'pydantic==2.5.3' lxml_html_clean 2>&1 | grep -v '^WARNING: Location'
+}
+
+hand_edits() {  # what step d needed by hand (the scan says keep-in-process: @task by hand)
+  python3 - <<'PY'
+p = "app/summarizer.py"
+s = open(p).read()
+s = s.replace("import nltk\n", "import os\n\nimport nltk\n", 1)
+s = s.replace("from newspaper import Article\n",
+              "from newspaper import Article\n\nfrom bgmigrate import task\nfrom tortoise import Tortoise\n", 1)
+s = s.replace("async def generate_summary", "@task\nasync def generate_summary", 1)
+s = s.replace("    article = Article(url)\n", """    if not Tortoise._inited:  # a queue worker has no FastAPI startup: open the ORM here
+        await Tortoise.init(
+            db_url=os.environ["DATABASE_URL"], modules={"models": ["app.models.tortoise"]}
+        )
+    article = Article(url)
+""", 1)
+open(p, "w").write(s)
+PY
+}
+
+mkdir -p "$OUT"
+for db in trial_tdd trial_tdd_test; do
+  psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+done
+say fetch && fetch_app || exit 1
+if [[ ${QUICK:-} != 1 ]]; then  # QUICK=1: reuse the venv and the step-a results
+say "venv + the app's deps" && make_venv
+say "a0) suite, pristine deps" && run_suite a0
+say "bgmigrate" && install_bgmigrate
+say "a-bgm) suite with bgmigrate installed (its pydantic floor)" && run_suite a-bgm
+# tortoise-orm 0.20 cannot build its pydantic models on pydantic >= 2.11 (bgmigrate's floor)
+"$VENV/bin/pip" install -q -U tortoise-orm 2>&1 | grep -v '^WARNING: Location'
+# and tortoise-orm >= 0.25 needs fastapi's _merge_lifespan_context (absent from the app's
+# 0.109.0): the oldest FastAPI both allow (bgmigrate >= 514f18d accepts 0.106-0.117, >= 0.121)
+"$VENV/bin/pip" install -q "fastapi$(grep -q '"fastapi>=0.121"' "$BGMIGRATE_SRC/pyproject.toml" && echo '==0.121.*' || echo '==0.115.*')" 2>&1 | grep -v '^WARNING: Location'
+"$VENV/bin/pip" list 2>/dev/null | grep -Ei '^(fastapi|starlette|pydantic|tortoise-orm) ' | tee "$OUT/versions.txt"
+say "a) suite with bgmigrate, tortoise-orm upgraded" && run_suite a
+else install_bgmigrate; fi
+say "b) scan + rewrite" && scan_and_rewrite
+say "c) suite after rewrite" && run_suite c && compare a c
+say "d) hand edits" && apply_hand_edits
+run_suite c2 && compare a c2
+# step d: the article is served on loopback, the Punkt model is an empty one made here
+export NLTK_DATA=$TRIAL_ROOT/$APP/nltk_data
+mkdir -p "$NLTK_DATA/tokenizers/punkt" "$NLTK_DATA/tokenizers/punkt_tab/english"
+touch "$NLTK_DATA"/tokenizers/punkt_tab/english/{collocations.tab,sent_starters.txt,abbrev_types.txt,ortho_context.tab}
+(cd "$TRIALS/tdd" && exec "$VENV/bin/python" -m http.server 18765 --bind 127.0.0.1) >/dev/null 2>&1 &
+http=$!
+export BGMIGRATE_TASK_MODULES=app.summarizer
+for backend in arq celery; do
+  say "d) worker --backend $backend"
+  "$TRIALS/worker_trial.sh" "$backend" "$WORK/$SUB" "$VENV" "$TRIALS/tdd/trigger.py" \
+    http://127.0.0.1:18765/article.html 2>&1 | tee "$OUT/d-$backend.out" | grep -E 'POST|summary|→|←|succeeded|failed|Error'
+done
+kill "$http"

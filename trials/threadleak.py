@@ -29,8 +29,10 @@ def _new_alive(before: set[int | None]) -> list[threading.Thread]:
     deadline = time.monotonic() + 2.0
     while True:
         new = [
-            t for t in threading.enumerate()
-            if t.ident not in before and t.is_alive()
+            t
+            for t in threading.enumerate()
+            if t.ident not in before
+            and t.is_alive()
             and (not t.daemon or t.name.startswith("bgmigrate"))
         ]
         if not new or time.monotonic() > deadline:

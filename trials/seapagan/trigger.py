@@ -15,11 +15,10 @@ import sys
 import time
 import uuid
 
-from sqlalchemy.ext.asyncio import create_async_engine
-from starlette.testclient import TestClient
-
 from app.database.db import Base, get_database_url
 from app.main import app
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.testclient import TestClient
 
 
 async def _create_schema() -> None:

@@ -13,18 +13,21 @@ import os
 import sys
 import time
 
+from app.main import create_application
 from starlette.testclient import TestClient
 from tortoise import Tortoise
 from tortoise.contrib.fastapi import register_tortoise
 
-from app.main import create_application
-
 
 async def _summary(summary_id: int) -> str:
-    await Tortoise.init(db_url=os.environ["DATABASE_URL"], modules={"models": ["app.models.tortoise"]})
+    await Tortoise.init(
+        db_url=os.environ["DATABASE_URL"], modules={"models": ["app.models.tortoise"]}
+    )
     try:
         conn = Tortoise.get_connection("default")
-        rows = await conn.execute_query_dict("SELECT summary FROM textsummary WHERE id = $1", [summary_id])
+        rows = await conn.execute_query_dict(
+            "SELECT summary FROM textsummary WHERE id = $1", [summary_id]
+        )
         return rows[0]["summary"] if rows else ""
     finally:
         await Tortoise.close_connections()

@@ -109,12 +109,34 @@ def body_calls(
             in_loop,
             _source_text(node.func, name),
             isinstance(parent, ast.Expr),
+            _opens_for_writing(node),
         )
         for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
         for name in [callee_name(resolver, node.func, known)]
     ]
     return tuple(calls)
+
+
+_WRITE_MODES = frozenset("wax+")
+
+
+def _opens_for_writing(node: ast.Call) -> bool:
+    """Whether ``node`` is an ``open`` (built-in, ``io``, ``aiofiles``, ``Path.open``) whose
+    literal mode writes, appends or creates."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name != "open":
+        return False
+    modes = [k.value for k in node.keywords if k.arg == "mode"] + node.args[:2]
+    return any(
+        isinstance(mode, ast.Constant)
+        and isinstance(mode.value, str)
+        and 0 < len(mode.value) <= 3
+        and set(mode.value) <= set("rwaxbt+")
+        and bool(set(mode.value) & _WRITE_MODES)
+        for mode in modes
+    )
 
 
 def _source_text(func: ast.expr, name: str) -> str:

@@ -44,6 +44,8 @@ class Call:
     """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
     discarded: bool = False
     """The call is a statement of its own: its result (a spawned asyncio task) is dropped."""
+    writes: bool = False
+    """The call opens a file for writing (``open(path, "w")``, ``path.open("ab")``)."""
 
     @property
     def label(self) -> str:

@@ -224,6 +224,23 @@ DEFAULT_HOST_FILE_CALLS: tuple[str, ...] = (
     "*.rmdir",
 )
 
+# Writing files on the host (documents, exports, reports the web process serves or reads):
+# a worker writes them on its own host. ``open`` in a writing mode is found as well.
+DEFAULT_HOST_OUTPUT_CALLS: tuple[str, ...] = (
+    "os.makedirs",
+    "os.mkdir",
+    "*.mkdir",
+    "*.write_text",
+    "*.write_bytes",
+    "shutil.copy*",
+    "shutil.move",
+    "*Document.save",
+    "*.savefig",
+    "*.to_csv",
+    "*.to_excel",
+    "*.to_parquet",
+)
+
 _LIST_KEYS = {
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
@@ -234,6 +251,7 @@ _LIST_KEYS = {
     "must-not-lose-calls": "must_not_lose_calls",
     "in-process-calls": "in_process_calls",
     "host-file-calls": "host_file_calls",
+    "host-output-calls": "host_output_calls",
     "unbounded-loops": "unbounded_loops",
     "extend-slow-calls": "extend_slow_calls",
     "extend-must-not-lose-calls": "extend_must_not_lose_calls",
@@ -276,6 +294,8 @@ class CodemodConfig:
     """Callee patterns for work that must stay in the web process (BGM107)."""
     host_file_calls: tuple[str, ...] = DEFAULT_HOST_FILE_CALLS
     """Callee patterns that remove files on the web host (BGM111)."""
+    host_output_calls: tuple[str, ...] = DEFAULT_HOST_OUTPUT_CALLS
+    """Callee patterns that write files on the host (BGM115)."""
     unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
     """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
     respect_gitignore: bool = True

@@ -114,17 +114,20 @@ class Auditor:
 
     def _traced(self, facts: FileFacts, function: FunctionFacts) -> Iterator[TracedCall]:
         """The task's calls, then the calls of project functions it calls (bounded depth)."""
-        frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = [(facts, function, ())]
+        frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...], bool]] = [
+            (facts, function, (), False)
+        ]
         seen = {(facts.display_path, function.qualname)}
         for depth in range(TRACE_DEPTH):
-            following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = []
-            for owner, current, via in frontier:
+            following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...], bool]] = []
+            for owner, current, via, looped in frontier:
                 for call in current.calls:
-                    yield TracedCall(call, owner.display_path, via)
+                    repeated = looped or call.per_item
+                    yield TracedCall(call, owner.display_path, via, repeated)
                     found = self.project.resolve(call.name) if depth + 1 < TRACE_DEPTH else None
                     if found and (found[0].display_path, found[1].qualname) not in seen:
                         seen.add((found[0].display_path, found[1].qualname))
-                        following.append((found[0], found[1], (*via, call.name)))
+                        following.append((found[0], found[1], (*via, call.name), repeated))
             frontier = following
 
     def context(

@@ -44,6 +44,9 @@ class Call:
     """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
     discarded: bool = False
     """The call is a statement of its own: its result (a spawned asyncio task) is dropped."""
+    per_item: bool = False
+    """The call runs once per item of a ``for`` loop or a comprehension (``in_loop`` also
+    counts ``while`` loops, which are mostly retries and polls)."""
     writes: bool = False
     """The call opens a file for writing (``open(path, "w")``, ``path.open("ab")``)."""
 
@@ -173,6 +176,9 @@ class FunctionFacts:
     parameters must stay BackgroundTasks."""
     router: str | None = None
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
+    best_effort: Location | None = None
+    """Where the function's whole body is a ``try`` that catches every error and only logs
+    it (the work is allowed to fail), when it is."""
 
 
 @dataclasses.dataclass(frozen=True)

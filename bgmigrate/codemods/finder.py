@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from bgmigrate.codemods.effects import classes, instances
+from bgmigrate.codemods.effects import best_effort, classes, instances, location
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
@@ -207,6 +207,9 @@ class ModuleAnalysis:
             depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
+            best_effort=location(swallowing)
+            if (swallowing := best_effort(item.node.body))
+            else None,
         )
 
     def _qualify(self, node: ast.expr | None) -> str | None:

@@ -25,6 +25,9 @@ class TracedCall:
     path: str
     via: tuple[str, ...]
     """Functions between the task and this call, outermost first (empty: the task itself)."""
+    repeated: bool = False
+    """The call runs once per item of a ``for`` loop or comprehension: its own, or one around
+    a call on the way from the task."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,11 @@ class SiteContext:
     """The callable is a function of a library, not of the scanned tree (``requests.post``)."""
     observed: TaskStats | None = None
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
+
+    @property
+    def best_effort(self) -> bool:
+        """The task swallows every error and only logs it: it is allowed to fail."""
+        return self.task is not None and self.task.best_effort is not None
 
     def site_evidence(self) -> Evidence:
         """The call site as the first step of an evidence chain."""

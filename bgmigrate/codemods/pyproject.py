@@ -124,6 +124,9 @@ DEFAULT_SLOW_CALLS: tuple[str, ...] = (
     "*.goto",
     "*.scrape",
     "*.crawl",
+    # Code loaded at run time (generated scripts, plugins): its length is unknown.
+    "*.exec_module",
+    "runpy.*",
     # Subprocesses and media.
     "asyncio.create_subprocess_exec",
     "asyncio.create_subprocess_shell",

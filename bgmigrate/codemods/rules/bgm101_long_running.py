@@ -1,7 +1,8 @@
 """BGM101 long-running: the task makes calls that can outgrow the in-process limit.
 
-Network and HTTP clients, LLM and embedding APIs, ``time.sleep``, subprocesses and file
-parsers (the ``slow-calls`` setting), and loops over data of unknown size (query results, file
+Network and HTTP clients, LLM and embedding APIs, ``time.sleep``, subprocesses, file
+parsers and code loaded at run time (``spec.loader.exec_module``, ``runpy``: the
+``slow-calls`` setting), and loops over data of unknown size (query results, file
 trees, streamed lines, ``while True``: the ``unbounded-loops`` setting) make a task long, and
 long tasks hold a worker thread of the web process, are lost on deploy and have no timeout.
 Move the task to a queue. A task that catches and only logs every error (BGM116) is allowed

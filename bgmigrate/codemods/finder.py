@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
-import io
-import re
-import tokenize
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from bgmigrate.codemods.depends import DependsReader
 from bgmigrate.codemods.effects import best_effort, classes, instances, location
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
 from bgmigrate.codemods.request_scope import module_aliases
@@ -30,9 +26,8 @@ from bgmigrate.codemods.routes import (
     route_owner,
     router_prefixes,
 )
+from bgmigrate.codemods.source_text import character_columns, parse_quietly, suppressions
 
-_SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
-_DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _MAX_ROUNDS = 5
 
@@ -44,18 +39,6 @@ class _Def:
     class_name: str | None
     parent: str | None
     """Qualified name of the enclosing function, for closures."""
-
-
-def suppressions(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    """``# bgmigrate: ignore[BGM101, BGM103]`` comments by line."""
-    found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if "bgmigrate:" not in line:
-            continue
-        for match in _SUPPRESSION.finditer(line):
-            codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
-            found.append((number, codes))
-    return tuple(found)
 
 
 _BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
@@ -99,6 +82,7 @@ class ModuleAnalysis:
         self.module_vars = self._module_vars()
         self.module_instances = instances(self.resolver, self.tree.body)
         self.scoped_aliases = module_aliases(self.resolver, self.tree.body)
+        self.depends = DependsReader(self.resolver, self.nodes)
         self._module_aliases()
 
     def _module_aliases(self) -> None:
@@ -204,7 +188,7 @@ class ModuleAnalysis:
             state_writes=result.state_writes,
             loops=result.loops,
             attached=result.attached,
-            depends=self._function_depends(item.node),
+            depends=self.depends.of_function(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
             best_effort=location(swallowing)
@@ -225,59 +209,7 @@ class ModuleAnalysis:
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
-        return tuple(sorted(self._module_depends))
-
-    @functools.cached_property
-    def _module_depends(self) -> set[str]:
-        return self._depends_in(self.nodes, walk=False)
-
-    def _depends_in(
-        self, roots: list[ast.AST], annotation: ast.expr | None = None, walk: bool = True
-    ) -> set[str]:
-        """Dependencies named in ``roots`` (and below them, with ``walk``); a bare
-        ``Depends()`` means ``annotation``'s class."""
-        found = set()
-        for root in roots:
-            for node in ast.walk(root) if walk else (root,):
-                if not (isinstance(node, ast.Call) and self._is_depends(node.func)):
-                    continue
-                target = node.args[0] if node.args else annotation
-                name = self.resolver.qualify(target) if target is not None else None
-                if name:
-                    found.add(name)
-        return found
-
-    def _function_depends(self, node: FunctionNode) -> tuple[str, ...]:
-        """What the function's parameters and route decorator ``Depends`` on."""
-        if not self._module_depends and not self._bare_depends:
-            return ()
-        args = node.args
-        params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
-        defaults[len(defaults) - len(args.defaults) :] = args.defaults
-        found = self._depends_in(list(node.decorator_list))
-        for param, default in zip(params, [*defaults, *args.kw_defaults], strict=True):
-            annotation = param.annotation
-            if isinstance(annotation, ast.Subscript) and self.resolver.is_typing(
-                annotation.value, "Annotated"
-            ):
-                parts = annotation.slice
-                elts = parts.elts if isinstance(parts, ast.Tuple) else [parts]
-                found |= self._depends_in(list(elts[1:]), elts[0])
-            if default is not None:
-                found |= self._depends_in([default], annotation)
-        return tuple(sorted(found))
-
-    @functools.cached_property
-    def _bare_depends(self) -> bool:
-        """Whether the module has a ``Depends()`` without an argument (class dependencies)."""
-        return any(
-            isinstance(n, ast.Call) and not n.args and self._is_depends(n.func) for n in self.nodes
-        )
-
-    def _is_depends(self, func: ast.expr) -> bool:
-        qual = self.resolver.qualify(func)
-        return qual in _DEPENDS or (dotted(func) or "").endswith(("Depends", "Security"))
+        return tuple(sorted(self.depends.module_depends))
 
     def qualified_attrs(self) -> frozenset[str]:
         """``module.Class.attr`` for every class attribute known to hold the object here."""
@@ -331,14 +263,6 @@ def _class_of(resolver: Resolver, annotation: ast.expr) -> str | None:
     return resolver.qualify_dotted(name)
 
 
-def parse_quietly(source: bytes, path: str) -> ast.Module:
-    """``ast.parse`` without the compiler's warnings about the user's code (``"\\d"``,
-    ``1()``): they are not ours to print, and must not become errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source, filename=path)
-
-
 def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     """Analyse one file; a file that does not parse becomes a result with ``error`` set.
 
@@ -385,35 +309,3 @@ def _analyze_tree(
         scoped_aliases=tuple(sorted(analysis.scoped_aliases.items())),
         instances=tuple(sorted(analysis.held_instances().items())),
     )
-
-
-def character_columns(facts: FileFacts, source: bytes) -> FileFacts:
-    """``facts`` with ``ast``'s UTF-8 byte columns turned into character columns."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        lines = source.decode(encoding).splitlines()
-    except (SyntaxError, UnicodeDecodeError, LookupError):
-        return facts
-
-    def fix(at: Location) -> Location:
-        if not 0 < at.line <= len(lines):
-            return at
-        prefix = lines[at.line - 1].lstrip("\ufeff").encode()[: at.column]
-        return Location(at.line, len(prefix.decode("utf-8", errors="replace")))
-
-    relocated = _relocate(facts, fix)
-    assert isinstance(relocated, FileFacts)
-    return relocated
-
-
-def _relocate(value: object, fix: Callable[[Location], Location]) -> object:
-    if isinstance(value, Location):
-        return fix(value)
-    if isinstance(value, tuple):
-        return tuple(_relocate(item, fix) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: _relocate(getattr(value, f.name), fix) for f in dataclasses.fields(value)
-        }
-        return dataclasses.replace(value, **changes)
-    return value

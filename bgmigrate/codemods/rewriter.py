@@ -15,11 +15,11 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.source_text import parse_quietly
 from bgmigrate.errors import BgmigrateError
 
 

@@ -35,9 +35,6 @@ from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
 MARKERS = (b"ackground", b"add_task", b"include_router")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
-TRACE_DEPTH = 8
-"""How many calls deep the audit follows a task into the project's own functions (each
-function is read and summarised once, so depth costs only the functions it reaches)."""
 Progress = Callable[[int], None]
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -123,7 +120,8 @@ class Project:
 
     def follow_tasks(self) -> None:
         """Stage 3: read what the audit looks into — the functions handed the object, the
-        dependencies, each call site's task and the functions it calls, ``TRACE_DEPTH`` deep."""
+        dependencies, each call site's task and every function it reaches (each file is read
+        once, however deep)."""
         analysed = list(self.facts.values())
         self.follow(p.callee for f in analysed for p in f.passes)
         self.follow(d for f in analysed for function in f.functions for d in function.depends)
@@ -132,7 +130,7 @@ class Project:
         self.follow(a.alias for site in sites for a in site.arguments if a.alias)
         frontier = {t for site in sites for t in targets(site.task) if t}
         seen: set[str] = set()
-        for _ in range(TRACE_DEPTH):
+        while frontier:
             self.follow(sorted(frontier))
             seen |= frontier
             found = [self.resolve(name) for name in frontier]

@@ -1,0 +1,117 @@
+"""What each function of the project does, summarised once and bottom-up: its own calls, then
+the summaries of the project functions it calls. Depth costs nothing (a function reached by
+many tasks, or many calls deep, is read once), and cycles (recursion, mutual calls) end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from bgmigrate.codemods.facts import Call, FileFacts, FunctionFacts
+from bgmigrate.codemods.index import Found
+from bgmigrate.codemods.rules import TracedCall
+
+FunctionKey = tuple[str, str]
+"""``(display path, qualname)`` of a function in the scanned tree."""
+Summary = tuple[TracedCall, ...]
+Resolve = Callable[[str], Found | None]
+"""``Project.resolve``: the function definition a qualified name names."""
+
+
+@dataclasses.dataclass
+class _Frame:
+    """One function being summarised (the explicit stack keeps deep chains off Python's)."""
+
+    key: FunctionKey
+    facts: FileFacts
+    function: FunctionFacts
+    entered_by: Call | None
+    """The call of the caller's body that led here (``None`` for the root)."""
+    index: int = 0
+    children: list[tuple[Call, Summary]] = dataclasses.field(default_factory=list)
+    open_cycles: set[FunctionKey] = dataclasses.field(default_factory=set)
+    """Functions still being summarised that this one calls back (its summary lacks theirs)."""
+
+    def build(self) -> Summary:
+        """Own calls first, then each callee's summary once (a call seen on an earlier path is
+        not repeated), its steps prefixed with the call that leads there."""
+        path = self.facts.display_path
+        own = [TracedCall(call, path, (), call.per_item) for call in self.function.calls]
+        seen = {(t.path, t.call.at) for t in own}
+        merged = list(own)
+        for call, summary in self.children:
+            for traced in summary:
+                where = (traced.path, traced.call.at)
+                if where not in seen:
+                    seen.add(where)
+                    merged.append(
+                        TracedCall(
+                            traced.call,
+                            traced.path,
+                            (call.name, *traced.via),
+                            traced.repeated or call.per_item,
+                        )
+                    )
+        return tuple(merged)
+
+
+class Summaries:
+    """Function summaries over a settled project, each computed once."""
+
+    def __init__(self, resolve: Resolve) -> None:
+        self._resolve = resolve
+        self._done: dict[FunctionKey, Summary] = {}
+
+    def of(self, facts: FileFacts, function: FunctionFacts) -> Summary:
+        """Every call ``function`` makes, directly or through the project's functions."""
+        root: FunctionKey = (facts.display_path, function.qualname)
+        if root in self._done:
+            return self._done[root]
+        # Summaries cut short by a cycle are only valid inside this query.
+        partial: dict[FunctionKey, Summary] = {}
+        frames = [_Frame(root, facts, function, None)]
+        active = {root}
+        while True:
+            frame = frames[-1]
+            if frame.index < len(frame.function.calls):
+                call = frame.function.calls[frame.index]
+                frame.index += 1
+                self._enter(frame, call, frames, active, partial)
+                continue
+            frames.pop()
+            active.discard(frame.key)
+            frame.open_cycles.discard(frame.key)
+            summary = frame.build()
+            if frame.open_cycles:
+                partial[frame.key] = summary
+            else:
+                self._done[frame.key] = summary
+            if not frames:
+                return summary
+            assert frame.entered_by is not None
+            caller = frames[-1]
+            caller.children.append((frame.entered_by, summary))
+            caller.open_cycles |= frame.open_cycles - {caller.key}
+
+    def _enter(
+        self,
+        frame: _Frame,
+        call: Call,
+        frames: list[_Frame],
+        active: set[FunctionKey],
+        partial: dict[FunctionKey, Summary],
+    ) -> None:
+        """Follow ``call`` of ``frame``: a known summary is used, a new function is pushed."""
+        found = self._resolve(call.name)
+        if found is None:
+            return
+        key = (found[0].display_path, found[1].qualname)
+        known = self._done.get(key) or partial.get(key)
+        if known is not None:
+            frame.children.append((call, known))
+        elif key in active:  # recursion: the caller up the stack already holds those calls
+            frame.open_cycles.add(key)
+        else:
+            frames.append(_Frame(key, found[0], found[1], call))
+            active.add(key)

@@ -22,6 +22,9 @@ WRAPPER_NAMES = frozenset({"run_in_executor", "run_in_threadpool", "to_thread", 
 """Names of the project's own wrappers that take the real task first (``async def
 run_in_executor(func, *args)``): the task is the argument after them."""
 _MAX_CANDIDATES = 8
+RETURNED = "()."
+"""Joins a function's name and a method of what it returns in a task target
+(``app.files.temp_zip().unlink``), until the project pass reads the return annotation."""
 
 
 @dataclasses.dataclass
@@ -37,6 +40,10 @@ class Scope:
     """Every value assigned to each local name, in order."""
     instances: dict[str, str]
     """Local names known to hold an instance of a class -> the class's qualified name."""
+    results: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Local names bound to what a function returns (``path = make_path()``, ``with
+    temp_zip() as path``) -> the function's qualified name (the project pass reads its return
+    annotation)."""
 
 
 def wrapped_task(resolver: Resolver, args: list[ast.expr]) -> int:
@@ -145,6 +152,9 @@ def _attribute(resolver: Resolver, scope: Scope, node: ast.Attribute, text: str)
         return TaskRef(CallableKind.BOUND_METHOD, f"{owner}.{node.attr}", text)
     if base is not None and base in scope.instances:
         return TaskRef(CallableKind.BOUND_METHOD, f"{scope.instances[base]}.{node.attr}", text)
+    if base is not None and base in scope.results:
+        target = f"{scope.results[base]}{RETURNED}{node.attr}"
+        return TaskRef(CallableKind.BOUND_METHOD, target, text)
     head, _, rest = (base or "").partition(".")
     if head in scope.instances:
         # ``container.ask_service.ask`` with ``container: Container``: the project pass follows

@@ -53,8 +53,14 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, bool, ast.AST | N
 
 def callee_name(resolver: Resolver, func: ast.expr, instances: Mapping[str, str]) -> str:
     """Resolved name of a callee (a method of a known instance by its class:
-    ``httpx.AsyncClient.post``), or its (shortened) source text when it has none."""
+    ``httpx.AsyncClient.post``, also of an attribute of ``self``), or its (shortened) source
+    text when it has none."""
     name = dotted(func)
+    parts = (name or "").split(".")
+    pair = ".".join(parts[:2])
+    if len(parts) > 2 and pair in instances:
+        # ``self.session.post`` with ``self.session = requests.Session()``
+        return ".".join([instances[pair], *parts[2:]])
     head, _, rest = (name or "").partition(".")
     if head in instances and rest:
         return f"{instances[head]}.{rest}"

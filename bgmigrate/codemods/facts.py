@@ -176,6 +176,9 @@ class FunctionFacts:
     parameters must stay BackgroundTasks."""
     router: str | None = None
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
+    returns: str | None = None
+    """The class the function's return annotation names (``Path``; also inside ``X | None``,
+    ``Iterator[X]`` and ``Generator[X, ...]`` of a context manager or a dependency)."""
     best_effort: Location | None = None
     """Where the function's whole body is a ``try`` that catches every error and only logs
     it (the work is allowed to fail), when it is."""

@@ -83,7 +83,37 @@ class ModuleAnalysis:
         self.module_instances = instances(self.resolver, self.tree.body)
         self.scoped_aliases = module_aliases(self.resolver, self.tree.body)
         self.depends = DependsReader(self.resolver, self.nodes)
+        self.self_instances = self._self_instances()
         self._module_aliases()
+
+    def _self_instances(self) -> dict[str, dict[str, str]]:
+        """Class name -> its attributes set in a method to an instance of a known class
+        (``self.session = requests.Session()``, ``self.app = app`` with ``app: App``)."""
+        found: dict[str, dict[str, str]] = {}
+        for item in self.defs:
+            if item.class_name is None:
+                continue
+            args = item.node.args
+            params = {
+                a.arg: cls
+                for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+                if a.annotation is not None and (cls := _class_of(self.resolver, a.annotation))
+            }
+            for node in ast.walk(item.node):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                    if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
+                        cls = self._instance_class(value, params)
+                        if cls is not None:
+                            found.setdefault(item.class_name, {})[target.attr] = cls
+        return found
+
+    def _instance_class(self, value: ast.expr, params: dict[str, str]) -> str | None:
+        if isinstance(value, ast.Name):
+            return params.get(value.id)
+        if isinstance(value, ast.Call):
+            return classes({"": self.resolver.qualify(value.func) or ""}).get("")
+        return None
 
     def _module_aliases(self) -> None:
         for stmt in self.tree.body:
@@ -191,6 +221,7 @@ class ModuleAnalysis:
             depends=self.depends.of_function(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
+            returns=_returned_class(self.resolver, item.node.returns),
             best_effort=location(swallowing)
             if (swallowing := best_effort(item.node.body))
             else None,
@@ -231,6 +262,8 @@ class ModuleAnalysis:
                     cls = _class_of(self.resolver, stmt.annotation)
                     if cls is not None:
                         found[prefix + stmt.target.id] = cls
+        for cls, attrs in self.self_instances.items():
+            found.update((f"{cls}.{attr}", held) for attr, held in attrs.items())
         return found | classes(self.module_instances)
 
     def exports(self) -> tuple[str, ...]:
@@ -246,6 +279,26 @@ def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
                 yield from _top_statements(block)
         else:
             yield stmt
+
+
+_YIELDING = frozenset(
+    {"Iterator", "Generator", "AsyncIterator", "AsyncGenerator", "Iterable", "AsyncIterable"}
+)
+
+
+def _returned_class(resolver: Resolver, annotation: ast.expr | None) -> str | None:
+    """The class a return annotation names; for a generator (a context manager, a dependency
+    with ``yield``), the class it yields."""
+    if annotation is None:
+        return None
+    inner = string_annotation(annotation)
+    annotation = inner if inner is not None else annotation
+    if isinstance(annotation, ast.Subscript):
+        name = (dotted(annotation.value) or "").rpartition(".")[2]
+        if name in _YIELDING:
+            first = annotation.slice
+            return _class_of(resolver, first.elts[0] if isinstance(first, ast.Tuple) else first)
+    return _class_of(resolver, annotation)
 
 
 def _class_of(resolver: Resolver, annotation: ast.expr) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.cache import Entries
+from bgmigrate.codemods.callables import RETURNED
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
 from bgmigrate.codemods.finder import analyze
@@ -128,7 +129,8 @@ class Project:
         sites = [site for f in analysed for site in f.call_sites]
         self.follow(name for site in sites for name in site.task.lambda_calls)
         self.follow(a.alias for site in sites for a in site.arguments if a.alias)
-        frontier = {t for site in sites for t in targets(site.task) if t}
+        # A method of what a function returns needs the function (its return annotation).
+        frontier = {t.partition(RETURNED)[0] for site in sites for t in targets(site.task) if t}
         seen: set[str] = set()
         while frontier:
             self.follow(sorted(frontier))
@@ -155,12 +157,23 @@ class Project:
                 else a
                 for a in site.arguments
             )
-            task = site.task
+            task = self._returned(site.task)
             found = self.resolve(task.target) if task.target else None
             if task.kind is CallableKind.FUNCTION and found is not None and found[1].is_method:
                 task = dataclasses.replace(task, kind=CallableKind.BOUND_METHOD)
             settled.append(dataclasses.replace(site, arguments=arguments, task=task))
         return tuple(settled)
+
+    def _returned(self, task: TaskRef) -> TaskRef:
+        """A method of what a function returns (``temp_zip().unlink``) named by the class of
+        the function's return annotation (``pathlib.Path.unlink``); unknown when it has none."""
+        function, joined, method = (task.target or "").rpartition(RETURNED)
+        if not joined:
+            return task
+        found = self.resolve(function)
+        returned = found[1].returns if found else None
+        target = f"{returned}.{method}" if returned else None
+        return dataclasses.replace(task, target=target)
 
     def _global_hints(self) -> Hints:
         names = {

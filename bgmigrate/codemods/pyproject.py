@@ -127,6 +127,9 @@ DEFAULT_SLOW_CALLS: tuple[str, ...] = (
     # Code loaded at run time (generated scripts, plugins): its length is unknown.
     "*.exec_module",
     "runpy.*",
+    # Chat-bot frameworks whose dispatch runs every listener the app registered.
+    "slack_bolt.*.dispatch",
+    "slack_bolt.*.async_dispatch",
     # Subprocesses and media.
     "asyncio.create_subprocess_exec",
     "asyncio.create_subprocess_shell",

@@ -34,7 +34,7 @@ from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
-from bgmigrate.codemods.summaries import FunctionKey, Summaries
+from bgmigrate.codemods.summaries import FunctionKey
 from bgmigrate.stats import TaskStats
 
 
@@ -77,7 +77,6 @@ class Auditor:
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
-        self._summaries = Summaries(project.resolve)
         self._routes = {
             (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
@@ -149,7 +148,7 @@ class Auditor:
         """The task's calls, traced into the project; a library callable (a function, or a
         method of a library object such as ``LOCK.release``) stands for itself."""
         if found is not None:
-            return self._summaries.of(*found)
+            return self.project.summaries.of(*found)
         if site.task.target is not None and site.task.kind in _NAMED:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()

@@ -118,12 +118,29 @@ def body_calls(
             isinstance(parent, ast.Expr),
             id(node) in per_item,
             _opens_for_writing(node),
+            _given_callables(resolver, node),
         )
         for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
         for name in [callee_name(resolver, node.func, known)]
     ]
     return tuple(calls)
+
+
+def _given_callables(resolver: Resolver, node: ast.Call) -> tuple[tuple[str, str], ...]:
+    """The arguments of ``node`` that name something of the module's namespace (a function
+    or class, imported or defined): ``(position or keyword, qualified name)``."""
+    given = [(str(i), a) for i, a in enumerate(node.args)]
+    given += [(k.arg, k.value) for k in node.keywords if k.arg]
+    found = []
+    for key, value in given:
+        if isinstance(value, ast.Name | ast.Attribute):
+            head = _base_name(value)
+            if head in resolver.imports or head in resolver.definitions:
+                qualified = resolver.qualify(value)
+                if qualified is not None:
+                    found.append((key, qualified))
+    return tuple(found)
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

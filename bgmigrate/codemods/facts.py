@@ -49,6 +49,9 @@ class Call:
     counts ``while`` loops, which are mostly retries and polls)."""
     writes: bool = False
     """The call opens a file for writing (``open(path, "w")``, ``path.open("ab")``)."""
+    given: tuple[tuple[str, str], ...] = ()
+    """Arguments that name a function or class (``setup(NotionToEntries, ...)``): ``(position
+    or keyword, qualified name)``, so that the callee's calls of that parameter are followed."""
 
     @property
     def label(self) -> str:

@@ -30,6 +30,7 @@ from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite
 from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
+from bgmigrate.codemods.summaries import Summaries
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task (nor mount
 # the routers of endpoints that do).
@@ -101,6 +102,11 @@ class Project:
     """The latest project-wide hints (files read by ``follow`` get these)."""
     swept: set[str] = dataclasses.field(default_factory=set)
     """Aliases the skipped files were already byte-tested for (each is looked for once)."""
+    summaries: Summaries = dataclasses.field(init=False)
+    """What each function reached from a task does (files are read as the summaries need)."""
+
+    def __post_init__(self) -> None:
+        self.summaries = Summaries(self.following)
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -129,14 +135,19 @@ class Project:
         sites = [site for f in analysed for site in f.call_sites]
         self.follow(name for site in sites for name in site.task.lambda_calls)
         self.follow(a.alias for site in sites for a in site.arguments if a.alias)
-        # A method of what a function returns needs the function (its return annotation).
-        frontier = {t.partition(RETURNED)[0] for site in sites for t in targets(site.task) if t}
-        seen: set[str] = set()
-        while frontier:
-            self.follow(sorted(frontier))
-            seen |= frontier
-            found = [self.resolve(name) for name in frontier]
-            frontier = {call.name for f in found if f is not None for call in f[1].calls} - seen
+        # Summarising each task reads every function it reaches, however deep.
+        for site in sites:
+            for target in targets(site.task):
+                found = self.following(self.returned_target(target)) if target else None
+                if found is not None:
+                    self.summaries.of(*found)
+
+    def following(self, name: str | None) -> Found | None:
+        """The function ``name`` names, reading its file (and re-exports) when not yet read."""
+        if name is None:
+            return None
+        self.follow([name])
+        return self.resolve(name)
 
     def settle_sites(self) -> None:
         """Stage 4 (after caching, which keeps each file's own facts): give the call sites what
@@ -165,15 +176,21 @@ class Project:
         return tuple(settled)
 
     def _returned(self, task: TaskRef) -> TaskRef:
-        """A method of what a function returns (``temp_zip().unlink``) named by the class of
-        the function's return annotation (``pathlib.Path.unlink``); unknown when it has none."""
-        function, joined, method = (task.target or "").rpartition(RETURNED)
-        if not joined:
+        """``task`` with its target through ``returned_target``."""
+        if task.target is None or RETURNED not in task.target:
             return task
-        found = self.resolve(function)
+        return dataclasses.replace(task, target=self.returned_target(task.target))
+
+    def returned_target(self, target: str) -> str | None:
+        """A method of what a function returns (``temp_zip().unlink``) named by the class of
+        the function's return annotation (``pathlib.Path.unlink``); ``None`` when it has none.
+        Any other target is itself."""
+        function, joined, method = target.rpartition(RETURNED)
+        if not joined:
+            return target
+        found = self.following(function)
         returned = found[1].returns if found else None
-        target = f"{returned}.{method}" if returned else None
-        return dataclasses.replace(task, target=target)
+        return f"{returned}.{method}" if returned else None
 
     def _global_hints(self) -> Hints:
         names = {

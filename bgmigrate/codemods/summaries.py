@@ -106,12 +106,68 @@ class Summaries:
         found = self._resolve(call.name)
         if found is None:
             return
-        key = (found[0].display_path, found[1].qualname)
+        facts, function = found
+        key = (facts.display_path, function.qualname)
+        bound = _bound(call, function)
+        special = _specialised(function, bound) if bound else None
+        if special is not None:
+            # Its calls of a parameter are the function or class the caller passed: a summary
+            # of its own for these arguments.
+            function = special
+            given = ",".join(f"{k}={v}" for k, v in sorted(bound.items()))
+            key = (facts.display_path, f"{function.qualname}<{given}>")
         known = self._done.get(key) or partial.get(key)
         if known is not None:
             frame.children.append((call, known))
         elif key in active:  # recursion: the caller up the stack already holds those calls
             frame.open_cycles.add(key)
         else:
-            frames.append(_Frame(key, found[0], found[1], call))
+            frames.append(_Frame(key, facts, function, call))
             active.add(key)
+
+
+def _bound(call: Call, function: FunctionFacts) -> dict[str, str]:
+    """The callee's parameters that ``call`` gives a function or class -> its name."""
+    if not call.given:
+        return {}
+    shift = 1 if function.is_method else 0
+    by_position = {str(p.index - shift): p.name for p in function.params if p.index >= 0}
+    names = {p.name for p in function.params}
+    bound = {}
+    for key, qualified in call.given:
+        name = by_position.get(key) if key.isdigit() else key if key in names else None
+        if name is not None:
+            bound[name] = qualified
+    return bound
+
+
+def _specialised(function: FunctionFacts, bound: dict[str, str]) -> FunctionFacts | None:
+    """``function`` with its calls of bound parameters named by what they are bound to
+    (``factory(config).process`` -> ``NotionToEntries.process``), or ``None`` if it makes
+    none."""
+    calls = tuple(_rebound(call, bound) for call in function.calls)
+    return dataclasses.replace(function, calls=calls) if calls != function.calls else None
+
+
+def _rebound(call: Call, bound: dict[str, str]) -> Call:
+    for param, qualified in bound.items():
+        name = call.name
+        rest: str | None = None
+        if name == param or name.startswith(f"{param}."):
+            rest = name[len(param) :]
+        elif name.startswith(f"{param}("):
+            close = _closing(name, len(param))
+            rest = name[close + 1 :] if close is not None else None
+        if rest is not None:
+            return dataclasses.replace(call, name=qualified + rest, text=call.label)
+    return call
+
+
+def _closing(text: str, opening: int) -> int | None:
+    """Index of the parenthesis closing the one at ``opening``."""
+    depth = 0
+    for index in range(opening, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    return None

@@ -182,6 +182,9 @@ class FunctionFacts:
     returns: str | None = None
     """The class the function's return annotation names (``Path``; also inside ``X | None``,
     ``Iterator[X]`` and ``Generator[X, ...]`` of a context manager or a dependency)."""
+    closure: str | None = None
+    """Qualified name (in the module) of the nested function the function returns, when it
+    is a factory of callables (``def make(): def run(): ...; return run``)."""
     best_effort: Location | None = None
     """Where the function's whole body is a ``try`` that catches every error and only logs
     it (the work is allowed to fail), when it is."""

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from bgmigrate.codemods.depends import DependsReader
-from bgmigrate.codemods.effects import best_effort, classes, instances, location
+from bgmigrate.codemods.effects import best_effort, classes, instances, location, own_nodes
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
@@ -75,6 +75,11 @@ class ModuleAnalysis:
         }
         self.defs = list(_definitions(tree))
         self.by_name = {d.qualname: d for d in self.defs}
+        self.nested: dict[str, dict[str, str]] = {}
+        """Qualified name of a function -> its nested functions' names -> qualified names."""
+        for d in self.defs:
+            if d.parent is not None:
+                self.nested.setdefault(d.parent, {})[d.node.name] = d.qualname
         self.class_attrs: dict[str, set[str]] = self._class_annotations()
         self.prefixes = router_prefixes(tree)
         self.registered = registered_routes(tree, self.prefixes)
@@ -222,10 +227,23 @@ class ModuleAnalysis:
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
             returns=_returned_class(self.resolver, item.node.returns),
+            closure=self._closure(item),
             best_effort=location(swallowing)
             if (swallowing := best_effort(item.node.body))
             else None,
         )
+
+    def _closure(self, item: _Def) -> str | None:
+        """The nested function ``item`` returns (``return run`` after ``def run():``)."""
+        nested = self.nested.get(item.qualname)
+        if not nested:
+            return None
+        returned = (
+            node.value.id
+            for node, _, _ in own_nodes(item.node.body)
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
+        )
+        return next((nested[name] for name in returned if name in nested), None)
 
     def _qualify(self, node: ast.expr | None) -> str | None:
         return None if node is None else self.resolver.qualify(node)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
 from bgmigrate.codemods.cache import Entries
-from bgmigrate.codemods.callables import RETURNED
+from bgmigrate.codemods.callables import MADE, RETURNED
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
 from bgmigrate.codemods.finder import analyze
@@ -177,14 +177,22 @@ class Project:
 
     def _returned(self, task: TaskRef) -> TaskRef:
         """``task`` with its target through ``returned_target``."""
-        if task.target is None or RETURNED not in task.target:
+        if task.target is None or not (RETURNED in task.target or task.target.endswith(MADE)):
             return task
-        return dataclasses.replace(task, target=self.returned_target(task.target))
+        target = self.returned_target(task.target)
+        unknown = target is None and task.target.endswith(MADE)
+        kind = CallableKind.DYNAMIC if unknown else task.kind
+        return dataclasses.replace(task, kind=kind, target=target)
 
     def returned_target(self, target: str) -> str | None:
         """A method of what a function returns (``temp_zip().unlink``) named by the class of
-        the function's return annotation (``pathlib.Path.unlink``); ``None`` when it has none.
-        Any other target is itself."""
+        the function's return annotation (``pathlib.Path.unlink``), and what a factory returns
+        (``make_runner()``) named by the closure it returns (``make_runner.<locals>.run``);
+        ``None`` when they are unknown. Any other target is itself."""
+        if target.endswith(MADE):
+            factory = self.following(target.removesuffix(MADE))
+            closure = factory[1].closure if factory else None
+            return f"{factory[0].module}.{closure}".lstrip(".") if factory and closure else None
         function, joined, method = target.rpartition(RETURNED)
         if not joined:
             return target

@@ -30,7 +30,9 @@ _CLIENTS = frozenset(
     }
 )
 _SESSION_WORDS = ("db", "session")
-_SCOPED_ATTRIBUTES = frozenset({"file", "state", "scope", "stream", "app"})
+_SCOPED_ATTRIBUTES = frozenset({"file", "state", "scope", "stream", "app", "user"})
+"""Attributes of a request-scoped object that belong to the request (``request.user``: the
+authentication backend's user object, often an ORM row)."""
 
 
 def annotation_kind(
@@ -131,6 +133,10 @@ def value_kind(resolver: Resolver, value: ast.expr, scoped: dict[str, str]) -> s
         if qual.startswith("tempfile."):
             return "a temporary file on the web host"
     root = _chain_root(value)
+    if isinstance(inner, ast.Attribute):
+        # ``user = request.user.object``: what the request holds, unless it is an id.
+        held = argument_kind(inner, scoped)
+        return held if held is not None and not inner.attr.endswith("id") else None
     if not isinstance(inner, ast.Call):
         return None
     if isinstance(root, ast.Name) and scoped.get(root.id) == _SESSION:

@@ -1,10 +1,11 @@
 """BGM103 request-scoped-argument: the task receives an object that only lives in the request.
 
-The endpoint's DB session, the ``Request``, an ``UploadFile``, ORM rows loaded with the
-request's session, clients opened for the request, temporary files and files the request
-wrote on the web host cannot
-travel to a worker (and in-process they may be closed before the task runs). Pass an id or the
-data itself and open or load the object inside the task.
+The endpoint's DB session, the ``Request`` and what it holds (``request.state``,
+``request.app.state``, the authenticated ``request.user``; not an id read from them), an
+``UploadFile``, ORM rows loaded with the request's session, clients opened for the request,
+temporary files and files the request wrote on the web host cannot travel to a worker (and
+in-process they may be closed before the task runs). Pass an id or the data itself and open
+or load the object inside the task.
 """
 
 from __future__ import annotations

@@ -38,11 +38,12 @@ class _Frame:
         not repeated), its steps prefixed with the call that leads there."""
         path = self.facts.display_path
         own = [TracedCall(call, path, (), call.per_item) for call in self.function.calls]
-        seen = {(t.path, t.call.at) for t in own}
+        # A call is one place and one callee: a parameter's call names what each caller passed.
+        seen = {(t.path, t.call.at, t.call.name) for t in own}
         merged = list(own)
         for call, summary in self.children:
             for traced in summary:
-                where = (traced.path, traced.call.at)
+                where = (traced.path, traced.call.at, traced.call.name)
                 if where not in seen:
                     seen.add(where)
                     merged.append(

@@ -38,7 +38,7 @@ class SpanRecord:
 
 
 def _one_line(span: ReadableSpan) -> str:
-    return span.to_json(indent=None) + "\n"
+    return f"{span.to_json(indent=None)}\n"
 
 
 def export_spans_to(path: Path) -> TracerProvider:

@@ -34,7 +34,7 @@ def _set_up() -> None:
     if os.environ.get(CELERY_INSTRUMENTOR_ENV) == "1":
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
-        CeleryInstrumentor().instrument()
+        CeleryInstrumentor().instrument()  # type: ignore[no-untyped-call]
 
 
 _set_up()

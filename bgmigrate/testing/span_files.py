@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ class SpanRecord:
     attributes: dict[str, Any]
     status: str
     events: list[dict[str, Any]]
+    start: datetime
+    end: datetime
 
 
 def _one_line(span: ReadableSpan) -> str:
@@ -83,6 +86,8 @@ def _record(data: dict[str, Any]) -> SpanRecord:
         attributes=data["attributes"],
         status=data["status"]["status_code"],
         events=data["events"],
+        start=datetime.fromisoformat(data["start_time"]),
+        end=datetime.fromisoformat(data["end_time"]),
     )
 
 

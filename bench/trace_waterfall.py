@@ -102,10 +102,12 @@ def draw(spans: Sequence[SpanRecord], path: Path) -> None:
     """Draw ``spans`` (one trace) as a waterfall: one row per span, time in milliseconds."""
     rows = _ordered(spans)
     origin = min(span.start for span in spans)
+    total = (max(span.end for span in spans) - origin).total_seconds() * 1000
     figure, axes = plt.subplots(figsize=(11, 0.42 * len(rows) + 1.3))
     for index, (depth, span) in enumerate(rows):
         start = (span.start - origin).total_seconds() * 1000
-        width = max((span.end - span.start).total_seconds() * 1000, 0.3)
+        duration = (span.end - span.start).total_seconds() * 1000
+        width = max(duration, total / 250)  # drawn at least this wide, to be seen
         color = "#c44e52" if span.status == "ERROR" else COLORS.get(span.kind, "#999999")
         axes.barh(index, width, left=start, color=color, height=0.6)
         attempt = span.attributes.get("bgmigrate.job.attempt")
@@ -121,7 +123,7 @@ def draw(spans: Sequence[SpanRecord], path: Path) -> None:
             fontsize=8,
             family="monospace",
         )
-        axes.text(start + width, index, f" {width:.1f} ms", va="center", fontsize=7)
+        axes.text(start + width, index, f" {duration:.1f} ms", va="center", fontsize=7)
     axes.set_yticks([])
     axes.invert_yaxis()
     axes.set_xlabel("milliseconds since the request started")

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import bgmigrate
-from bgmigrate import RetryPolicy, Tasks, task
+from bgmigrate import RetryPolicy, Tasks, task, tracing
 from bgmigrate.job_logs import JobLogFilter
 from bgmigrate.testing.span_files import SpanRecord
 from tests.otel_spans import Spans, recording
@@ -221,3 +221,20 @@ def test_without_opentelemetry_jobs_run_and_logs_carry_the_job_id() -> None:
     assert completed.returncode == 0, completed.stderr
     job_id, result = completed.stdout.split()
     assert result == f"{job_id}|"
+
+
+@pytest.mark.parametrize(
+    "carried",
+    [None, "00-abc", ["traceparent"], {"traceparent": ["00-abc"]}, {"traceparent": 7}],
+)
+def test_a_malformed_trace_field_is_removed_and_ignored(carried: object) -> None:
+    kwargs = {"name": "ada", tracing.FIELD: carried}
+    assert tracing.pop_carrier(kwargs) == {}
+    assert kwargs == {"name": "ada"}
+
+
+def test_a_garbled_traceparent_starts_a_run_span_without_link(spans: Spans) -> None:
+    with tracing.running("arq", "t", "job-1", {"traceparent": "garbage"}, attempt=1):
+        pass
+    ran = _one(spans.named("process "))
+    assert (ran.links, ran.parent_id) == ([], None)

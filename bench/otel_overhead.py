@@ -16,8 +16,9 @@ Each round runs one subprocess per setup, one after the other:
 Each subprocess hands ``--tasks`` no-op async jobs to the in-process backend one request at a
 time (``dispatch_request`` of one job: the enqueue, with its ``send`` span), then runs them all
 (the request's background tasks: each run, with its ``process`` span), and prints the
-microseconds per enqueue and per run. The medians over the rounds are printed side by side with
-the overhead against ``absent``. Nothing is asserted: timings depend on the machine.
+microseconds per enqueue and per run; then it times entering and leaving bgmigrate's
+``tracing.sending`` and ``tracing.running`` alone. The medians over the rounds are printed side by
+side with the overhead against ``absent``. Nothing is asserted: timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import bgmigrate
 
@@ -103,7 +105,31 @@ def measure(setup: str, tasks: int) -> dict[str, float]:
         enqueue, run = zip(*[await once(tasks) for _ in range(3)], strict=True)
         return {"enqueue_us": min(enqueue), "run_us": min(run)}
 
-    return asyncio.run(main())
+    figures = asyncio.run(main())
+    job = runtime.prepare(noop, (), {})[1]
+    return {**figures, **_tracing_alone(tracing, job, tasks * 10)}
+
+
+def _tracing_alone(tracing: Any, job: Any, count: int) -> dict[str, float]:
+    """Microseconds of entering and leaving bgmigrate's ``sending`` and ``running`` alone."""
+
+    def nowhere(_: object) -> None:
+        return None
+
+    jobs = [job]
+    started = time.perf_counter()
+    for _ in range(count):
+        with tracing.sending("inprocess", jobs, nowhere):
+            pass
+    sent = time.perf_counter()
+    for _ in range(count):
+        with tracing.running("inprocess", "noop", job.id, tracing.NO_CARRIER, attempt=1):
+            pass
+    ran = time.perf_counter()
+    return {
+        "sending_us": (sent - started) / count * 1e6,
+        "running_us": (ran - sent) / count * 1e6,
+    }
 
 
 def _round(setup: str, tasks: int) -> dict[str, float]:
@@ -127,8 +153,9 @@ def main() -> None:
     for _ in range(args.rounds):
         for setup in SETUPS:
             rounds[setup].append(_round(setup, args.tasks))
+    keys = ("enqueue_us", "run_us", "sending_us", "running_us")
     medians = {
-        setup: {key: statistics.median(r[key] for r in found) for key in ("enqueue_us", "run_us")}
+        setup: {key: statistics.median(r[key] for r in found) for key in keys}
         for setup, found in rounds.items()
     }
     base = medians["absent"]
@@ -141,6 +168,10 @@ def main() -> None:
             f"({enqueue / base['enqueue_us'] - 1:+.0%}) | {run:.2f} µs | "
             f"{run - base['run_us']:+.2f} µs ({run / base['run_us'] - 1:+.0%}) |"
         )
+    print()
+    print("bgmigrate's tracing alone (entering and leaving `sending` / `running`):")
+    for setup, figures in medians.items():
+        print(f"- {setup}: {figures['sending_us']:.2f} µs / {figures['running_us']:.2f} µs")
 
 
 if __name__ == "__main__":

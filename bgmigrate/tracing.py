@@ -156,7 +156,7 @@ class Attempt:
     def __init__(self, job_id: str, span: Any) -> None:
         self._job_id = job_id
         self._span = span
-        self._failed = False
+        self._recorded = False
         self._tokens: tuple[Any, Any] | None = None
 
     def __enter__(self) -> Attempt:
@@ -169,9 +169,9 @@ class Attempt:
     def failed(self, exc: BaseException) -> None:
         """Record that the attempt failed with ``exc`` (once; an exception raised in its place,
         such as a broker's retry signal, is not recorded again)."""
-        if self._span is not None and not self._failed:
+        if self._span is not None and not self._recorded:
             _failed(self._span, exc)
-        self._failed = True
+        self._recorded = True
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if exc is not None:
@@ -200,6 +200,8 @@ def _attributes(
 
 
 def _failed(span: Any, exc: BaseException) -> None:
+    kind = type(exc)
+    span.set_attribute("error.type", f"{kind.__module__}.{kind.__qualname__}")
     span.record_exception(exc)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 

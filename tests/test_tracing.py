@@ -127,6 +127,8 @@ def test_each_attempt_has_its_span_with_its_retry_count_and_exception(
     assert [[event["name"] for event in events] for events in failures] == [["exception"]] * 2
     assert failures[1][0]["attributes"]["exception.type"] == "ConnectionError"
     assert failures[1][0]["attributes"]["exception.message"] == "attempt 2 fails"
+    assert runs[0].attributes["error.type"] == "builtins.ConnectionError"
+    assert "error.type" not in runs[2].attributes
 
 
 def test_a_request_span_reaches_jobs_added_with_tasks(

@@ -21,6 +21,7 @@ from bgmigrate.errors import (
     UnsupportedOption,
 )
 from bgmigrate.failed_jobs import FailedJob, FailedJobs, failed_jobs
+from bgmigrate.job_logs import JobLogFilter
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import configure, get_runtime, lifespan
 from bgmigrate.settings import Settings
@@ -37,6 +38,7 @@ __all__ = [
     "FailedJob",
     "FailedJobs",
     "Job",
+    "JobLogFilter",
     "ReadinessWarning",
     "RequestBatch",
     "RetryPolicy",

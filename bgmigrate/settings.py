@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     """Failed jobs kept, the oldest dropped first; 0 keeps none."""
     failed_jobs_ttl: int = Field(7 * 24 * 3600, ge=1)
     """Seconds a failed job is kept."""
+    trace_parent: Literal["link", "child"] = "link"
+    """OpenTelemetry (the ``otel`` extra): a job's run span is linked to its enqueue span, in a
+    trace of its own (``link``, as the messaging conventions recommend), or is its child, in the
+    request's trace (``child``)."""
 
     @field_validator("backend")
     @classmethod

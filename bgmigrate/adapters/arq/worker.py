@@ -36,6 +36,7 @@ from bgmigrate.failed_jobs import Call, FailedJob, akeep, failed_job
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import pop_carrier, running
 
 DEFAULT_CONCURRENCY = 10
 """arq's own default for ``max_jobs``."""
@@ -75,32 +76,44 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], settings: Settings) -> Function:
-    """The arq function that runs ``task`` from a JSON job (larger arguments than
-    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+def job_function(task: Task[Any, Any], settings: Settings, queue: str) -> Function:
+    """The arq function that runs ``task`` from a JSON job taken from ``queue`` (larger
+    arguments than ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as
+    failed)."""
     codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
     in_progress = settings.in_progress_timeout
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
+        carrier = pop_carrier(kwargs)
         _check_tries(called, ctx["job_try"])
-        call_args, call_kwargs = codec.decode(
-            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
-        )
-        try:
-            async with _in_progress(ctx, in_progress):
-                value = await run_attempt(
-                    called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
-                )
-        except Exception as exc:
-            delay = retry_delay(called, exc, attempt=ctx["job_try"])
-            if delay is None:
-                payload = {"args": list(args), "kwargs": kwargs}
-                await akeep(
-                    settings, _failed_job(ctx, task, (call_args, call_kwargs), exc, payload)
-                )
-                raise
-            raise Retry(defer=delay) from exc
+        with running(
+            "arq",
+            task.name,
+            ctx["job_id"],
+            carrier,
+            attempt=ctx["job_try"],
+            destination=queue,
+            parent=settings.trace_parent,
+        ) as attempt:
+            call_args, call_kwargs = codec.decode(
+                {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+            )
+            try:
+                async with _in_progress(ctx, in_progress):
+                    value = await run_attempt(
+                        called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
+                    )
+            except Exception as exc:
+                attempt.failed(exc)
+                delay = retry_delay(called, exc, attempt=ctx["job_try"])
+                if delay is None:
+                    payload = {"args": list(args), "kwargs": kwargs}
+                    await akeep(
+                        settings, _failed_job(ctx, task, (call_args, call_kwargs), exc, payload)
+                    )
+                    raise
+                raise Retry(defer=delay) from exc
         return encode_result(task.func, value)
 
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
@@ -142,10 +155,11 @@ def build_worker_settings(
     when not given)."""
     settings = settings or worker_settings()
     max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
+    queue = queue or settings.default_queue or default_queue_name
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
-        "functions": [job_function(task, settings) for task in registry],
-        "queue_name": queue or settings.default_queue or default_queue_name,
+        "functions": [job_function(task, settings, queue) for task in registry],
+        "queue_name": queue,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
         "job_deserializer": load_job,

@@ -32,6 +32,7 @@ from bgmigrate.failed_jobs import failed_job, keep
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import Attempt, celery_instrumented, extract_fields, running
 
 logger = logging.getLogger("bgmigrate.celery")
 
@@ -71,23 +72,25 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
-        call_args, call_kwargs = codec.decode(
-            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
-        )
-        try:
-            value = _call(called, call_args, call_kwargs)
-        except Exception as exc:
-            attempt = self.request.retries + 1
-            delay = retry_delay(called, exc, attempt=attempt)
-            if delay is None:
-                call = (call_args, call_kwargs)
-                payload = {"args": list(args), "kwargs": kwargs}
-                keep(
-                    settings,
-                    failed_job(self.request.id, task.name, "celery", call, exc, attempt, payload),
-                )
-                raise
-            raise self.retry(exc=exc, countdown=delay) from exc
+        attempt = self.request.retries + 1
+        with _attempt_span(self.request, task, attempt, settings) as attempt_span:
+            call_args, call_kwargs = codec.decode(
+                {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+            )
+            try:
+                value = _call(called, call_args, call_kwargs)
+            except Exception as exc:
+                attempt_span.failed(exc)
+                delay = retry_delay(called, exc, attempt=attempt)
+                if delay is None:
+                    call = (call_args, call_kwargs)
+                    payload = {"args": list(args), "kwargs": kwargs}
+                    record = failed_job(
+                        self.request.id, task.name, "celery", call, exc, attempt, payload
+                    )
+                    keep(settings, record)
+                    raise
+                raise self.retry(exc=exc, countdown=delay) from exc
         return encode_result(task.func, value)
 
     run.__qualname__ = run.__name__ = task.name.rpartition(".")[2]
@@ -95,6 +98,22 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     # max_retries=None: the retry policy bounds attempts (Celery's default, 3, would cut a
     # policy of more than 4 attempts short; retry(max_retries=None) means that default).
     app.task(run, bind=True, name=task.name, typing=False, max_retries=None, **time_limits(task))
+
+
+def _attempt_span(request: Any, task: Task[Any, Any], attempt: int, settings: Settings) -> Attempt:
+    """The attempt's span, related to the enqueue span whose context the message headers carry
+    (none where OpenTelemetry's Celery instrumentation makes its own)."""
+    queue = (request.delivery_info or {}).get("routing_key")
+    return running(
+        "celery",
+        task.name,
+        request.id,
+        extract_fields(lambda name: getattr(request, name, None)),
+        attempt=attempt,
+        destination=queue if isinstance(queue, str) else None,
+        parent=settings.trace_parent,
+        traced=not celery_instrumented(),
+    )
 
 
 def _log_unknown(name: str | None = None, id: str | None = None, **_: Any) -> None:

@@ -157,7 +157,7 @@ def check_out(
         where = f"argument {param!r} of task {task_name!r}"
         if policy.store is None:
             raise SerializationError(
-                f"{where} is a {kind.value}: set BGMIGRATE_BLOB_STORE (redis://..., "
+                f"{where} is a file ({kind.value}): set BGMIGRATE_BLOB_STORE (redis://..., "
                 "file:///shared/dir or s3://bucket/prefix) so that it travels with its job"
             )
         if policy.max_bytes is not None and leaving.ref.size > policy.max_bytes:

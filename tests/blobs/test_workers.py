@@ -29,7 +29,7 @@ from bgmigrate.testing import file_tasks
 from bgmigrate.testing.conformance import TASK_MODULE, events, start_backend
 from bgmigrate.testing.conformance_tasks import REDIS_URL_ENV
 from bgmigrate.testing.polling import wait_until
-from bgmigrate.testing.s3_server import BUCKET, S3Server, S3Unavailable
+from bgmigrate.testing.s3_server import BUCKET, S3Server
 from bgmigrate.testing.workers import WorkerFactory
 from tests.blobs.stored import stored_keys
 
@@ -47,17 +47,6 @@ class Setup:
     store_url: str
     settings: dict[str, Any]
     aws: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    server = S3Server()
-    try:
-        server.start()
-    except S3Unavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +78,8 @@ def setup(
         **aws,
     }
     started = start_backend(backend, redis_url, _workers, env=env)
-    yield Setup(store_url, started.settings, aws)
+    assert started.worker is not None
+    yield Setup(store_url, dict(started.settings), aws)
     started.worker.stop()
 
 

@@ -153,7 +153,7 @@ def test_large_bytes_go_through_the_store_and_small_ones_in_the_message(
     wait_until(lambda: not stored_keys(setup.store_url), timeout=30, what="blobs deleted")
 
 
-def test_a_job_that_fails_for_good_keeps_its_blob_until_the_ttl(
+def test_a_job_that_fails_for_good_keeps_its_blob_for_a_retry_until_the_ttl(
     setup: Setup, log: str, redis_url: str
 ) -> None:
     handle = file_tasks.fail_with.enqueue(log, CONTENT)
@@ -164,4 +164,10 @@ def test_a_job_that_fails_for_good_keeps_its_blob_until_the_ttl(
     if setup.store_url == redis_url:
         with redis.Redis.from_url(redis_url) as client:
             assert 0 < client.ttl(KEY_PREFIX + kept) <= 7 * 24 * 3600
+    # Retrying the failed job within the TTL finds its blob: it fails again the same way.
+    retried = bgmigrate.failed_jobs(bgmigrate.get_runtime().settings).retry(handle.id)
+    with pytest.raises(TaskFailed, match="fails on purpose"):
+        retried.result(timeout=60)
+    assert events(log, 4) == [{"attempt_sha": file_tasks.digest(CONTENT)}] * 4
+    assert stored_keys(setup.store_url) == {kept}
     bgmigrate.get_runtime().blob_store().delete([kept])  # type: ignore[union-attr]

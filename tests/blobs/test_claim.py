@@ -25,7 +25,7 @@ from tests.backends import RecordingBackend
 
 RECORDING = "tests.backends:RecordingBackend"
 DOWN = "tests.backends:DownBackend"
-received: list[object] = []
+received: list[tuple[UploadFile, bytes]] = []
 
 
 @task

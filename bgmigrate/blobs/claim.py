@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.datastructures import UploadFile
 
 from bgmigrate.errors import BlobError, EnqueueError, SerializationError
@@ -97,8 +97,19 @@ def file_kind(annotation: Any) -> FileKind | None:
 
 
 def wire_type(kind: FileKind) -> Any:
-    """The type the codec validates a file parameter's value against on the wire."""
-    return bytes | BlobRef if kind is FileKind.BYTES else BlobRef
+    """The type the codec validates a file parameter's value against on the wire: a
+    ``BlobRef``, or for ``bytes`` either (a JSON object is a reference, anything else is
+    validated as ``bytes`` alone, so that errors speak of ``bytes``)."""
+    if kind is not FileKind.BYTES:
+        return BlobRef
+    return Annotated[
+        Annotated[bytes, Tag("bytes")] | Annotated[BlobRef, Tag("BlobRef")],
+        Discriminator(_bytes_or_ref),
+    ]
+
+
+def _bytes_or_ref(value: Any) -> str:
+    return "BlobRef" if isinstance(value, BlobRef | dict) else "bytes"
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,9 @@ def test_a_local_copy_stays_in_its_own_directory_and_is_removed_after_the_attemp
 def test_a_reference_must_name_a_blob_key() -> None:
     with pytest.raises(ValueError, match="pattern"):
         BlobRef(blob="../../etc/passwd", size=1)
+
+
+def test_a_bytes_parameter_refuses_other_values_as_bytes() -> None:
+    runtime = bgmigrate.configure(backend=RECORDING)
+    with pytest.raises(SerializationError, match=r"'data'.*Input should be a valid bytes"):
+        runtime.prepare(take_bytes, ("text",), {})

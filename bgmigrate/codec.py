@@ -35,7 +35,7 @@ from pydantic import (
     create_model,
 )
 
-from bgmigrate.blobs.claim import ClaimPolicy, FileKind, Outgoing, check_out, file_kind, wire_type
+from bgmigrate.blobs.claim import ClaimPolicy, FileKind, Outgoing, check_out, file_parameter
 from bgmigrate.errors import SerializationError
 from bgmigrate.portability import is_plain_json, uncarriable_reason
 
@@ -220,9 +220,8 @@ def codec_for(func: Callable[..., Any], name: str) -> CallCodec:
             annotation = tuple[annotation, ...]  # type: ignore[valid-type]
         elif param.kind is param.VAR_KEYWORD:
             annotation = dict[str, annotation]  # type: ignore[valid-type]
-        elif (kind := file_kind(annotation)) is not None:
-            files[param_name] = kind
-            annotation = wire_type(kind)
+        elif (carried := file_parameter(annotation)) is not None:
+            files[param_name], annotation = carried
         # Field names are generated so that parameter names such as "json" or "_private"
         # cannot clash with pydantic's own attributes; the parameter name is the alias.
         field = f"p{index}"

@@ -23,6 +23,7 @@ import enum
 import io
 import logging
 import os
+import types
 import typing
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -83,8 +84,20 @@ class BlobRef(BaseModel):
     """The upload's content type."""
 
 
-def file_kind(annotation: Any) -> FileKind | None:
-    """The kind of file a parameter annotated ``annotation`` carries, or ``None``."""
+def file_parameter(annotation: Any) -> tuple[FileKind, Any] | None:
+    """The kind of file a parameter annotated ``annotation`` carries and the type the codec
+    validates it against on the wire, or ``None`` if it carries none. ``X | None`` carries
+    what ``X`` does (``None`` travels as itself)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [arg for arg in args if arg is not type(None)]
+        inner = file_parameter(rest[0]) if len(rest) == 1 else None
+        return None if inner is None else (inner[0], inner[1] | None)
+    kind = _file_kind(annotation)
+    return None if kind is None else (kind, _wire_type(kind))
+
+
+def _file_kind(annotation: Any) -> FileKind | None:
     if typing.get_origin(annotation) is Annotated:
         if any(isinstance(meta, _HandedOff) for meta in typing.get_args(annotation)[1:]):
             return FileKind.PATH
@@ -96,9 +109,8 @@ def file_kind(annotation: Any) -> FileKind | None:
     return None
 
 
-def wire_type(kind: FileKind) -> Any:
-    """The type the codec validates a file parameter's value against on the wire: a
-    ``BlobRef``, or for ``bytes`` either (a JSON object is a reference, anything else is
+def _wire_type(kind: FileKind) -> Any:
+    """A ``BlobRef``, or for ``bytes`` either (a JSON object is a reference, anything else is
     validated as ``bytes`` alone, so that errors speak of ``bytes``)."""
     if kind is not FileKind.BYTES:
         return BlobRef

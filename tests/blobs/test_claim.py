@@ -44,6 +44,11 @@ async def take_upload(upload: UploadFile) -> None:
     received.append((upload, await upload.read()))
 
 
+@task
+def take_optional_upload(upload: UploadFile | None = None) -> None:
+    """Receives an upload, or none."""
+
+
 @pytest.fixture(autouse=True)
 def _clear() -> None:
     RecordingBackend.batches.clear()
@@ -189,3 +194,13 @@ def test_a_bytes_parameter_refuses_other_values_as_bytes() -> None:
     runtime = bgmigrate.configure(backend=RECORDING)
     with pytest.raises(SerializationError, match=r"'data'.*Input should be a valid bytes"):
         runtime.prepare(take_bytes, ("text",), {})
+
+
+def test_an_optional_upload_travels_when_given_and_none_is_none(tmp_path: Path) -> None:
+    runtime = bgmigrate.configure(backend=RECORDING, blob_store=f"file://{tmp_path}")
+    upload = UploadFile(io.BytesIO(b"x"), filename="x.txt")
+    _, given = runtime.prepare(take_optional_upload, (upload,), {})
+    (leaving,) = given.blobs
+    assert given.payload == {"args": [leaving.ref.model_dump()], "kwargs": {}}
+    _, none = runtime.prepare(take_optional_upload, (None,), {})
+    assert (none.blobs, none.payload) == ((), {"args": [None], "kwargs": {}})

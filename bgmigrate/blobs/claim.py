@@ -174,10 +174,10 @@ def check_out(
     for param, kind in files.items():
         if param not in bound:
             continue
-        leaving = _outgoing(kind, bound[param], policy)
+        where = f"argument {param!r} of task {task_name!r}"
+        leaving = _outgoing(kind, bound[param], policy, where)
         if leaving is None:
             continue
-        where = f"argument {param!r} of task {task_name!r}"
         if policy.store is None:
             raise SerializationError(
                 f"{where} is a file ({kind.value}): set BGMIGRATE_BLOB_STORE (redis://..., "
@@ -194,7 +194,7 @@ def check_out(
     return outgoing
 
 
-def _outgoing(kind: FileKind, value: Any, policy: ClaimPolicy) -> Outgoing | None:
+def _outgoing(kind: FileKind, value: Any, policy: ClaimPolicy, where: str) -> Outgoing | None:
     """The file to store for ``value`` of a ``kind`` parameter, or ``None`` if it travels in
     the message (small ``bytes``, or a value of another type that the codec will refuse)."""
     if kind is FileKind.BYTES:
@@ -206,7 +206,7 @@ def _outgoing(kind: FileKind, value: Any, policy: ClaimPolicy) -> Outgoing | Non
     if kind is FileKind.PATH and isinstance(value, str | os.PathLike):
         path = Path(value)
         if not path.is_file():
-            raise SerializationError(f"{str(path)!r} is not a file: a LocalFile must be one")
+            raise SerializationError(f"{where} is a LocalFile, and {str(path)!r} is not a file")
         return Outgoing(_ref(path.stat().st_size, path.name), path, handed_off=path)
     return None
 

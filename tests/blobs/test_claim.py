@@ -85,7 +85,7 @@ def test_a_file_without_a_blob_store_is_refused_at_add_task(tmp_path: Path) -> N
 
 def test_a_local_file_must_exist(tmp_path: Path) -> None:
     runtime = bgmigrate.configure(backend=RECORDING, blob_store=f"file://{tmp_path}")
-    with pytest.raises(SerializationError, match="is not a file"):
+    with pytest.raises(SerializationError, match=r"'path'.*LocalFile.*gone.pdf' is not a file"):
         runtime.prepare(take_path, (str(tmp_path / "gone.pdf"),), {})
 
 

@@ -8,6 +8,7 @@ in workers) at it. A missing ``moto`` fails with the fix; it never skips.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,10 +63,11 @@ class S3Server:
         urllib.request.urlopen(request, timeout=10).close()
 
     def stop(self) -> None:
-        """Stop the server and wait for it."""
+        """Stop the server, wait for it, and remove its log."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _ready(self) -> bool:
         assert self.process is not None

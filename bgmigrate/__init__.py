@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.batch import RequestBatch, TaskQueue, Tasks, get_request_batch
+from bgmigrate.blobs.claim import BlobRef, LocalFile
 from bgmigrate.errors import (
     BgmigrateError,
+    BlobError,
     ConfigError,
     EnqueueError,
+    MissingBlobError,
     ReadinessWarning,
     SerializationError,
     StatusError,
@@ -32,6 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BgmigrateError",
+    "BlobError",
+    "BlobRef",
     "Capabilities",
     "ConfigError",
     "EnqueueError",
@@ -39,6 +44,8 @@ __all__ = [
     "FailedJobs",
     "Job",
     "JobLogFilter",
+    "LocalFile",
+    "MissingBlobError",
     "ReadinessWarning",
     "RequestBatch",
     "RetryPolicy",

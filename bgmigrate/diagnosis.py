@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import importlib.metadata
+import io
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -16,13 +18,14 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import Requirement
 
 from bgmigrate.backend import backend_class
-from bgmigrate.errors import ConfigError
+from bgmigrate.blobs.stores import configured_store
+from bgmigrate.errors import BlobError, ConfigError
 from bgmigrate.settings import Settings, load_settings
 from bgmigrate.task_probe import probe
 from bgmigrate.urls import redact_url
 
 #: Extras whose pins matter at run time (``dev`` and ``all`` only repeat them).
-RUNTIME_EXTRAS = ("celery", "arq", "codemod", "prometheus")
+RUNTIME_EXTRAS = ("celery", "arq", "codemod", "prometheus", "s3")
 QUEUE_BACKENDS = ("celery", "arq")
 CONNECT_TIMEOUT = 3.0
 MIN_SECRET_LENGTH = 4
@@ -191,6 +194,37 @@ def _connection_fix(url: str, setting: str) -> str:
     )
 
 
+# -- blob store ---------------------------------------------------------------------------
+
+
+def check_blob_store(settings: Settings) -> Iterator[Check]:
+    """The blob store takes, returns and deletes a probe blob (when one is set)."""
+    if settings.blob_store is None:
+        yield skipped(
+            "blob store reachable", "BGMIGRATE_BLOB_STORE is not set: files cannot go to a queue"
+        )
+        return
+    title = f"blob store reachable at {redact_url(settings.blob_store)}"
+    fix = (
+        "start the store, or point BGMIGRATE_BLOB_STORE at one that web processes and workers "
+        "share (s3:// needs the s3 extra and AWS_* credentials)"
+    )
+    key, probe_blob, fetched = uuid.uuid4().hex, b"bgmigrate doctor", io.BytesIO()
+    try:
+        store = configured_store(settings)
+        assert store is not None
+        store.put(key, io.BytesIO(probe_blob))
+        store.fetch(key, fetched)
+        store.delete([key])
+    except (BlobError, ConfigError) as exc:
+        yield failed(title, f"{type(exc).__name__}: {exc}", fix)
+        return
+    if fetched.getvalue() != probe_blob:
+        yield failed(title, "a probe blob read back differs from what was stored", fix)
+    else:
+        yield ok(title)
+
+
 # -- tasks --------------------------------------------------------------------------------
 
 
@@ -283,6 +317,7 @@ def run_checks(app_modules: Sequence[str] = ()) -> list[Check]:
     checks.append(ok("settings valid", f"backend {settings.backend}"))
     checks += check_backends(settings)
     checks += check_connections(settings)
+    checks += check_blob_store(settings)
     checks += check_tasks(settings, app_modules)
     return [scrub(check, settings) for check in checks]
 
@@ -294,7 +329,7 @@ def scrub(check: Check, settings: Settings) -> Check:
     the detail and the fix, and only from ``MIN_SECRET_LENGTH`` characters on (replacing
     every "ab" of a report would make it unreadable). Titles are built from redacted URLs.
     """
-    urls = [url for url in (settings.broker_url, settings.result_url) if url]
+    urls = [url for url in (settings.broker_url, settings.result_url, settings.blob_store) if url]
 
     def clean(text: str, *, bare: bool) -> str:
         for url in urls:

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bgmigrate.errors import ConfigError
-from bgmigrate.urls import check_url, is_redis_url, redact_url
+from bgmigrate.urls import check_blob_url, check_url, is_redis_url, redact_url
 
 #: Built-in backends by alias, as import paths so that choosing one imports only its adapter.
 BACKEND_ALIASES: dict[str, str] = {
@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     """OpenTelemetry (the ``otel`` extra): a job's run span is linked to its enqueue span, in a
     trace of its own (``link``, as the messaging conventions recommend), or is its child, in the
     request's trace (``child``)."""
+    blob_store: str | None = Field(None, repr=False)
+    """Where files that travel with their job are kept: ``redis://...``, ``file:///shared/dir``
+    or ``s3://bucket/prefix`` (the ``s3`` extra); unset: ``UploadFile`` and ``LocalFile``
+    arguments cannot go to a queue."""
+    blob_ttl: int = Field(7 * 24 * 3600, ge=1)
+    """Seconds a blob is kept when its job does not succeed (a job that succeeds deletes its
+    blobs); it must exceed your longest delay plus retries."""
+    blob_inline_bytes: int = Field(64 * 1024, ge=0)
+    """A ``bytes`` argument larger than this goes to the blob store (when one is set)."""
+    blob_redis_max_bytes: int = Field(8 * 1024 * 1024, ge=1)
+    """Largest blob the Redis blob store takes; a larger file is refused at ``add_task``."""
 
     @field_validator("backend")
     @classmethod
@@ -154,6 +165,11 @@ class Settings(BaseSettings):
                 f"BGMIGRATE_FAILED_JOBS_URL: {redact_url(value)!r} is not a Redis URL"
             )
         return value
+
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store_valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_blob_url(value)
 
     @field_validator("task_modules", mode="before")
     @classmethod

@@ -79,3 +79,22 @@ def test_broker_url_is_not_in_the_settings_repr() -> None:
 def test_numeric_limits_are_checked() -> None:
     with pytest.raises(ConfigError, match="BGMIGRATE_INPROCESS_WORKERS"):
         load_settings(inprocess_workers=0)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/3", "file:///srv/blobs", "s3://bucket", "s3://bucket/prefix"]
+)
+def test_a_blob_store_is_a_redis_directory_or_s3_url(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", url)
+    assert load_settings().blob_store == url
+
+
+@pytest.mark.parametrize("url", ["file://relative/dir", "s3:///prefix", "http://host/blobs"])
+def test_a_blob_store_url_that_names_no_store_fails_with_the_choices(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", url)
+    with pytest.raises(ConfigError, match=r"BGMIGRATE_BLOB_STORE.*file:///absolute/shared/dir"):
+        load_settings()

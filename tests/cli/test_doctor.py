@@ -162,3 +162,23 @@ def test_tasks_routed_in_process_need_no_worker(
 
 def test_an_unknown_option_is_a_usage_error() -> None:
     assert runner.invoke(app, ["doctor", "--frobnicate"]).exit_code == 2
+
+
+def test_a_reachable_blob_store_is_green_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", f"file://{tmp_path}")
+    result = runner.invoke(app, ["doctor"])
+    assert f"✓ blob store reachable at file://{tmp_path}" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_blob_store_is_red_with_the_fix_and_no_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "✗ blob store reachable at redis://:***@127.0.0.1" in result.output
+    assert "fix: start the store" in result.output
+    assert PASSWORD not in result.output

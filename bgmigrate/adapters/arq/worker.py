@@ -27,10 +27,12 @@ from arq.worker import Function, Retry, Worker, func, get_kwargs
 
 from bgmigrate.adapters.arq.resilient import ResilientWorker
 from bgmigrate.adapters.arq.wire import dumps, load_job
-from bgmigrate.adapters.attempts import in_executor, retry_delay, run_attempt
+from bgmigrate.adapters.attempts import SyncRunner, in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.blobs.redeem import Claim
+from bgmigrate.blobs.stores import configured_store
 from bgmigrate.codec import Payload, codec_for
 from bgmigrate.failed_jobs import Call, FailedJob, akeep, failed_job
 from bgmigrate.registry import registry
@@ -79,9 +81,10 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
 def job_function(task: Task[Any, Any], settings: Settings, queue: str) -> Function:
     """The arq function that runs ``task`` from a JSON job taken from ``queue`` (larger
     arguments than ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as
-    failed)."""
+    failed, its files in the blob store until their TTL; one that succeeds deletes them)."""
     codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
     in_progress = settings.in_progress_timeout
+    store = configured_store(settings)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
@@ -99,11 +102,11 @@ def job_function(task: Task[Any, Any], settings: Settings, queue: str) -> Functi
             call_args, call_kwargs = codec.decode(
                 {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
             )
+            claim = Claim(store, codec.signature, codec.files, (call_args, call_kwargs))
+            run_sync = in_executor(ctx[_EXECUTOR])
             try:
                 async with _in_progress(ctx, in_progress):
-                    value = await run_attempt(
-                        called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
-                    )
+                    value = await _attempt(called, claim, run_sync)
             except Exception as exc:
                 attempt.failed(exc)
                 delay = retry_delay(called, exc, attempt=ctx["job_try"])
@@ -114,11 +117,26 @@ def job_function(task: Task[Any, Any], settings: Settings, queue: str) -> Functi
                     )
                     raise
                 raise Retry(defer=delay) from exc
+            if claim.has_files:
+                await run_sync(claim.release)
         return encode_result(task.func, value)
 
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
     return func(run, name=task.name, timeout=timeout, max_tries=ARQ_MAX_TRIES)
+
+
+async def _attempt(task: Task[Any, Any], claim: Claim, run_sync: SyncRunner) -> Any:
+    """One attempt of ``task`` with the files of its call fetched (and their local copies
+    removed after it) on the job's thread pool."""
+    if not claim.has_files:
+        args, kwargs = claim.open()
+        return await run_attempt(task, args, kwargs, run_sync)
+    args, kwargs = await run_sync(claim.open)
+    try:
+        return await run_attempt(task, args, kwargs, run_sync)
+    finally:
+        await run_sync(claim.close)
 
 
 def _failed_job(

@@ -27,6 +27,8 @@ from bgmigrate.adapters.celery import loop as celery_loop
 from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.blobs.redeem import Claim
+from bgmigrate.blobs.stores import configured_store
 from bgmigrate.codec import codec_for
 from bgmigrate.failed_jobs import failed_job, keep
 from bgmigrate.registry import registry
@@ -67,8 +69,10 @@ def time_limits(task: Task[Any, Any]) -> dict[str, float]:
 
 def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     """Register ``task`` on ``app`` as a Celery task named ``task.name`` (larger arguments than
-    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed, its
+    files in the blob store until their TTL; one that succeeds deletes them)."""
     codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
+    store = configured_store(settings)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
@@ -77,8 +81,10 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
             call_args, call_kwargs = codec.decode(
                 {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
             )
+            claim = Claim(store, codec.signature, codec.files, (call_args, call_kwargs))
             try:
-                value = _call(called, call_args, call_kwargs)
+                with claim as (with_files, with_file_kwargs):
+                    value = _call(called, with_files, with_file_kwargs)
             except Exception as exc:
                 attempt_span.failed(exc)
                 delay = retry_delay(called, exc, attempt=attempt)
@@ -91,6 +97,7 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
                     keep(settings, record)
                     raise
                 raise self.retry(exc=exc, countdown=delay) from exc
+            claim.release()
         return encode_result(task.func, value)
 
     run.__qualname__ = run.__name__ = task.name.rpartition(".")[2]

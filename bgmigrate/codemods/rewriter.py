@@ -17,6 +17,7 @@ from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, wrap_comment
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
@@ -186,13 +187,18 @@ class Rewriter(VisitorBasedCodemodCommand):
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine:
-        line = self.get_metadata(PositionProvider, original).start.line
-        texts = self.plan.comments.get(line)
+        position = self.get_metadata(PositionProvider, original).start
+        texts = self.plan.comments.get(position.line)
         if not texts:
             return updated
         present = {e.comment.value for e in updated.leading_lines if e.comment is not None}
+        width = self.plan.line_length - position.column
+        wrapped = [wrap_comment(t, width) for t in texts]
         extra = [
-            cst.EmptyLine(indent=True, comment=cst.Comment(t)) for t in texts if t not in present
+            cst.EmptyLine(indent=True, comment=cst.Comment(line))
+            for lines in wrapped
+            if lines[0] not in present
+            for line in lines
         ]
         return updated.with_changes(leading_lines=[*updated.leading_lines, *extra])
 
@@ -237,6 +243,10 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     result = Rewriter(context, plan).transform_module(module)
     if not imports_runtime(module):
         result = place_runtime_import(result, module_name.partition(".")[0])
+    simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
+    if plan.named_in_tests:
+        result = mark_kept_for_tests(result, simple)
+    result = carry_noqa(module, result, simple)
     output = result.bytes
     if output == source:
         return source

@@ -25,7 +25,6 @@ from pydantic_settings import (
 )
 
 from bgmigrate.codemods.pyproject import SETTINGS_TABLE, find_pyproject, read_tool_table
-
 from bgmigrate.errors import ConfigError
 from bgmigrate.urls import check_url, is_redis_url, redact_url
 

@@ -149,11 +149,14 @@ def mark_kept_for_tests(module: cst.Module, names: frozenset[str]) -> cst.Module
     module.visit(uses)
     body = list(module.body)
     for index, statement in enumerate(body):
-        if not _imports(statement, names - uses.found) or _imports(statement, uses.found):
+        unused = names - uses.found
+        if not _imports(statement, unused) or _imports(statement, frozenset(uses.found)):
             continue
         assert isinstance(statement, cst.SimpleStatementLine)
         small = statement.body[0]
-        if len(statement.body) != 1 or isinstance(small, cst.Import) or len(small.names) != 1:
+        if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+            continue
+        if len(statement.body) != 1 or len(small.names) != 1:
             continue
         comment = cst.Comment("# noqa: F401  (tests patch it by name)")
         whitespace = cst.TrailingWhitespace(cst.SimpleWhitespace("  "), comment)

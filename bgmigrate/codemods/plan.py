@@ -112,10 +112,9 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
 
 
 def _named_in_tests(facts: FileFacts, named: frozenset[str]) -> bool:
-    """A test names this module's BackgroundTasks by string (``patch("app.api.BackgroundTasks")``)."""
-    return any(
-        matches(f"{facts.module}.{local}", named) for local in facts.bg_local_names if "." not in local
-    )
+    """A test names this module's BackgroundTasks by string (``patch("app.BackgroundTasks")``)."""
+    locals_ = [name for name in facts.bg_local_names if "." not in name]
+    return any(matches(f"{facts.module}.{local}", named) for local in locals_)
 
 
 def plan(

@@ -247,7 +247,7 @@ DEFAULT_MAX_FILE_SIZE = 4_000_000
 MAX_PYPROJECT_BYTES = 10_000_000
 """A larger ``pyproject.toml`` is refused rather than parsed."""
 SETTINGS_TABLE = "settings"
-"""``[tool.bgmigrate.settings]``: the runtime's settings (``bgmigrate.settings``), not the scan's."""
+"""``[tool.bgmigrate.settings]``: the runtime's settings (``bgmigrate.settings``), not scan's."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

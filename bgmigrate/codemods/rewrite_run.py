@@ -27,6 +27,11 @@ class Change:
     decorated: tuple[str, ...] = ()
     """Qualnames of the functions that get ``@task`` in this file."""
 
+    @property
+    def display(self) -> str:
+        """The file as reports show it."""
+        return self.source.display_path
+
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
         return unified_diff(self.source.display_path, self.before, self.after)

@@ -148,10 +148,13 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope.pop()
         qualname = self._qualname(original.name.value)
         params = updated.params
+        positional = [self._param(qualname, p) for p in params.params]
         new_params = params.with_changes(
-            params=[self._param(qualname, p) for p in params.params],
+            params=self._drop_defaults(qualname, positional, bool(params.posonly_params)),
             posonly_params=[self._param(qualname, p) for p in params.posonly_params],
-            kwonly_params=[self._param(qualname, p) for p in params.kwonly_params],
+            kwonly_params=self._drop_defaults(
+                qualname, [self._param(qualname, p) for p in params.kwonly_params], keyword=True
+            ),
         )
         updated = updated.with_changes(params=new_params)
         if qualname in self.plan.decorate:
@@ -177,6 +180,36 @@ class Rewriter(VisitorBasedCodemodCommand):
         if replacement is None or param.annotation is None:
             return param
         return param.with_changes(annotation=self._swap(param.annotation, replacement))
+
+    def _drop_defaults(
+        self,
+        qualname: str,
+        params: list[cst.Param],
+        after_posonly: bool = False,
+        *,
+        keyword: bool = False,
+    ) -> list[cst.Param]:
+        """Drop ``= BackgroundTasks()`` and ``= None`` from parameters that became ``Tasks``
+        (FastAPI injects them; the default is dead code), where Python allows it: a keyword-only
+        parameter, or a positional one that no parameter with a default precedes."""
+        kept: list[cst.Param] = []
+        for param in params:
+            dead = (
+                self.plan.params.get((qualname, param.name.value)) == "Tasks"
+                and param.default is not None
+                and self._dead_default(param.default)
+            )
+            defaults_before = any(p.default is not None for p in kept)
+            if dead and (keyword or not (defaults_before or after_posonly)):
+                param = param.with_changes(default=None, equal=cst.MaybeSentinel.DEFAULT)
+            kept.append(param)
+        return kept
+
+    def _dead_default(self, default: cst.BaseExpression) -> bool:
+        """``None`` or ``BackgroundTasks()``."""
+        if isinstance(default, cst.Name) and default.value == "None":
+            return True
+        return isinstance(default, cst.Call) and _dotted(default.func) in self.names
 
     def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
         in_view = bool(self.scope) and not self.scope[-1][1] and self.views[-1]

@@ -64,12 +64,18 @@ def _sub_blocks(block: list[str]) -> list[tuple[str | None, list[str]]]:
     """The service's keys with their lines (the head line has key ``None``)."""
     keys: list[tuple[str | None, list[str]]] = [(None, [block[0]])]
     inner = min((_indent(x) for x in block[1:] if x.strip()), default=_indent(block[0]) + 2)
+    comments: list[str] = []  # a comment above a key belongs to that key
     for line in block[1:]:
         match = _KEY.match(line)
-        if match and _indent(line) == inner:
-            keys.append((match.group(2), [line]))
+        if line.lstrip().startswith("#") and _indent(line) == inner:
+            comments.append(line)
+        elif match and _indent(line) == inner:
+            keys.append((match.group(2), [*comments, line]))
+            comments = []
         else:
-            keys[-1][1].append(line)
+            keys[-1][1].extend([*comments, line])
+            comments = []
+    keys[-1][1].extend(comments)
     return keys
 
 

@@ -9,7 +9,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.import_placement import place_runtime_import
 from bgmigrate.codemods.names import RUNTIME
 
 _OURS = f"{RUNTIME}.lifespan"
@@ -152,7 +152,6 @@ def wire_lifespan(source: bytes, first_party: str) -> tuple[bytes, str | None, s
     context = CodemodContext()
     AddImportsVisitor.add_needed_import(context, RUNTIME)
     result = AddImportsVisitor(context).transform_module(result)
-    if not imports_runtime(module):
-        result = place_runtime_import(result, first_party)
+    result = place_runtime_import(result, first_party, module)
     how = f"nested in {function}()" if function else "FastAPI(lifespan=bgmigrate.lifespan)"
     return result.bytes, f"bgmigrate.lifespan wired: {how}", None

@@ -87,11 +87,22 @@ def rewrite(
 ) -> None:
     """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
-    add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
-    must fix. When it adds @task it says what else the app needs (bgmigrate's lifespan and a
-    worker, before a queue backend is chosen). --diff and --check combine. Exit codes: 0 done
-    (or nothing to change); 1 with --check when a file would change; 2 a file could not be
-    parsed or rewritten, or a usage, configuration or internal error.
+    add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment (wrapped to the
+    project's line length) marks what a human must fix. An import that the project's tests
+    patch by name stays. When it adds @task it says what else the app needs (bgmigrate's
+    lifespan and a worker, before a queue backend is chosen).
+
+    With --backend celery|arq it also sets the project up for that queue and prints a
+    checklist of what it did and what is left: [tool.bgmigrate.settings] in pyproject.toml
+    (backend and task modules, so that the app and `bgmigrate worker` need only
+    BGMIGRATE_BROKER_URL), bgmigrate.lifespan in the FastAPI app (nested in its own
+    @asynccontextmanager lifespan), bgmigrate[BACKEND] in its dependencies (pyproject.toml or
+    requirements.txt; lock files are left to re-lock), and Redis and a worker service in its
+    compose file (or a new compose.yaml). A second run changes nothing; git checkout undoes it.
+
+    --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with --check when a
+    file would change; 2 a file could not be parsed or rewritten, or a usage, configuration or
+    internal error.
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)

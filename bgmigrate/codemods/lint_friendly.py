@@ -142,15 +142,20 @@ class _Uses(cst.CSTVisitor):
             self.found.add(node.value)
 
 
+def unused(module: cst.Module, names: frozenset[str]) -> frozenset[str]:
+    """Those of ``names`` that the module uses nowhere but in import statements."""
+    uses = _Uses(names)
+    module.visit(uses)
+    return names - uses.found
+
+
 def mark_kept_for_tests(module: cst.Module, names: frozenset[str]) -> cst.Module:
     """``# noqa: F401`` on a one-name ``BackgroundTasks`` import the module no longer uses
     (kept because a test patches it by name); any other ``noqa`` of it is now unused."""
-    uses = _Uses(names)
-    module.visit(uses)
+    idle = unused(module, names)
     body = list(module.body)
     for index, statement in enumerate(body):
-        unused = names - uses.found
-        if not _imports(statement, unused) or _imports(statement, frozenset(uses.found)):
+        if not _imports(statement, idle) or _imports(statement, names - idle):
             continue
         assert isinstance(statement, cst.SimpleStatementLine)
         small = statement.body[0]

@@ -17,10 +17,11 @@ from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
-from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, wrap_comment
+from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, unused, wrap_comment
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.type_checking import move_into_type_checking
 from bgmigrate.errors import BgmigrateError
 
 
@@ -274,9 +275,12 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
     result = Rewriter(context, plan).transform_module(module)
-    if not imports_runtime(module):
-        result = place_runtime_import(result, module_name.partition(".")[0])
     simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
+    if not imports_runtime(module):
+        first_party = module_name.partition(".")[0]
+        result = place_runtime_import(result, first_party)
+        if not plan.keep_imports:
+            result = move_into_type_checking(result, unused(result, simple), first_party)
     if plan.named_in_tests:
         result = mark_kept_for_tests(result, simple)
     result = carry_noqa(module, result, simple)

@@ -70,3 +70,21 @@ def test_the_checklist_says_what_is_left(tmp_path: Path) -> None:
     text, _ = run_case("arq_requirements_on_event", tmp_path)
     assert "[ ] app/main.py: the app starts with on_event handlers" in text
     assert checklist("x\nChecklist:\n  [x] a\n") == "Checklist:\n  [x] a\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("pyproject.toml", b"[project\nname = 1\n"), ("requirements.txt", b"fastapi\xff\n")],
+)
+def test_a_file_it_cannot_read_is_a_clear_error_and_nothing_is_written(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    case = "arq_requirements_on_event"
+    project = tmp_path / case
+    shutil.copytree(FIXTURES / case / "before", project)
+    (project / name).write_bytes(data)
+    before = files(project)
+    code, _, err = rewrite(project, "arq")
+    assert code == 2
+    assert name in err
+    assert files(project) == before

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome
+from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome, text
 
 NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 _DROPPED = ("ports", "command", "container_name", "healthcheck", "expose", "hostname")
@@ -118,8 +118,7 @@ def add_services(files: Files, root: Path) -> Outcome:
         return _new_compose(root)
     before = files.read(path)
     assert before is not None
-    text = before.decode("utf-8")
-    lines = text.splitlines(keepends=True)
+    lines = text(path, before).splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     services = _services(lines)

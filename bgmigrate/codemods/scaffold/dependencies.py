@@ -11,7 +11,7 @@ import tomlkit
 from tomlkit.items import Array, Table
 
 from bgmigrate import __version__
-from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome
+from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome, parse_toml, text
 
 _LOCKS = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
 _NAME = re.compile(r"^\s*bgmigrate\s*(\[[^\]]*\])?", re.IGNORECASE)
@@ -69,7 +69,7 @@ def _pyproject(files: Files, path: Path, backend: str) -> tuple[Outcome, bool]:
     before = files.read(path)
     if before is None:
         return Outcome(), False
-    document = tomlkit.parse(before.decode("utf-8"))
+    document = parse_toml(path, before)
     project = document.get("project", {})
     poetry = document.get("tool", {}).get("poetry", {}).get("dependencies")
     if isinstance(project.get("dependencies"), Array):
@@ -90,7 +90,7 @@ def _pyproject(files: Files, path: Path, backend: str) -> tuple[Outcome, bool]:
 def _requirements(files: Files, path: Path, backend: str) -> Outcome:
     before = files.read(path)
     assert before is not None
-    lines = before.decode("utf-8").splitlines(keepends=True)
+    lines = text(path, before).splitlines(keepends=True)
     outcome = Outcome(done=[f"{path.name}: bgmigrate[{backend}]"])
     for index, line in enumerate(lines):
         if _NAME.match(line) and not line.lstrip().startswith("#"):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
 from bgmigrate.codemods.writer import unified_diff, write_atomic
+from bgmigrate.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +59,24 @@ class Outcome:
                 self.edits[self.edits.index(first)] = dataclasses.replace(edit, before=first.before)
         self.done += other.done
         self.left += other.left
+
+
+def text(path: Path, data: bytes) -> str:
+    """``data`` of ``path`` as UTF-8, or a ``ConfigError`` (nothing has been written yet)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 ({exc}); fix it or run without --backend") from exc
+
+
+def parse_toml(path: Path, data: bytes) -> tomlkit.TOMLDocument:
+    """``data`` of ``path`` as a TOML document that keeps its layout and comments."""
+    try:
+        return tomlkit.parse(text(path, data))
+    except TOMLKitError as exc:
+        raise ConfigError(
+            f"{path}: cannot parse TOML ({exc}); fix it or run without --backend"
+        ) from exc
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ import tomlkit
 from tomlkit.items import Table
 
 from bgmigrate.codemods.pyproject import SETTINGS_TABLE
-from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome
+from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome, parse_toml
 
 
 def _table(document: tomlkit.TOMLDocument) -> Table:
@@ -26,7 +26,7 @@ def write_settings(files: Files, root: Path, backend: str, modules: list[str]) -
     (created when the project has none); a backend already set is left as it is."""
     path = root / "pyproject.toml"
     before = files.read(path)
-    document = tomlkit.parse(before.decode("utf-8")) if before is not None else tomlkit.document()
+    document = parse_toml(path, before) if before is not None else tomlkit.document()
     table = _table(document)
     outcome = Outcome()
     where = f"pyproject.toml [tool.bgmigrate.{SETTINGS_TABLE}]"

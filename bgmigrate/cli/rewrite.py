@@ -125,7 +125,8 @@ def rewrite(
                 except OSError as exc:  # the file is left as it was; the run goes on
                     errors.append(ErrorReport(path, f"cannot write: {exc}"))
                     continue
-                typer.echo(f"rewrote {printable(path)}", err=True)
+                verb = "wrote" if item.before is None else "rewrote"
+                typer.echo(f"{verb} {printable(path)}", err=True)
             changed += 1
         for error in errors:
             line = f"{error.path}:{error.line or 1}:1: error: {error.message}"
@@ -135,7 +136,8 @@ def rewrite(
         if decorated:
             added = "would be added" if diff or check else "added"
             where = printable(", ".join(decorated))
-            typer.echo(f"@task {added} to {where}\n{'' if backend else NEXT_STEPS}", err=True)
+            next_steps = "" if backend else f"\n{NEXT_STEPS}"  # --backend: the checklist says
+            typer.echo(f"@task {added} to {where}{next_steps}", err=True)
         if checklist:
             typer.echo(checklist, err=True)
     if errors:

@@ -47,7 +47,7 @@ def write_settings(files: Files, root: Path, backend: str, modules: list[str]) -
     listed = ", ".join([*present, *missing]) or "none yet"
     outcome.done.append(f"{where}: backend = {table['backend']!r}, task modules: {listed}")
     if not [*present, *missing]:
-        outcome.left.append("no @task yet: add task modules to task-modules once there are some")
+        outcome.left.append("no @task yet: run this again after adding some (it lists them)")
     outcome.left.append(
         "set BGMIGRATE_BROKER_URL (e.g. redis://redis:6379/0) for the app and the worker"
     )

@@ -18,6 +18,13 @@ from bgmigrate.codemods.pyproject import DEFAULT_EXCLUDES, DEFAULT_MAX_FILE_SIZE
 _TEST_FILES = ("test_*.py", "*_test.py", "tests.py", "conftest.py")
 
 
+def is_test_file(path: Path) -> bool:
+    """A pytest or unittest module (``test_*.py``, ``conftest.py``...) or one under ``tests/``."""
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in _TEST_FILES) or any(
+        part in ("test", "tests") for part in path.parts[:-1]
+    )
+
+
 def _test_files(root: Path) -> Iterator[Path]:
     """Python test files under ``root``, outside the directories a scan always skips."""
     for path in root.rglob("*.py"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bgmigrate.codemods.lint_friendly import line_length, wrap_comment
-from bgmigrate.codemods.string_refs import names_in_tests
+from bgmigrate.codemods.string_refs import is_test_file, names_in_tests
 from tests.codemods.golden import FIXTURES
 
 CASE = FIXTURES / "lint_friendly"
@@ -84,3 +84,18 @@ def test_dotted_names_in_test_strings_are_found(tmp_path: Path) -> None:
     found = names_in_tests(tmp_path, ["BackgroundTasks"])
     assert found == {"app.api.BackgroundTasks"}
     assert names_in_tests(tmp_path, []) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("tests/helpers.py", True),
+        ("app/test_api.py", True),
+        ("conftest.py", True),
+        ("app/api_test.py", True),
+        ("app/main.py", False),
+        ("app/testing.py", False),
+    ],
+)
+def test_test_modules_are_recognised(path: str, expected: bool) -> None:
+    assert is_test_file(Path(path)) is expected

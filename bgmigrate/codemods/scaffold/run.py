@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bgmigrate.codemods.names import TASK_DECORATOR
 from bgmigrate.codemods.plan import FilePlan, plan
 from bgmigrate.codemods.rewrite_run import Change, project_root
@@ -11,6 +13,7 @@ from bgmigrate.codemods.scaffold.dependencies import add_dependency
 from bgmigrate.codemods.scaffold.lifespan import wire_lifespan
 from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome
 from bgmigrate.codemods.scaffold.settings import write_settings
+from bgmigrate.codemods.string_refs import is_test_file
 
 
 def task_modules(plans: dict[str, FilePlan]) -> list[str]:
@@ -29,6 +32,8 @@ def _lifespan(run: Run, changes: list[Change]) -> Outcome:
     rewritten = {c.source.display_path: c for c in changes}
     outcome = Outcome()
     for source in run.project.files:
+        if is_test_file(Path(source.display_path)):  # a test's own app is not the app
+            continue
         change = rewritten.get(source.display_path)
         before = change.after if change else source.abs_path.read_bytes()
         if b"FastAPI(" not in before:

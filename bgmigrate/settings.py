@@ -1,4 +1,8 @@
-"""Settings read from ``BGMIGRATE_*`` environment variables and ``.env``.
+"""Settings read from ``BGMIGRATE_*`` environment variables, ``.env`` and ``pyproject.toml``.
+
+Environment variables win over ``.env``, which wins over ``[tool.bgmigrate.settings]`` in the
+nearest ``pyproject.toml`` of the working directory (keys spelled ``task-modules``); that table
+is where ``bgmigrate rewrite --backend`` writes the backend and the task modules.
 
 Invalid settings fail at start-up with one :class:`~bgmigrate.errors.ConfigError` that names
 the setting and lists the valid values.
@@ -12,8 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from bgmigrate.codemods.pyproject import SETTINGS_TABLE, find_pyproject, read_tool_table
 from bgmigrate.errors import ConfigError
 from bgmigrate.urls import check_blob_url, check_url, is_redis_url, redact_url
 
@@ -139,6 +150,19 @@ class Settings(BaseSettings):
     blob_redis_max_bytes: int = Field(8 * 1024 * 1024, ge=1)
     """Largest blob the Redis blob store takes; a larger file is refused at ``add_task``."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment, then ``.env``, then ``[tool.bgmigrate.settings]`` of ``pyproject.toml``."""
+        pyproject = InitSettingsSource(settings_cls, pyproject_settings(Path.cwd()))
+        return init_settings, env_settings, dotenv_settings, pyproject, file_secret_settings
+
     @field_validator("backend")
     @classmethod
     def _backend_known(cls, value: str) -> str:
@@ -194,6 +218,26 @@ class Settings(BaseSettings):
             if fnmatch.fnmatchcase(task_name, pattern):
                 return backend
         return self.backend
+
+
+def pyproject_settings(start: Path) -> dict[str, Any]:
+    """``[tool.bgmigrate.settings]`` of the nearest ``pyproject.toml`` at or above ``start``,
+    by field name; an unknown key is a ``ConfigError`` that lists the valid ones."""
+    found = find_pyproject(start)
+    if found is None:
+        return {}
+    table = read_tool_table(found).get(SETTINGS_TABLE, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{found}: [tool.bgmigrate.{SETTINGS_TABLE}] must be a table")
+    values = {key.replace("-", "_"): value for key, value in table.items()}
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        valid = ", ".join(sorted(name.replace("_", "-") for name in Settings.model_fields))
+        raise ConfigError(
+            f"{found}: unknown key {unknown[0].replace('_', '-')!r} in "
+            f"[tool.bgmigrate.{SETTINGS_TABLE}]; valid keys: {valid}"
+        )
+    return values
 
 
 def settings_reference() -> str:

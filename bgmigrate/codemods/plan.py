@@ -16,6 +16,7 @@ from collections import defaultdict
 
 from bgmigrate.codemods.audit import AuditedSite
 from bgmigrate.codemods.facts import FileFacts
+from bgmigrate.codemods.lint_friendly import DEFAULT_LINE_LENGTH
 from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
@@ -34,7 +35,12 @@ class FilePlan:
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
     keep_imports: bool = False
-    """Another file imports BackgroundTasks from this one: never remove its import."""
+    """Another file imports BackgroundTasks from this one, or a test names it by string
+    (``patch("app.api.BackgroundTasks")``): never remove its import."""
+    named_in_tests: bool = False
+    """A test names this module's BackgroundTasks by string (its import stays, marked used)."""
+    line_length: int = DEFAULT_LINE_LENGTH
+    """The project's line length: ``# bgmigrate:`` comments are wrapped to it."""
     qualified: bool = False
     """``Tasks``/``RequestBatch``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
 
@@ -105,8 +111,17 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
     )
 
 
-def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
-    """Edits for every analysed file, by display path."""
+def _named_in_tests(facts: FileFacts, named: frozenset[str]) -> bool:
+    """A test names this module's BackgroundTasks by string (``patch("app.BackgroundTasks")``)."""
+    locals_ = [name for name in facts.bg_local_names if "." not in name]
+    return any(matches(f"{facts.module}.{local}", named) for local in locals_)
+
+
+def plan(
+    project: Project, sites: list[AuditedSite], named_in_tests: frozenset[str] = frozenset()
+) -> dict[str, FilePlan]:
+    """Edits for every analysed file, by display path; ``named_in_tests`` are dotted names the
+    project's tests give as strings (their imports stay)."""
     helpers, dependencies = _helpers(project), _dependencies(project)
     decorations, comments = _decorations(sites), _comments(sites)
     plans = {}
@@ -114,7 +129,8 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
         if facts.error is not None:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
-        file_plan.keep_imports = _reexported(project, facts)
+        file_plan.named_in_tests = _named_in_tests(facts, named_in_tests)
+        file_plan.keep_imports = file_plan.named_in_tests or _reexported(project, facts)
         file_plan.qualified = _names_taken(facts)
         for function in facts.functions:
             qualified = f"{facts.module}.{function.qualname}".removesuffix(".__init__")

@@ -246,6 +246,8 @@ _CHOICE_KEYS = {"fail-on": ("fail_on", FailOn)}
 DEFAULT_MAX_FILE_SIZE = 4_000_000
 MAX_PYPROJECT_BYTES = 10_000_000
 """A larger ``pyproject.toml`` is refused rather than parsed."""
+SETTINGS_TABLE = "settings"
+"""``[tool.bgmigrate.settings]``: the runtime's settings (``bgmigrate.settings``), not scan's."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -308,7 +310,7 @@ class CodemodConfig:
 
 
 def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
-    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS})
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS, SETTINGS_TABLE})
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key in _CHOICE_KEYS:
@@ -364,10 +366,9 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_config(pyproject: Path | None) -> CodemodConfig:
-    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
-    if pyproject is None:
-        return CodemodConfig()
+def read_tool_table(pyproject: Path) -> dict[str, Any]:
+    """The ``[tool.bgmigrate]`` table of ``pyproject`` (empty when absent); a clear
+    ``ConfigError`` when the file cannot be read or the table is not a table."""
     try:
         if pyproject.stat().st_size > MAX_PYPROJECT_BYTES:
             raise ConfigError(f"{pyproject}: larger than {MAX_PYPROJECT_BYTES:,} bytes; not read")
@@ -379,4 +380,13 @@ def load_config(pyproject: Path | None) -> CodemodConfig:
     table = data.get("tool", {}).get("bgmigrate", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.bgmigrate] must be a table")
+    return table
+
+
+def load_config(pyproject: Path | None) -> CodemodConfig:
+    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
+    if pyproject is None:
+        return CodemodConfig()
+    table = read_tool_table(pyproject)
+    table = {k: v for k, v in table.items() if k != SETTINGS_TABLE}
     return CodemodConfig(**_parse_table(table, str(pyproject)))

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.lint_friendly import line_length
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.plan import FilePlan, plan
+from bgmigrate.codemods.pyproject import find_pyproject
 from bgmigrate.codemods.rewriter import RewriteError, rewrite_source
 from bgmigrate.codemods.runner import Run
+from bgmigrate.codemods.string_refs import names_in_tests
 from bgmigrate.codemods.writer import unified_diff, write_atomic
 
 
@@ -23,6 +26,11 @@ class Change:
     after: bytes
     decorated: tuple[str, ...] = ()
     """Qualnames of the functions that get ``@task`` in this file."""
+
+    @property
+    def display(self) -> str:
+        """The file as reports show it."""
+        return self.source.display_path
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
@@ -41,13 +49,25 @@ def outside(path: Path, roots: tuple[Path, ...]) -> Path | None:
     return real
 
 
+def project_root(roots: tuple[Path, ...]) -> Path:
+    """The directory of the nearest ``pyproject.toml`` of the first path, else that path's
+    directory: where the project's tests, dependencies and settings live."""
+    start = roots[0] if roots and roots[0].is_dir() else (roots[0].parent if roots else Path.cwd())
+    found = find_pyproject(start)
+    return found.parent if found else start
+
+
 def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
     """Every file whose rewrite differs from its current content; failures go to ``errors``.
 
     A file that is a link to a place outside the given paths is reported, never rewritten.
     """
     sources = {s.display_path: s for s in run.project.files}
-    for path, file_plan in sorted(plan(run.project, run.sites).items()):
+    local_names = {n for f in run.project.facts.values() for n in f.bg_local_names if "." not in n}
+    root = project_root(run.roots)
+    named, width = names_in_tests(root, local_names), line_length(root)
+    for path, file_plan in sorted(plan(run.project, run.sites, named).items()):
+        file_plan.line_length = width
         source = sources.get(path)
         if source is None:
             continue

@@ -17,9 +17,11 @@ from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, unused, wrap_comment
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.type_checking import move_into_type_checking
 from bgmigrate.errors import BgmigrateError
 
 
@@ -147,10 +149,13 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope.pop()
         qualname = self._qualname(original.name.value)
         params = updated.params
+        positional = [self._param(qualname, p) for p in params.params]
         new_params = params.with_changes(
-            params=[self._param(qualname, p) for p in params.params],
+            params=self._drop_defaults(qualname, positional, bool(params.posonly_params)),
             posonly_params=[self._param(qualname, p) for p in params.posonly_params],
-            kwonly_params=[self._param(qualname, p) for p in params.kwonly_params],
+            kwonly_params=self._drop_defaults(
+                qualname, [self._param(qualname, p) for p in params.kwonly_params], keyword=True
+            ),
         )
         updated = updated.with_changes(params=new_params)
         if qualname in self.plan.decorate:
@@ -177,6 +182,36 @@ class Rewriter(VisitorBasedCodemodCommand):
             return param
         return param.with_changes(annotation=self._swap(param.annotation, replacement))
 
+    def _drop_defaults(
+        self,
+        qualname: str,
+        params: list[cst.Param],
+        after_posonly: bool = False,
+        *,
+        keyword: bool = False,
+    ) -> list[cst.Param]:
+        """Drop ``= BackgroundTasks()`` and ``= None`` from parameters that became ``Tasks``
+        (FastAPI injects them; the default is dead code), where Python allows it: a keyword-only
+        parameter, or a positional one that no parameter with a default precedes."""
+        kept: list[cst.Param] = []
+        for param in params:
+            dead = (
+                self.plan.params.get((qualname, param.name.value)) == "Tasks"
+                and param.default is not None
+                and self._dead_default(param.default)
+            )
+            defaults_before = any(p.default is not None for p in kept)
+            if dead and (keyword or not (defaults_before or after_posonly)):
+                param = param.with_changes(default=None, equal=cst.MaybeSentinel.DEFAULT)
+            kept.append(param)
+        return kept
+
+    def _dead_default(self, default: cst.BaseExpression) -> bool:
+        """``None`` or ``BackgroundTasks()``."""
+        if isinstance(default, cst.Name) and default.value == "None":
+            return True
+        return isinstance(default, cst.Call) and _dotted(default.func) in self.names
+
     def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
         in_view = bool(self.scope) and not self.scope[-1][1] and self.views[-1]
         if not in_view:
@@ -186,13 +221,18 @@ class Rewriter(VisitorBasedCodemodCommand):
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine:
-        line = self.get_metadata(PositionProvider, original).start.line
-        texts = self.plan.comments.get(line)
+        position = self.get_metadata(PositionProvider, original).start
+        texts = self.plan.comments.get(position.line)
         if not texts:
             return updated
         present = {e.comment.value for e in updated.leading_lines if e.comment is not None}
+        width = self.plan.line_length - position.column
+        wrapped = [wrap_comment(t, width) for t in texts]
         extra = [
-            cst.EmptyLine(indent=True, comment=cst.Comment(t)) for t in texts if t not in present
+            cst.EmptyLine(indent=True, comment=cst.Comment(line))
+            for lines in wrapped
+            if lines[0] not in present
+            for line in lines
         ]
         return updated.with_changes(leading_lines=[*updated.leading_lines, *extra])
 
@@ -235,8 +275,15 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
     result = Rewriter(context, plan).transform_module(module)
+    simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
     if not imports_runtime(module):
-        result = place_runtime_import(result, module_name.partition(".")[0])
+        first_party = module_name.partition(".")[0]
+        result = place_runtime_import(result, first_party)
+        if not plan.keep_imports:
+            result = move_into_type_checking(result, unused(result, simple), first_party)
+    if plan.named_in_tests:
+        result = mark_kept_for_tests(result, simple)
+    result = carry_noqa(module, result, simple)
     output = result.bytes
     if output == source:
         return source

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bgmigrate.retry import RetryPolicy
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
 from bgmigrate.urls import is_redis_url
@@ -32,26 +33,32 @@ ASYNC_SOFT_GRACE = 1.0
 """Async attempts time out on their loop first; the soft limit is a backstop this much later."""
 
 
-def time_limits(task: Task[Any, Any]) -> dict[str, float]:
-    """Celery's soft and hard time limits for ``task``'s timeout (none without one)."""
-    timeout = task.options.timeout
-    if timeout is None:
-        return {}
-    soft = timeout + ASYNC_SOFT_GRACE if task.is_async else timeout
+def _limits(timeout: float, *, is_async: bool) -> dict[str, float]:
+    soft = timeout + ASYNC_SOFT_GRACE if is_async else timeout
     return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
 
 
-def held_for(task: Task[Any, Any]) -> float | None:
-    """The longest a worker holds one message of ``task`` unacknowledged, in seconds: the
-    longest retry wait plus the hard time limit (``None``: no timeout, no bound)."""
-    limits = time_limits(task)
-    if not limits:
-        return None
-    policy = task.options.retry
+def time_limits(task: Task[Any, Any]) -> dict[str, float]:
+    """Celery's soft and hard time limits for ``task``'s timeout (none without one)."""
+    timeout = task.options.timeout
+    return {} if timeout is None else _limits(timeout, is_async=task.is_async)
+
+
+def held_seconds(timeout: float, *, is_async: bool, retry: RetryPolicy | None) -> float:
+    """The longest a worker holds one message of a task with these options unacknowledged, in
+    seconds: the longest wait before a retry plus the attempt's hard time limit."""
     wait = 0.0
-    if policy is not None and policy.max_attempts > 1:
-        wait = min(policy.max_delay, policy.backoff * 2.0 ** (policy.max_attempts - 2))
-    return wait + limits["time_limit"]
+    if retry is not None and retry.max_attempts > 1:
+        wait = min(retry.max_delay, retry.backoff * 2.0 ** (retry.max_attempts - 2))
+    return wait + _limits(timeout, is_async=is_async)["time_limit"]
+
+
+def held_for(task: Task[Any, Any]) -> float | None:
+    """:func:`held_seconds` for ``task`` (``None``: it has no timeout, so no bound)."""
+    timeout = task.options.timeout
+    if timeout is None:
+        return None
+    return held_seconds(timeout, is_async=task.is_async, retry=task.options.retry)
 
 
 def redelivered(visibility_timeout: int, held: Mapping[str, float | None]) -> dict[str, float]:

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from bgmigrate.cli import options
+from bgmigrate.codemods.long_tasks import checklist
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.reporters.text import printable
 from bgmigrate.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bgmigrate.codemods.long_tasks import TaskSettings
     from bgmigrate.codemods.rewrite_run import Change
     from bgmigrate.codemods.runner import Run
 
@@ -69,6 +71,7 @@ def rewrite(
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         decorated: list[str] = []
+        configured: list[tuple[str, TaskSettings]] = []
         for change in _changes()(run, errors):
             if diff:
                 typer.echo(change.diff(), nl=False)
@@ -82,6 +85,10 @@ def rewrite(
                     continue
                 typer.echo(f"rewrote {printable(change.source.display_path)}", err=True)
             decorated += [printable(f"{change.source.display_path}:{n}") for n in change.decorated]
+            configured += [
+                (printable(f"{change.source.display_path}:{n}"), settings)
+                for n, settings in change.task_settings
+            ]
             changed += 1
         for error in errors:
             line = f"{error.path}:{error.line or 1}:1: error: {error.message}"
@@ -91,6 +98,8 @@ def rewrite(
         if decorated:
             added = "would be added" if diff or check else "added"
             typer.echo(f"@task {added} to {', '.join(decorated)}\n{NEXT_STEPS}", err=True)
+        for line in checklist(configured):
+            typer.echo(line, err=True)
     if errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if changed and check else 0)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.long_tasks import TaskSettings
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.plan import FilePlan, plan
 from bgmigrate.codemods.rewriter import RewriteError, rewrite_source
@@ -23,6 +24,8 @@ class Change:
     after: bytes
     decorated: tuple[str, ...] = ()
     """Qualnames of the functions that get ``@task`` in this file."""
+    task_settings: tuple[tuple[str, TaskSettings], ...] = ()
+    """Qualname and the timeout/retry written on its ``@task``, in this file."""
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
@@ -78,7 +81,8 @@ def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
     after = rewrite_source(before, file_plan)
     if after == before:
         return None
-    return Change(source, before, after, tuple(sorted(file_plan.decorate)))
+    settings = tuple(sorted(file_plan.task_settings.items()))
+    return Change(source, before, after, tuple(sorted(file_plan.decorate)), settings)
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

@@ -20,20 +20,12 @@ from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_i
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.task_decorator import configure_bare, dotted, new_decorator
 from bgmigrate.errors import BgmigrateError
 
 
 class RewriteError(BgmigrateError):
     """A file could not be rewritten (it does not parse, or the result would not)."""
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
 
 class _AnnotationSwap(cst.CSTTransformer):
@@ -55,7 +47,7 @@ class _AnnotationSwap(cst.CSTTransformer):
     def leave_Attribute(
         self, original: cst.Attribute, updated: cst.Attribute
     ) -> cst.BaseExpression:
-        return self.node if _dotted(updated) in self.names else updated
+        return self.node if dotted(updated) in self.names else updated
 
     def leave_SimpleString(
         self, original: cst.SimpleString, updated: cst.SimpleString
@@ -153,11 +145,24 @@ class Rewriter(VisitorBasedCodemodCommand):
             kwonly_params=[self._param(qualname, p) for p in params.kwonly_params],
         )
         updated = updated.with_changes(params=new_params)
+        return self._decorate(qualname, updated)
+
+    def _decorate(self, qualname: str, function: cst.FunctionDef) -> cst.FunctionDef:
+        """Add ``@task`` with its settings, or give a bare ``@task`` its (measured) settings."""
+        settings = self.plan.task_settings.get(qualname)
+        retry_policy = self._spell("RetryPolicy")
         if qualname in self.plan.decorate:
             self.used.add("task")
-            decorator = cst.Decorator(cst.parse_expression(self._spell("task")))
-            updated = updated.with_changes(decorators=[decorator, *updated.decorators])
-        return updated
+            decorator = new_decorator(self._spell("task"), retry_policy, settings)
+            configured = function.with_changes(decorators=[decorator, *function.decorators])
+        elif settings is not None:
+            imports = dict(self.plan.facts.imports)
+            configured = configure_bare(function, retry_policy, settings, imports)
+        else:
+            return function
+        if settings is not None and settings.retry is not None and configured is not function:
+            self.used.add("RetryPolicy")
+        return configured
 
     def _spell(self, name: str) -> str:
         """How this file spells bgmigrate's ``name`` (qualified when the bare name is taken)."""

@@ -20,7 +20,7 @@ from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_i
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
-from bgmigrate.codemods.task_decorator import configure_bare, dotted, new_decorator
+from bgmigrate.codemods.task_decorator import configure, dotted, new_decorator
 from bgmigrate.errors import BgmigrateError
 
 
@@ -110,6 +110,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope: list[tuple[str, bool]] = []
         """Enclosing ``(name, is_function)`` definitions."""
         self.used: set[str] = set()
+        self.unused: set[str] = set()
+        """bgmigrate names whose last use this rewrite may have removed."""
         self.views: list[bool] = []
         """For each enclosing class: is it a class-based view (FastAPI injects its attributes)?"""
 
@@ -148,7 +150,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         return self._decorate(qualname, updated)
 
     def _decorate(self, qualname: str, function: cst.FunctionDef) -> cst.FunctionDef:
-        """Add ``@task`` with its settings, or give a bare ``@task`` its (measured) settings."""
+        """Add ``@task`` with its settings, or give a bare ``@task`` (or the one an earlier
+        rewrite configured) its measured settings."""
         settings = self.plan.task_settings.get(qualname)
         retry_policy = self._spell("RetryPolicy")
         if qualname in self.plan.decorate:
@@ -157,11 +160,14 @@ class Rewriter(VisitorBasedCodemodCommand):
             configured = function.with_changes(decorators=[decorator, *function.decorators])
         elif settings is not None:
             imports = dict(self.plan.facts.imports)
-            configured = configure_bare(function, retry_policy, settings, imports)
+            configured = configure(function, retry_policy, settings, imports)
         else:
             return function
         if settings is not None and settings.retry is not None and configured is not function:
             self.used.add("RetryPolicy")
+        elif configured is not function:
+            # An earlier proposal's retry may be gone: its import goes too, if nothing uses it.
+            self.unused.add("RetryPolicy")
         return configured
 
     def _spell(self, name: str) -> str:
@@ -208,6 +214,8 @@ class Rewriter(VisitorBasedCodemodCommand):
             AddImportsVisitor.add_needed_import(self.context, RUNTIME)
         for name in sorted(self.used) if not self.plan.qualified else ():
             AddImportsVisitor.add_needed_import(self.context, RUNTIME, name)
+        for name in self.unused - self.used:
+            RemoveImportsVisitor.remove_unused_import(self.context, RUNTIME, name)
         if not self.plan.keep_imports:
             top_level = _top_level_imports(tree)
             for local, qual in self.plan.facts.imports:

@@ -2,17 +2,23 @@
 
 A new decorator goes first, its ``# bgmigrate:`` comments right above it; a bare ``@task``
 already there becomes the call, keeping its place and spelling (``@task``,
-``@bgmigrate.task``, an alias). What the options are and why: :mod:`.long_tasks`.
+``@bgmigrate.task``, an alias); so does a ``@task(timeout=N, ...)`` that an earlier rewrite
+wrote under ``# bgmigrate: timeout N s: ...`` and nobody changed since, with its comments
+replaced. What the options are and why: :mod:`.long_tasks`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import libcst as cst
 
 from bgmigrate.codemods.long_tasks import TaskSettings
 from bgmigrate.codemods.names import TASK_DECORATOR
+
+_OURS = re.compile(r"# bgmigrate: (?:timeout (\d+) s|\d+ attempts):")
+"""The comments :meth:`TaskSettings.comments` writes (group 1: the timeout)."""
 
 
 def _comment_lines(settings: TaskSettings, existing: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
@@ -49,30 +55,57 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def is_bare_task(decorator: cst.Decorator, imports: Mapping[str, str]) -> bool:
-    """Whether ``decorator`` is bgmigrate's ``@task`` without a call (``imports``: local name
-    -> what it imports)."""
-    name = dotted(decorator.decorator)
+def _is_task(node: cst.BaseExpression, imports: Mapping[str, str]) -> bool:
+    name = dotted(node)
     if name is None:
         return False
     head, dot, rest = name.partition(".")
     return f"{imports.get(head, head)}{dot}{rest}" == TASK_DECORATOR
 
 
-def configure_bare(
+def _ours(line: cst.EmptyLine) -> re.Match[str] | None:
+    return _OURS.match(line.comment.value) if line.comment is not None else None
+
+
+def _proposed(call: cst.Call, lines: list[cst.EmptyLine]) -> bool:
+    """Whether ``call`` still holds what an earlier rewrite wrote above it in ``lines``: only
+    ``timeout=`` (and ``retry=``), the timeout the comment gives (not changed by hand)."""
+    keywords = [arg.keyword.value if arg.keyword else None for arg in call.args]
+    if "timeout" not in keywords or not set(keywords) <= {"timeout", "retry"}:
+        return False
+    timeout = next(arg.value for arg in call.args if arg.keyword and arg.keyword.value == "timeout")
+    said = [match[1] for line in lines if (match := _ours(line)) and match[1]]
+    return isinstance(timeout, cst.Integer) and said == [timeout.value]
+
+
+def configure(
     function: cst.FunctionDef,
     retry_policy: str,
     settings: TaskSettings,
     imports: Mapping[str, str],
 ) -> cst.FunctionDef:
-    """``function`` with its bare ``@task`` called with ``settings`` (the same object when it
-    has none; ``imports``: local name -> what it imports)."""
+    """``function`` with its bare ``@task``, or the ``@task(...)`` an earlier rewrite proposed
+    and nobody changed, called with ``settings`` (the same object when it has neither;
+    ``imports``: local name -> what it imports)."""
     decorators = list(function.decorators)
     for index, decorator in enumerate(decorators):
-        if is_bare_task(decorator, imports):
-            call = _call(decorator.decorator, settings, retry_policy)
-            existing = list(decorator.leading_lines)
-            lines = [*existing, *_comment_lines(settings, existing)]
-            decorators[index] = decorator.with_changes(decorator=call, leading_lines=lines)
-            return function.with_changes(decorators=decorators)
+        node = decorator.decorator
+        # Comments above the first decorator belong to the function in libcst's tree.
+        above = [*(function.leading_lines if index == 0 else ()), *decorator.leading_lines]
+        if isinstance(node, cst.Call) and _is_task(node.func, imports) and _proposed(node, above):
+            func = node.func
+        elif _is_task(node, imports):
+            func = node
+        else:
+            continue
+        kept = [line for line in decorator.leading_lines if not _ours(line)]
+        decorators[index] = decorator.with_changes(
+            decorator=_call(func, settings, retry_policy),
+            leading_lines=[*kept, *_comment_lines(settings, kept)],
+        )
+        if index == 0:
+            function = function.with_changes(
+                leading_lines=[line for line in function.leading_lines if not _ours(line)]
+            )
+        return function.with_changes(decorators=decorators)
     return function

@@ -60,10 +60,15 @@ def rewrite(
     """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
-    must fix. When it adds @task it says what else the app needs (bgmigrate's lifespan and a
-    worker, before a queue backend is chosen). --diff and --check combine. Exit codes: 0 done
-    (or nothing to change); 1 with --check when a file would change; 2 a file could not be
-    parsed or rewritten, or a usage, configuration or internal error.
+    must fix. Each @task added gets timeout= (and a RetryPolicy for tasks that must not be lost
+    or failed when measured), from --evidence when given, else defaults, with a comment saying
+    where the numbers came from; with --evidence, a bare @task (or one an earlier rewrite
+    configured) gets measured ones. Timeouts beyond Celery's default Redis visibility timeout
+    are named with the value to set. When it adds @task it says what else the app needs
+    (bgmigrate's lifespan and a worker, before a queue backend is chosen). --diff and --check
+    combine. Exit codes: 0 done (or nothing to change); 1 with --check when a file would
+    change; 2 a file could not be parsed or rewritten, or a usage, configuration or internal
+    error.
     """
     with options.error_boundary():
         flags = options.overrides(select, ignore, exclude, no_cache, max_file_size)

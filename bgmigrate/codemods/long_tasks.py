@@ -10,8 +10,9 @@ be lost wants retries. So ``rewrite`` proposes both, visibly in the diff, with a
   measured, at least ``MIN_TIMEOUT``, rounded up to a round duration (``round_up``). The
   longest run rather than a percentile: a timeout below a run that succeeded in production
   would turn a success into a failure, and the margin absorbs a slower worker and growing
-  inputs. Without evidence: ``LONG_RUNNING_TIMEOUT`` for a task BGM101 calls long-running,
-  else ``DEFAULT_TIMEOUT`` (arq's own default job timeout).
+  inputs. Without evidence: ``LONG_RUNNING_TIMEOUT`` for a task BGM101 calls long-running (as
+  long as a default Celery-on-Redis deployment allows), else ``DEFAULT_TIMEOUT`` (arq's own
+  default job timeout).
 - **retries** only where losing the task costs more than running it twice: a task BGM102 calls
   must-not-lose gets ``MUST_NOT_LOSE_RETRY``, one whose measured runs failed (BGM202)
   ``FAILING_RETRY``. Any other task keeps one attempt, as in-process: a retry re-runs side
@@ -37,9 +38,11 @@ from bgmigrate.settings import Settings
 
 DEFAULT_TIMEOUT = 300
 """Seconds, for a task with no evidence and no sign of being long (arq's default job timeout)."""
-LONG_RUNNING_TIMEOUT = 1800
-"""Seconds, for a task BGM101 calls long-running, with no evidence: half the default Redis
-visibility timeout, so that a retry's wait fits too."""
+LONG_RUNNING_TIMEOUT = 3300
+"""Seconds, for a task BGM101 calls long-running, with no evidence: the longest that Celery on
+Redis runs without re-delivery under the default visibility timeout (3600 s), the hard-limit
+grace and the longest wait of ``MUST_NOT_LOSE_RETRY`` included, rounded down to 5 minutes.
+Longer needs a measurement and a higher visibility timeout, both deliberate."""
 EVIDENCE_MARGIN = 2.0
 """The measured longest run is multiplied by this."""
 MIN_TIMEOUT = 60

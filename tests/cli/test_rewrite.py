@@ -88,7 +88,7 @@ def test_cross_file_task_gets_decorated_where_it_is_defined(project: Write) -> N
     )
     code, diff, _ = rewrite("--diff", "pkg")
     assert code == 0
-    assert "+@task(timeout=1800, retry=RetryPolicy(max_attempts=5" in diff
+    assert "+@task(timeout=3300, retry=RetryPolicy(max_attempts=5" in diff
     assert "jitter=0.5))\n def embed" in diff
     assert "def log" not in diff
     rewrite("pkg")
@@ -168,7 +168,7 @@ def test_service_objects_injected_by_depends(project: Write) -> None:
     # Mailer is built by hand in get_mailer: a service taking the queue.
     assert "class Mailer:\n    def __init__(self, background_tasks: RequestBatch)" in text
     assert "def get_mailer(background_tasks: Tasks) -> Mailer:" in text
-    assert "@task(timeout=1800, retry=RetryPolicy(max_attempts=5" in text
+    assert "@task(timeout=3300, retry=RetryPolicy(max_attempts=5" in text
     assert "jitter=0.5))\ndef send_email" in text
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bgmigrate.adapters.redelivery import held_seconds
 from bgmigrate.codemods.long_tasks import (
+    DEFAULT_VISIBILITY_TIMEOUT,
     FAILING_RETRY,
+    LONG_RUNNING_TIMEOUT,
+    MUST_NOT_LOSE_RETRY,
     TaskSettings,
     checklist,
     round_up,
@@ -18,6 +22,12 @@ from bgmigrate.codemods.long_tasks import (
 )
 def test_timeouts_round_up_to_round_durations(seconds: float, rounded: int) -> None:
     assert round_up(seconds) == rounded
+
+
+def test_the_long_running_default_is_never_delivered_twice_by_a_default_celery_on_redis() -> None:
+    held = held_seconds(LONG_RUNNING_TIMEOUT, is_async=True, retry=MUST_NOT_LOSE_RETRY)
+    assert held <= DEFAULT_VISIBILITY_TIMEOUT
+    assert held + 300 > DEFAULT_VISIBILITY_TIMEOUT  # and as long as it can be, to 5 minutes
 
 
 def _settings(timeout: int, *, is_async: bool = False) -> TaskSettings:

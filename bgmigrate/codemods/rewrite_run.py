@@ -78,11 +78,11 @@ def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
     before = source.abs_path.read_bytes()
     if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
         return None
-    after = rewrite_source(before, file_plan)
-    if after == before:
+    rewritten = rewrite_source(before, file_plan)
+    if rewritten.data == before:
         return None
-    settings = tuple(sorted(file_plan.task_settings.items()))
-    return Change(source, before, after, tuple(sorted(file_plan.decorate)), settings)
+    settings = tuple(sorted((name, file_plan.task_settings[name]) for name in rewritten.configured))
+    return Change(source, before, rewritten.data, tuple(sorted(file_plan.decorate)), settings)
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

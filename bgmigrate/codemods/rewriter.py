@@ -8,6 +8,7 @@ class-based views, ``@task`` decorators, ``# bgmigrate:`` comments and imports. 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 
 import libcst as cst
@@ -111,6 +112,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         """Enclosing ``(name, is_function)`` definitions."""
         self.used: set[str] = set()
         self.unused: set[str] = set()
+        self.configured: set[str] = set()
+        """Qualnames whose ``@task`` got settings written."""
         """bgmigrate names whose last use this rewrite may have removed."""
         self.views: list[bool] = []
         """For each enclosing class: is it a class-based view (FastAPI injects its attributes)?"""
@@ -163,9 +166,12 @@ class Rewriter(VisitorBasedCodemodCommand):
             configured = configure(function, retry_policy, settings, imports)
         else:
             return function
-        if settings is not None and settings.retry is not None and configured is not function:
+        if settings is None or configured is function:
+            return configured
+        self.configured.add(qualname)
+        if settings.retry is not None:
             self.used.add("RetryPolicy")
-        elif configured is not function:
+        else:
             # An earlier proposal's retry may be gone: its import goes too, if nothing uses it.
             self.unused.add("RetryPolicy")
         return configured
@@ -231,8 +237,18 @@ class Rewriter(VisitorBasedCodemodCommand):
         return updated
 
 
-def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
-    """The rewritten bytes of one file (the same object when nothing changes)."""
+@dataclasses.dataclass(frozen=True)
+class Rewritten:
+    """One file's rewrite."""
+
+    data: bytes
+    """The rewritten bytes (the source object itself when nothing changes)."""
+    configured: frozenset[str] = frozenset()
+    """Qualnames whose ``@task`` got a timeout (and retry policy) written."""
+
+
+def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
+    """The rewrite of one file."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -247,14 +263,15 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     context = CodemodContext(
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
-    result = Rewriter(context, plan).transform_module(module)
+    rewriter = Rewriter(context, plan)
+    result = rewriter.transform_module(module)
     if not imports_runtime(module):
         result = place_runtime_import(result, module_name.partition(".")[0])
     output = result.bytes
     if output == source:
-        return source
+        return Rewritten(source)
     try:
         parse_quietly(output, plan.facts.display_path)
     except SyntaxError as exc:
         raise RewriteError(f"the rewrite would not parse ({exc.msg}); file left unchanged") from exc
-    return output
+    return Rewritten(output, frozenset(rewriter.configured))

@@ -21,13 +21,8 @@ _OURS = re.compile(r"# bgmigrate: (?:timeout (\d+) s|\d+ attempts):")
 """The comments :meth:`TaskSettings.comments` writes (group 1: the timeout)."""
 
 
-def _comment_lines(settings: TaskSettings, existing: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    present = {line.comment.value for line in existing if line.comment is not None}
-    return [
-        cst.EmptyLine(indent=True, comment=cst.Comment(text))
-        for text in settings.comments()
-        if text not in present
-    ]
+def _comment_lines(settings: TaskSettings) -> list[cst.EmptyLine]:
+    return [cst.EmptyLine(indent=True, comment=cst.Comment(text)) for text in settings.comments()]
 
 
 def _call(func: cst.BaseExpression, settings: TaskSettings, retry_policy: str) -> cst.Call:
@@ -42,7 +37,7 @@ def new_decorator(task: str, retry_policy: str, settings: TaskSettings | None) -
     if settings is None:
         return cst.Decorator(func)
     call = _call(func, settings, retry_policy)
-    return cst.Decorator(call, leading_lines=_comment_lines(settings, []))
+    return cst.Decorator(call, leading_lines=_comment_lines(settings))
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -85,8 +80,8 @@ def configure(
     imports: Mapping[str, str],
 ) -> cst.FunctionDef:
     """``function`` with its bare ``@task``, or the ``@task(...)`` an earlier rewrite proposed
-    and nobody changed, called with ``settings`` (the same object when it has neither;
-    ``imports``: local name -> what it imports)."""
+    and nobody changed, called with ``settings`` (the same object when it has neither, or
+    already says exactly that; ``imports``: local name -> what it imports)."""
     decorators = list(function.decorators)
     for index, decorator in enumerate(decorators):
         node = decorator.decorator
@@ -99,13 +94,13 @@ def configure(
         else:
             continue
         kept = [line for line in decorator.leading_lines if not _ours(line)]
-        decorators[index] = decorator.with_changes(
-            decorator=_call(func, settings, retry_policy),
-            leading_lines=[*kept, *_comment_lines(settings, kept)],
-        )
+        leading = list(function.leading_lines)
         if index == 0:
-            function = function.with_changes(
-                leading_lines=[line for line in function.leading_lines if not _ours(line)]
-            )
-        return function.with_changes(decorators=decorators)
+            leading = [*(line for line in leading if not _ours(line)), *_comment_lines(settings)]
+        else:
+            kept += _comment_lines(settings)
+        call = _call(func, settings, retry_policy)
+        decorators[index] = decorator.with_changes(decorator=call, leading_lines=kept)
+        configured = function.with_changes(leading_lines=leading, decorators=decorators)
+        return function if configured.deep_equals(function) else configured
     return function

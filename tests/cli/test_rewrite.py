@@ -214,7 +214,8 @@ def test_measured_settings_say_when_celery_would_deliver_a_task_twice(project: W
     shutil.copy(case / "before" / "app.py", "app.py")
     code, _, err = rewrite("--evidence", str(case / "evidence.json"), ".")
     assert code == 0
-    assert "timeout/retry written on app.py:crawl, app.py:ping, app.py:render_report" in err
+    # summarize has options chosen by hand: measured too, but left alone and not listed.
+    assert "timeout/retry written on app.py:crawl, app.py:ping, app.py:render_report\n" in err
     assert "app.py:crawl: timeout 14400 s outlasts Celery's Redis visibility timeout" in err
     assert "BGMIGRATE_VISIBILITY_TIMEOUT=14405 or more" in err
     assert "app.py:render_report: timeout" not in err

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -53,6 +54,9 @@ MUST_NOT_LOSE_RETRY = RetryPolicy(max_attempts=5, backoff=10.0, jitter=0.5)
 """Waits of up to 10, 20, 40 and 80 s: rides out a restart of the service the task calls."""
 FAILING_RETRY = RetryPolicy(max_attempts=3, backoff=10.0, jitter=0.5)
 """For a task whose runs failed in production: two more tries, 10 and 20 s apart."""
+COMMENT = re.compile(r"# bgmigrate: (?:timeout (\d+) s|\d+ attempts):")
+"""Every line :meth:`TaskSettings.comments` writes (group 1: the timeout): how a later rewrite
+recognises its own proposal."""
 DEFAULT_VISIBILITY_TIMEOUT: int = Settings.model_fields["visibility_timeout"].default
 """Celery's Redis visibility timeout unless ``BGMIGRATE_VISIBILITY_TIMEOUT`` says otherwise."""
 

@@ -14,11 +14,8 @@ from collections.abc import Mapping
 
 import libcst as cst
 
-from bgmigrate.codemods.long_tasks import TaskSettings
+from bgmigrate.codemods.long_tasks import COMMENT, TaskSettings
 from bgmigrate.codemods.names import TASK_DECORATOR
-
-_OURS = re.compile(r"# bgmigrate: (?:timeout (\d+) s|\d+ attempts):")
-"""The comments :meth:`TaskSettings.comments` writes (group 1: the timeout)."""
 
 
 def _comment_lines(settings: TaskSettings) -> list[cst.EmptyLine]:
@@ -59,7 +56,7 @@ def _is_task(node: cst.BaseExpression, imports: Mapping[str, str]) -> bool:
 
 
 def _ours(line: cst.EmptyLine) -> re.Match[str] | None:
-    return _OURS.match(line.comment.value) if line.comment is not None else None
+    return COMMENT.match(line.comment.value) if line.comment is not None else None
 
 
 def _proposed(call: cst.Call, lines: list[cst.EmptyLine]) -> bool:

@@ -6,6 +6,7 @@ import pytest
 
 from bgmigrate.adapters.redelivery import held_seconds
 from bgmigrate.codemods.long_tasks import (
+    COMMENT,
     DEFAULT_VISIBILITY_TIMEOUT,
     FAILING_RETRY,
     LONG_RUNNING_TIMEOUT,
@@ -52,3 +53,10 @@ def test_the_checklist_names_what_outlasts_the_default_visibility_timeout() -> N
 
 def test_nothing_written_nothing_said() -> None:
     assert checklist([]) == []
+
+
+def test_a_later_rewrite_recognises_every_comment_and_the_timeout_in_it() -> None:
+    lines = _settings(300).comments()
+    assert len(lines) == 2
+    matches = [COMMENT.match(line) for line in lines]
+    assert [match[1] if match else "no match" for match in matches] == ["300", None]

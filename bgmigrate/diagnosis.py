@@ -17,11 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 
+from bgmigrate.adapters.redelivery import applies, redelivered, visibility_fix
 from bgmigrate.backend import backend_class
 from bgmigrate.blobs.stores import configured_store
 from bgmigrate.errors import BlobError, ConfigError
 from bgmigrate.settings import Settings, load_settings
-from bgmigrate.task_probe import probe
+from bgmigrate.task_probe import ProbeResult, probe
 from bgmigrate.urls import redact_url
 
 #: Extras whose pins matter at run time (``dev`` and ``all`` only repeat them).
@@ -250,6 +251,7 @@ def check_tasks(settings: Settings, app_modules: Sequence[str]) -> Iterator[Chec
         yield skipped("tasks workers will run", f"needs what failed above: {broken}")
     else:
         yield ok("tasks workers will run", ", ".join(sorted(worker.tasks)) or "none")
+        yield check_visibility(settings, worker)
     if app_modules:
         app = probe(app_modules)
         app_imports = list(_import_results("app module", app_modules, app.errors))
@@ -279,6 +281,24 @@ def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -
     if "(settings)" in errors or "(probe)" in errors:
         detail = errors.get("(settings)") or errors["(probe)"]
         yield failed(f"{kind}s probe", detail, "fix the error above")
+
+
+def check_visibility(settings: Settings, worker: ProbeResult) -> Check:
+    """Celery on Redis: no task holds its message longer than the visibility timeout (or it is
+    delivered again while it runs, and runs twice)."""
+    title = f"tasks end within the Redis visibility timeout ({settings.visibility_timeout} s)"
+    if "celery" not in backends_in_use(settings) or not applies(settings):
+        return skipped(title, "only Celery on a Redis broker re-delivers by a visibility timeout")
+    over = redelivered(settings.visibility_timeout, worker.held)
+    if over:
+        detail = ", ".join(f"{name} up to {seconds:.0f} s" for name, seconds in over.items())
+        return failed(title, detail, visibility_fix(over))
+    bounded = [s for s in worker.held.values() if s is not None]
+    unbounded = len(worker.held) - len(bounded)
+    detail = f"longest {max(bounded):.0f} s" if bounded else "no task has a timeout="
+    if unbounded and bounded:
+        detail += f"; {unbounded} task(s) without timeout= are not bounded"
+    return ok(title, detail)
 
 
 COVERAGE = "every queued task is known to the workers"

@@ -10,6 +10,7 @@ the setting and lists the valid values.
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import json
 from pathlib import Path
@@ -34,6 +35,17 @@ BACKEND_ALIASES: dict[str, str] = {
     "celery": "bgmigrate.adapters.celery:CeleryBackend",
     "arq": "bgmigrate.adapters.arq:ArqBackend",
 }
+
+
+class WorkerPool(enum.StrEnum):
+    """How a worker runs tasks side by side (``bgmigrate worker --pool``)."""
+
+    prefork = "prefork"
+    """Celery: one child process per slot (the default; time limits and recycling need it)."""
+    threads = "threads"
+    """One process, a thread per slot (ARQ's own model: async jobs on its loop, sync in threads)."""
+    solo = "solo"
+    """One process running one task at a time."""
 
 
 def check_backend(value: str, *, setting: str = "BGMIGRATE_BACKEND") -> str:
@@ -127,6 +139,12 @@ class Settings(BaseSettings):
     each running job every third of it (unset: arq's own, the longest task timeout + 10 s)."""
     worker_concurrency: int | None = Field(None, ge=1)
     """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
+    worker_pool: WorkerPool | None = None
+    """How a worker runs tasks side by side: ``prefork``, ``threads`` or ``solo`` (default:
+    Celery's ``prefork``; ARQ runs ``threads`` and cannot honour ``prefork``)."""
+    worker_max_tasks_per_child: int | None = Field(None, ge=1)
+    """Celery prefork: a child process is replaced after this many tasks, returning the memory a
+    model or a leak held (default: never). ARQ cannot honour it."""
     failed_jobs_url: str | None = Field(None, repr=False)
     """Redis that keeps failed jobs (``bgmigrate jobs failed``); unset: the broker when it is
     Redis, else Celery's Redis result store. The in-process backend keeps them only when set."""

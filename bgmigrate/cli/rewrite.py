@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from bgmigrate.cli import options
+from bgmigrate.codemods.long_tasks import checklist
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.reporters.text import printable
 from bgmigrate.errors import ConfigError
 
 if TYPE_CHECKING:
+    from bgmigrate.codemods.long_tasks import TaskSettings
     from bgmigrate.codemods.rewrite_run import Change
     from bgmigrate.codemods.runner import Run
     from bgmigrate.codemods.scaffold.model import Edit
@@ -89,8 +91,12 @@ def rewrite(
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment (wrapped to the
     project's line length) marks what a human must fix. An import that the project's tests
-    patch by name stays. When it adds @task it says what else the app needs (bgmigrate's
-    lifespan and a worker, before a queue backend is chosen).
+    patch by name stays. Each @task added gets timeout= (and a RetryPolicy for tasks that must
+    not be lost or failed when measured), from --evidence when given, else defaults, with a
+    comment saying where the numbers came from; with --evidence, a bare @task (or one an
+    earlier rewrite configured) gets measured ones. Timeouts beyond Celery's default Redis
+    visibility timeout are named with the value to set. When it adds @task it says what else
+    the app needs (bgmigrate's lifespan and a worker, before a queue backend is chosen).
 
     With --backend celery|arq it also sets the project up for that queue and prints a
     checklist of what it did and what is left: [tool.bgmigrate.settings] in pyproject.toml
@@ -111,7 +117,12 @@ def rewrite(
         changed = 0
         changes = list(_changes()(run, errors))
         decorated = [f"{c.source.display_path}:{n}" for c in changes for n in c.decorated]
-        edits, checklist = _scaffold(run, backend, changes) if backend else ([], "")
+        configured: list[tuple[str, TaskSettings]] = [
+            (printable(f"{c.source.display_path}:{n}"), settings)
+            for c in changes
+            for n, settings in c.task_settings
+        ]
+        edits, scaffolded = _scaffold(run, backend, changes) if backend else ([], "")
         items: list[Change | Edit] = [*changes, *edits]
         for item in items:
             path = item.display
@@ -138,8 +149,10 @@ def rewrite(
             where = printable(", ".join(decorated))
             next_steps = "" if backend else f"\n{NEXT_STEPS}"  # --backend: the checklist says
             typer.echo(f"@task {added} to {where}{next_steps}", err=True)
-        if checklist:
-            typer.echo(checklist, err=True)
+        for line in checklist(configured):
+            typer.echo(line, err=True)
+        if scaffolded:
+            typer.echo(scaffolded, err=True)
     if errors:
         raise typer.Exit(2)
     raise typer.Exit(1 if changed and check else 0)

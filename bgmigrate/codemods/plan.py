@@ -4,7 +4,8 @@
   ``RequestBatch`` in helpers and services (functions the object is passed to by a direct call,
   or ``Optional`` parameters, which FastAPI cannot inject). When in doubt: ``Tasks``, which
   works in both places.
-- ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``.
+- ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``,
+  with a timeout and retry policy (:mod:`.long_tasks`).
 - ``# bgmigrate: BGMxxx <fix>`` goes above call sites whose findings need a human (blockers
   of a move; at a ``keep-in-process`` site only bugs of today).
 """
@@ -17,6 +18,7 @@ from collections import defaultdict
 from bgmigrate.codemods.audit import AuditedSite
 from bgmigrate.codemods.facts import FileFacts
 from bgmigrate.codemods.lint_friendly import DEFAULT_LINE_LENGTH
+from bgmigrate.codemods.long_tasks import TaskSettings, proposals
 from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
@@ -32,6 +34,8 @@ class FilePlan:
     """``(function qualname, parameter)`` -> ``Tasks`` or ``RequestBatch``."""
     decorate: set[str] = dataclasses.field(default_factory=set)
     """Qualnames of module-level functions that get ``@task``."""
+    task_settings: dict[str, TaskSettings] = dataclasses.field(default_factory=dict)
+    """Qualname -> the options written on its new ``@task``, or on its bare one (measured)."""
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
     keep_imports: bool = False
@@ -47,7 +51,7 @@ class FilePlan:
     @property
     def empty(self) -> bool:
         """Nothing to change (class attribute annotations aside)."""
-        return not (self.params or self.decorate or self.comments)
+        return not (self.params or self.decorate or self.comments or self.task_settings)
 
 
 def _helpers(project: Project) -> set[tuple[str, str]]:
@@ -124,6 +128,7 @@ def plan(
     project's tests give as strings (their imports stay)."""
     helpers, dependencies = _helpers(project), _dependencies(project)
     decorations, comments = _decorations(sites), _comments(sites)
+    proposed = proposals(sites)
     plans = {}
     for path, facts in project.facts.items():
         if facts.error is not None:
@@ -146,5 +151,8 @@ def plan(
             chosen = function.qualname in decorations.get(path, set())
             if chosen and function.module_level and not already:
                 file_plan.decorate.add(function.qualname)
+            proposal = proposed.get((path, function.qualname))
+            if chosen and function.module_level and proposal and (not already or proposal.measured):
+                file_plan.task_settings[function.qualname] = proposal
         plans[path] = file_plan
     return plans

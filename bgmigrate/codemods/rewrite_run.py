@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.lint_friendly import line_length
+from bgmigrate.codemods.long_tasks import TaskSettings
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.plan import FilePlan, plan
 from bgmigrate.codemods.pyproject import find_pyproject
@@ -26,6 +27,8 @@ class Change:
     after: bytes
     decorated: tuple[str, ...] = ()
     """Qualnames of the functions that get ``@task`` in this file."""
+    task_settings: tuple[tuple[str, TaskSettings], ...] = ()
+    """Qualname and the timeout/retry written on its ``@task``, in this file."""
 
     @property
     def display(self) -> str:
@@ -95,10 +98,11 @@ def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
     before = source.abs_path.read_bytes()
     if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
         return None
-    after = rewrite_source(before, file_plan)
-    if after == before:
+    rewritten = rewrite_source(before, file_plan)
+    if rewritten.data == before:
         return None
-    return Change(source, before, after, tuple(sorted(file_plan.decorate)))
+    settings = tuple(sorted((name, file_plan.task_settings[name]) for name in rewritten.configured))
+    return Change(source, before, rewritten.data, tuple(sorted(file_plan.decorate)), settings)
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

@@ -30,6 +30,7 @@ from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.attempts import SyncRunner, in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.blobs.redeem import Claim
 from bgmigrate.blobs.stores import configured_store
@@ -40,8 +41,6 @@ from bgmigrate.settings import Settings
 from bgmigrate.task import Task
 from bgmigrate.tracing import pop_carrier, running
 
-DEFAULT_CONCURRENCY = 10
-"""arq's own default for ``max_jobs``."""
 SPARE_TRIES = 2
 """Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
 a worker shutdown, and that re-run must not be refused as exceeding the tries."""
@@ -167,12 +166,16 @@ async def _shutdown(ctx: dict[Any, Any]) -> None:
 
 
 def build_worker_settings(
-    settings: Settings | None = None, *, concurrency: int | None = None, queue: str | None = None
+    settings: Settings | None = None,
+    *,
+    options: WorkerOptions | None = None,
+    queue: str | None = None,
 ) -> type:
     """A ``WorkerSettings`` class for arq from ``settings`` (read, and task modules imported,
-    when not given)."""
+    when not given) and the pool ``options`` (default: those of the settings); a pool option
+    ARQ cannot honour is a ``ConfigError``."""
     settings = settings or worker_settings()
-    max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
+    max_jobs = (options or WorkerOptions.from_settings(settings)).arq_max_jobs()
     queue = queue or settings.default_queue or default_queue_name
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
@@ -193,7 +196,7 @@ def build_worker_settings(
 
 
 def make_worker(
-    settings: Settings, *, concurrency: int | None = None, queue: str | None = None
+    settings: Settings, *, options: WorkerOptions | None = None, queue: str | None = None
 ) -> Worker:
     """The arq ``Worker`` that ``bgmigrate worker`` runs.
 
@@ -203,7 +206,7 @@ def make_worker(
     it refuses malformed jobs and rides out Redis outages (see
     :mod:`bgmigrate.adapters.arq.resilient`).
     """
-    worker_class = build_worker_settings(settings, concurrency=concurrency, queue=queue)
+    worker_class = build_worker_settings(settings, options=options, queue=queue)
     worker = ResilientWorker(**get_kwargs(worker_class))
     if settings.in_progress_timeout is not None:
         worker.in_progress_timeout_s = settings.in_progress_timeout

@@ -31,7 +31,7 @@ from kombu.exceptions import KombuError
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.redis_batch import one_round_trip
-from bgmigrate.adapters.celery.worker import time_limits
+from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import (

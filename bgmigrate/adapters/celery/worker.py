@@ -25,6 +25,7 @@ from bgmigrate.adapters.attempts import retry_delay, timed_out
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.celery import loop as celery_loop
 from bgmigrate.adapters.celery.app_factory import make_app
+from bgmigrate.adapters.redelivery import time_limits, warn_if_redelivered
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.blobs.redeem import Claim
@@ -38,12 +39,8 @@ from bgmigrate.tracing import Attempt, celery_instrumented, extract_fields, runn
 
 logger = logging.getLogger("bgmigrate.celery")
 
-HARD_LIMIT_GRACE = 5.0
-"""Seconds past the soft limit before Celery kills the process running an attempt."""
 CONSUMER = "bgmigrate.adapters.celery.consumer:Consumer"
 """Celery's consumer behind a check of each message (see :mod:`.consumer`)."""
-ASYNC_SOFT_GRACE = 1.0
-"""Async attempts time out on their loop first; the soft limit is a backstop this much later."""
 
 
 def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -56,15 +53,6 @@ def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
         if timeout is None:
             raise
         raise timed_out(task) from exc
-
-
-def time_limits(task: Task[Any, Any]) -> dict[str, float]:
-    """Celery's soft and hard time limits for ``task``'s timeout (none without one)."""
-    timeout = task.options.timeout
-    if timeout is None:
-        return {}
-    soft = timeout + ASYNC_SOFT_GRACE if task.is_async else timeout
-    return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
 
 
 def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
@@ -143,6 +131,7 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     app.conf.worker_consumer = CONSUMER
     for task in registry:
         register(app, task, settings)
+    warn_if_redelivered(settings, registry)
     task_unknown.connect(_log_unknown, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
     return app

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 app = FastAPI(title="mail", lifespan=bgmigrate.lifespan)
 
 
-@task
+# bgmigrate: timeout 3300 s: default for long-running tasks (BGM101), not measured
+@task(timeout=3300)
 def send(seconds: int) -> None:
     time.sleep(seconds)
 

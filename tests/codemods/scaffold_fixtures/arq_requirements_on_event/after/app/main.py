@@ -9,7 +9,8 @@ log = logging.getLogger("uvicorn")
 app = FastAPI()
 
 
-@task
+# bgmigrate: timeout 3300 s: default for long-running tasks (BGM101), not measured
+@task(timeout=3300)
 def summarise(seconds: int) -> None:
     time.sleep(seconds)
 

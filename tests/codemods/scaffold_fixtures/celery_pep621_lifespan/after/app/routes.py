@@ -6,7 +6,8 @@ from fastapi import APIRouter
 router = APIRouter()
 
 
-@task
+# bgmigrate: timeout 3300 s: default for long-running tasks (BGM101), not measured
+@task(timeout=3300)
 def rebuild_index(shop_id: int) -> None:
     time.sleep(shop_id)
 

@@ -29,6 +29,7 @@ from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite
 from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
+from bgmigrate.codemods.type_check import follow_types
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task (nor mount
 # the routers of endpoints that do).
@@ -137,6 +138,7 @@ class Project:
             seen |= frontier
             found = [self.resolve(name) for name in frontier]
             frontier = {call.name for f in found if f is not None for call in f[1].calls} - seen
+        follow_types(self)
 
     def settle_sites(self) -> None:
         """Stage 4 (after caching, which keeps each file's own facts): give the call sites what

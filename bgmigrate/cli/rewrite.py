@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 _DIFF = typer.Option(False, "--diff", help="Print a unified diff; write nothing.")
 _CHECK = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change.")
+_WIDEN = typer.Option(
+    False,
+    "--widen-types",
+    help="Also change a task parameter's hint that its arguments do not fit (BGM115: "
+    "'user_id: int' given a UUID becomes 'user_id: UUID'). Without it, only missing hints "
+    "are added.",
+)
 
 NEXT_STEPS = """\
 They still run in this process until BGMIGRATE_BACKEND (or BGMIGRATE_ROUTES) names a queue.
@@ -29,7 +36,7 @@ Before that, the app needs:
 """What ``rewrite`` prints when it adds ``@task``: the decorator alone moves nothing."""
 
 
-def _changes() -> Callable[[Run, list[ErrorReport]], Iterator[Change]]:
+def _changes() -> Callable[[Run, list[ErrorReport], bool], Iterator[Change]]:
     """The rewrite, imported on use: libcst is the optional ``codemod`` extra."""
     try:
         from bgmigrate.codemods.rewrite_run import changes
@@ -45,6 +52,7 @@ def rewrite(
     paths: list[Path] | None = options.PATHS,
     diff: bool = _DIFF,
     check: bool = _CHECK,
+    widen_types: bool = _WIDEN,
     config: Path | None = options.CONFIG,
     select: list[str] | None = options.SELECT,
     ignore: list[str] | None = options.IGNORE,
@@ -58,8 +66,10 @@ def rewrite(
     """Rewrite BackgroundTasks parameters to Tasks/RequestBatch and add @task to tasks to migrate.
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment marks what a human
-    must fix. When it adds @task it says what else the app needs (bgmigrate's lifespan and a
-    worker, before a queue backend is chosen). --diff and --check combine. Exit codes: 0 done
+    must fix. A task parameter without a hint gets the type its arguments have (BGM115), so
+    that the codec takes them; --widen-types also widens hints they do not fit. When it adds
+    @task it says what else the app needs (bgmigrate's lifespan and a worker, before a queue
+    backend is chosen). --diff and --check combine. Exit codes: 0 done
     (or nothing to change); 1 with --check when a file would change; 2 a file could not be
     parsed or rewritten, or a usage, configuration or internal error.
     """
@@ -69,7 +79,7 @@ def rewrite(
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
         decorated: list[str] = []
-        for change in _changes()(run, errors):
+        for change in _changes()(run, errors, widen_types):
             if diff:
                 typer.echo(change.diff(), nl=False)
             elif check:

@@ -47,12 +47,15 @@ class Mismatch:
         )
 
     def fix(self) -> str:
-        """The fix, and whether ``bgmigrate rewrite`` makes it."""
+        """The fix, and when ``bgmigrate rewrite`` makes it."""
         wanted = f"'{self.param.name}: {spell(self.given)}'"
         if self.hint is None:
-            return f"annotate the parameter {wanted} (bgmigrate rewrite adds it)"
+            return (
+                f"annotate the parameter {wanted} (bgmigrate rewrite adds it when the type of "
+                "every call's argument is known)"
+            )
         return (
-            f"pass a {spell(self.hint)}, or annotate the parameter {wanted} "
+            f"pass a value of type {spell(self.hint)}, or annotate the parameter {wanted} "
             "(bgmigrate rewrite --widen-types does it)"
         )
 

@@ -20,6 +20,8 @@ from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES
+from bgmigrate.codemods.rules.bgm115_argument_type import RULE as ARGUMENT_TYPE
+from bgmigrate.codemods.type_fixes import HintEdit, HintPlan, plan_hints, unblocked_verdict
 
 
 @dataclasses.dataclass
@@ -33,6 +35,8 @@ class FilePlan:
     """Qualnames of module-level functions that get ``@task``."""
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
+    hints: dict[tuple[str, str], HintEdit] = dataclasses.field(default_factory=dict)
+    """``(function qualname, parameter)`` -> the hint BGM115's fix writes there."""
     keep_imports: bool = False
     """Another file imports BackgroundTasks from this one: never remove its import."""
     qualified: bool = False
@@ -41,7 +45,7 @@ class FilePlan:
     @property
     def empty(self) -> bool:
         """Nothing to change (class attribute annotations aside)."""
-        return not (self.params or self.decorate or self.comments)
+        return not (self.params or self.decorate or self.comments or self.hints)
 
 
 def _helpers(project: Project) -> set[tuple[str, str]]:
@@ -59,11 +63,11 @@ def _dependencies(project: Project) -> set[str]:
     return {name for facts in project.facts.values() for name in facts.dependencies}
 
 
-def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
+def _decorations(sites: list[AuditedSite], hints: HintPlan) -> dict[str, set[str]]:
     verdicts: dict[tuple[str, str], set[Verdict]] = defaultdict(set)
     for audited in sites:
         if audited.task_key is not None:
-            verdicts[audited.task_key].add(audited.report.verdict)
+            verdicts[audited.task_key].add(unblocked_verdict(audited, hints))
     chosen: dict[str, set[str]] = defaultdict(set)
     for (path, qualname), found in verdicts.items():
         if found == {Verdict.MIGRATE}:
@@ -71,12 +75,15 @@ def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
     return chosen
 
 
-def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
+def _comments(sites: list[AuditedSite], hints: HintPlan) -> dict[str, dict[int, list[str]]]:
     comments: dict[str, dict[int, list[str]]] = defaultdict(dict)
     for audited in sites:
         report = audited.report
         texts = []
+        fixed = (report.path, report.line) in hints.unblocked
         for finding in report.findings:
+            if fixed and finding.rule == ARGUMENT_TYPE.code:
+                continue  # the rewrite writes the hint
             # A task that stays in-process needs no fix before a move, only a bug of today does.
             needed = report.verdict is not Verdict.KEEP or RULES[finding.rule].bug_today
             text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix and needed else None
@@ -105,15 +112,20 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
     )
 
 
-def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
-    """Edits for every analysed file, by display path."""
+def plan(
+    project: Project, sites: list[AuditedSite], widen_types: bool = False
+) -> dict[str, FilePlan]:
+    """Edits for every analysed file, by display path (``widen_types``: BGM115's fix also
+    widens hints that the arguments do not fit)."""
     helpers, dependencies = _helpers(project), _dependencies(project)
-    decorations, comments = _decorations(sites), _comments(sites)
+    hints = plan_hints(project, sites, widen_types)
+    decorations, comments = _decorations(sites, hints), _comments(sites, hints)
     plans = {}
     for path, facts in project.facts.items():
         if facts.error is not None:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
+        file_plan.hints = hints.edits.get(path, {})
         file_plan.keep_imports = _reexported(project, facts)
         file_plan.qualified = _names_taken(facts)
         for function in facts.functions:

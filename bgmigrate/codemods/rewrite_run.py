@@ -41,13 +41,14 @@ def outside(path: Path, roots: tuple[Path, ...]) -> Path | None:
     return real
 
 
-def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
-    """Every file whose rewrite differs from its current content; failures go to ``errors``.
+def changes(run: Run, errors: list[ErrorReport], widen_types: bool = False) -> Iterator[Change]:
+    """Every file whose rewrite differs from its current content; failures go to ``errors``
+    (``widen_types``: ``rewrite --widen-types``).
 
     A file that is a link to a place outside the given paths is reported, never rewritten.
     """
     sources = {s.display_path: s for s in run.project.files}
-    for path, file_plan in sorted(plan(run.project, run.sites).items()):
+    for path, file_plan in sorted(plan(run.project, run.sites, widen_types).items()):
         source = sources.get(path)
         if source is None:
             continue

@@ -20,6 +20,7 @@ from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_i
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.type_fixes import add_hints
 from bgmigrate.errors import BgmigrateError
 
 
@@ -234,7 +235,7 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     context = CodemodContext(
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
-    result = Rewriter(context, plan).transform_module(module)
+    result = Rewriter(context, plan).transform_module(add_hints(module, plan.hints, context))
     if not imports_runtime(module):
         result = place_runtime_import(result, module_name.partition(".")[0])
     output = result.bytes

@@ -242,6 +242,15 @@ class TypeTable:
             return False
         return any(self.subclass(self._canonical(b), of, depth + 1) for b in found[1].bases)
 
+    def adds_fields(self, name: str, to: str, depth: int = 0) -> bool:
+        """Whether class ``name`` or a base of it below ``to`` declares fields."""
+        found = self.cls(name)
+        if name == to or found is None or depth > _MAX_DEPTH:
+            return False
+        if found[1].fields:
+            return True
+        return any(self.adds_fields(self._canonical(b), to, depth + 1) for b in found[1].bases)
+
     def _canonical(self, name: str) -> str:
         found = self.cls(name)
         return found[0] if found else name
@@ -282,11 +291,16 @@ def _accepts(table: TypeTable, hint: Member, given: Member) -> bool | None:
         return None
     if hint.name == given.name or (want == have and want != "object"):
         return True
-    if want == "builtins.float" and have == "builtins.int":
+    if want == "builtins.float" and have in ("builtins.int", "decimal.Decimal"):
         return True
     if want == "object":
-        # A dict validates into a model; a class of the tree into its base.
-        return have == "builtins.dict" or table.subclass(given.name, hint.name)
+        # A dict validates into a model; a class of the tree into its base, unless it adds
+        # fields (sent as the base, they would be lost: the codec refuses it).
+        if have == "builtins.dict":
+            return True
+        return table.subclass(given.name, hint.name) and not table.adds_fields(
+            given.name, hint.name
+        )
     return False
 
 

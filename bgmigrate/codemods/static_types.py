@@ -320,7 +320,8 @@ def _bindings(node: ast.AST) -> Iterator[tuple[str, str, ast.expr | None]]:
         yield node.name, "unknown", None
     for target in _targets(node):
         for element in ast.walk(target):
-            if isinstance(element, ast.Name):
+            # ``order.total = 1`` and ``items[0] = x`` rebind nothing: only stored names count.
+            if isinstance(element, ast.Name) and isinstance(element.ctx, ast.Store):
                 yield element.id, "unknown", None
 
 

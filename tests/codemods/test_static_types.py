@@ -78,6 +78,7 @@ def test_argument_types_come_from_literals_calls_and_annotations(
         f"""
         def f(user: User, current: CurrentUser, order_id: Optional[int], items, text, flag):
             chosen = Item(sku="a")
+            user.name = "changed"  # sets an attribute: ``user`` is still the same User
             probe_x = {expression}
         """
     )

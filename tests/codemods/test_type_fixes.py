@@ -174,3 +174,35 @@ def test_after_rewrite_the_codec_accepts_both_surfsense_arguments(
     batch.add_task(module.process_page, page, 1, str(uuid.uuid4()))
     batch.add_task(module.process_page, "https://a.example", 1, str(uuid.uuid4()))
     assert len(batch) == 3
+
+
+def test_a_short_name_taken_in_the_module_is_written_qualified(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(
+        textwrap.dedent(
+            """
+            import uuid
+
+            import requests
+            from fastapi import BackgroundTasks, FastAPI
+            from sqlalchemy import UUID
+
+            app = FastAPI()
+            COLUMN = UUID()
+
+
+            def notify(user_id):
+                requests.post("https://mail.example/send", json={"user": str(user_id)})
+
+
+            @app.post("/notify")
+            def post(background_tasks: BackgroundTasks) -> None:
+                background_tasks.add_task(notify, uuid.uuid4())
+            """
+        )
+    )
+    _rewrite(project)
+    source = (project / "app.py").read_text()
+    assert "def notify(user_id: uuid.UUID):" in source
+    assert source.count("import uuid\n") == 1

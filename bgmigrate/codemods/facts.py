@@ -177,6 +177,8 @@ class FunctionFacts:
     parameters must stay BackgroundTasks."""
     router: str | None = None
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
+    returns: str | None = None
+    """The return annotation as a type (``static_types`` form), when it can be read."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -209,6 +209,7 @@ class ModuleAnalysis:
             depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
+            returns=static_types.annotation(self.resolver, item.node.returns),
         )
 
     def _qualify(self, node: ast.expr | None) -> str | None:

@@ -281,6 +281,8 @@ class LocalTypes:
             return self._call(node)
         if isinstance(node, ast.IfExp):
             return _union(self.infer(node.body), self.infer(node.orelse))
+        if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
+            return self._call(node.value, awaited=True)
         return None
 
     def _name(self, name: str) -> str | None:
@@ -291,18 +293,21 @@ class LocalTypes:
         known = set(bound)
         return known.pop() if len(known) == 1 else None
 
-    def _call(self, node: ast.Call) -> str | None:
+    def _call(self, node: ast.Call, awaited: bool = False) -> str | None:
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _METHODS:
+        if isinstance(func, ast.Attribute) and func.attr in _METHODS and not awaited:
             return _METHODS[func.attr]
         name = qualify(self.resolver, func) if isinstance(func, ast.Name | ast.Attribute) else None
         if name is None or name.partition(".")[0] in self.names:
             return None
-        if name in RETURNS:
-            return RETURNS[name]
-        # A class called is its instance (``UUID(x)``, ``Item(**data)``); the project pass
-        # keeps only names it knows are classes.
-        return name if name.rpartition(".")[2][:1].isupper() or _is_type(name) else None
+        if name in RETURNS or _is_type(name):
+            return None if awaited else RETURNS.get(name, name)
+        if name.rpartition(".")[2][:1].isupper():
+            # A class called is its instance (``UUID(x)``, ``Item(**data)``); the project
+            # pass keeps only names it knows are classes.
+            return None if awaited else name
+        # A function of the tree returns its return annotation (awaited, for ``async def``).
+        return f"__returns__({name}, {awaited})"
 
 
 def _is_type(name: str) -> bool:

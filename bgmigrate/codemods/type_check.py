@@ -178,8 +178,10 @@ class TypeTable:
             return None
 
     def _lookup(self, node: ast.Call, depth: int) -> Union | None:
-        """``__attr__(T, 'name')`` and ``__iter__(T)``."""
+        """``__attr__(T, 'name')``, ``__iter__(T)`` and ``__returns__(f, awaited)``."""
         assert isinstance(node.func, ast.Name)
+        if node.func.id == "__returns__":
+            return self._returns(node, depth)
         base = self._node(node.args[0], depth + 1) if node.args else None
         if base is None:
             return None
@@ -190,6 +192,16 @@ class TypeTable:
             return None
         name = attr.value
         return _gather(self._field_union(m.name, name, depth) for m in base if m.name != "None")
+
+    def _returns(self, node: ast.Call, depth: int) -> Union | None:
+        """What a call of a function of the tree gives: its return annotation (a coroutine,
+        not known here, for an ``async def`` not awaited)."""
+        if len(node.args) != 2 or not isinstance(node.args[1], ast.Constant):
+            return None
+        found = self.index.resolve(ast.unparse(node.args[0]))
+        if found is None or found[1].is_async is not node.args[1].value:
+            return None
+        return self.resolve_at(found[1].returns, depth + 1) if found[1].returns else None
 
     def _field_union(self, cls: str, attr: str, depth: int) -> Union | None:
         text = self.field(cls, attr)
@@ -365,3 +377,5 @@ def follow_types(project: Follower, rounds: int = _MAX_HOPS) -> None:
                 names.update(found[1].bases)
                 names.update(n for _, text in found[1].fields for n in referenced(text))
             names.update(referenced(table.alias(name)))
+            function = project.index.resolve(name)
+            names.update(referenced(function[1].returns if function else None))

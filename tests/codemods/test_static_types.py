@@ -85,6 +85,19 @@ def test_argument_types_come_from_literals_calls_and_annotations(
     assert local.infer(probes["probe_x"]) == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("load_user(1)", "__returns__(load_user, False)"),
+        ("await fetch()", "__returns__(fetch, True)"),
+        ("helper.run()", "__returns__(helper.run, False)"),
+    ],
+)
+def test_a_function_call_is_left_to_the_project_pass(expression: str, expected: str) -> None:
+    local, probes = _types(f"def f():\n    probe_x = {expression}\n")
+    assert local.infer(probes["probe_x"]) == expected
+
+
 def test_a_loop_variable_is_an_item_of_what_the_loop_iterates() -> None:
     local, probes = _types(
         """
@@ -98,7 +111,7 @@ def test_a_loop_variable_is_an_item_of_what_the_loop_iterates() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["unknown_call()", "helper.run()", "items[0]", "await fetch()", "changing", "untyped", "a"],
+    ["items[0]", "await Item()", "await str(x)", "changing", "untyped", "a"],
 )
 def test_what_cannot_be_known_statically_stays_unknown(expression: str) -> None:
     local, probes = _types(

@@ -148,6 +148,24 @@ def test_classes_of_the_tree_resolve_through_re_exports_fields_and_bases(tmp_pat
     assert table.resolve("__attr__(api.User, 'missing')") is None
 
 
+def test_a_call_of_a_function_of_the_tree_is_its_return_annotation(tmp_path: Path) -> None:
+    source = """
+        from models import User
+
+        def load(user_id: int) -> User: ...
+        async def fetch(user_id: int) -> "User | None": ...
+        def untyped(): ...
+    """
+    table = _table(tmp_path, {"models": MODELS, "service": source})
+    assert table.resolve("__returns__(service.load, False)") == (Member("models.User"),)
+    assert table.resolve("__returns__(service.fetch, True)") == (
+        Member("models.User"),
+        Member("None"),
+    )
+    assert table.resolve("__returns__(service.fetch, False)") is None  # a coroutine
+    assert table.resolve("__returns__(service.untyped, False)") is None
+
+
 def test_classes_of_the_tree_are_judged_as_the_codec_would(tmp_path: Path) -> None:
     table = _table(tmp_path, {"models": MODELS})
     item, special, other = Member("models.Item"), Member("models.Special"), Member("models.Other")

@@ -6,9 +6,11 @@ Shared by the audit rule (BGM115) and the rewrite, which adds the hints that are
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from bgmigrate.codemods.facts import Argument, CallableKind, FunctionFacts, Param, RawCallSite
+from bgmigrate.codemods.index import FunctionIndex
 from bgmigrate.codemods.type_check import Member, TypeTable, Union, accepts, plain, spell
 
 _NO_IMPORT = frozenset({"builtins", ""})
@@ -109,3 +111,33 @@ def mismatches(table: TypeTable, site: RawCallSite, task: FunctionFacts) -> Iter
             refused = tuple(m for m in refused if answers[m] is False)
         if refused:
             yield Mismatch(argument, param, given, hint, refused)
+
+
+class Follower(Protocol):
+    """What ``follow_types`` needs of the project (``project.Project``)."""
+
+    @property
+    def index(self) -> FunctionIndex:
+        """Analysed files and where modules are."""
+
+    def follow(self, names: Iterable[str]) -> None:
+        """Analyse the files defining ``names`` that are not analysed yet."""
+
+
+def follow_types(project: Follower, rounds: int = 4) -> None:
+    """Analyse the files the argument type check reads (classes, their bases and fields,
+    aliases, functions' return annotations), and only those: the check is run, the names whose
+    lookup stopped at a file not analysed yet are read, and again (a few rounds)."""
+    seen: set[str] = set()
+    for _ in range(rounds):
+        table = TypeTable(project.index)
+        sites = [site for facts in project.index.facts.values() for site in facts.call_sites]
+        for site in sites:
+            found = project.index.resolve(site.task.target) if site.task.target else None
+            if found is not None:
+                list(mismatches(table, site, found[1]))  # for the lookups it makes
+        fresh = sorted(table.unread - seen)
+        if not fresh:
+            return
+        project.follow(fresh)
+        seen.update(fresh)

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
+from bgmigrate.codemods.argument_types import follow_types
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
 from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
-from bgmigrate.codemods.type_check import follow_types
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task (nor mount
 # the routers of endpoints that do).

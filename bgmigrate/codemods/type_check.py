@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from bgmigrate.codemods.facts import FileFacts
 from bgmigrate.codemods.index import FunctionIndex
@@ -105,12 +105,18 @@ class TypeTable:
 
     def __init__(self, index: FunctionIndex) -> None:
         self.index = index
+        self.unread: set[str] = set()
+        """Names whose lookup stopped at a file not analysed yet (``follow_types`` reads
+        them)."""
+        self._resolved: dict[str, Union | None] = {}
 
     def _find(self, qualified: str, pick: Callable[[FileFacts, str], T | None]) -> T | None:
         for _ in range(_MAX_HOPS):
             split = self.index.modules.split(qualified)
             facts = self.index.facts.get(split[0].display_path) if split else None
             if split is None or facts is None:
+                if split is not None:
+                    self.unread.add(qualified)
                 return None
             picked = pick(facts, split[1])
             if picked is not None:
@@ -139,11 +145,9 @@ class TypeTable:
         """The members of the type ``text`` (``static_types`` form), or ``None``."""
         if text is None:
             return None
-        try:
-            node = ast.parse(text, mode="eval").body
-        except SyntaxError:
-            return None
-        return self._node(node, 0)
+        if text not in self._resolved:  # many arguments and hints share a type
+            self._resolved[text] = self.resolve_at(text, 0)
+        return self._resolved[text]
 
     def _node(self, node: ast.expr, depth: int) -> Union | None:
         if depth > _MAX_DEPTH:
@@ -198,7 +202,10 @@ class TypeTable:
         not known here, for an ``async def`` not awaited)."""
         if len(node.args) != 2 or not isinstance(node.args[1], ast.Constant):
             return None
-        found = self.index.resolve(ast.unparse(node.args[0]))
+        name = ast.unparse(node.args[0])
+        found = self.index.resolve(name)
+        if found is None and self.index.unread(name) is not None:
+            self.unread.add(name)
         if found is None or found[1].is_async is not node.args[1].value:
             return None
         return self.resolve_at(found[1].returns, depth + 1) if found[1].returns else None
@@ -322,60 +329,3 @@ def plain(table: TypeTable, given: Member) -> bool | None:
     if acts is None or acts in ANY:
         return None
     return acts in PLAIN
-
-
-def referenced(text: str | None) -> set[str]:
-    """The qualified names a type text mentions (lookups and builtins left out)."""
-    if text is None:
-        return set()
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute | ast.Name) and not isinstance(node.ctx, ast.Del):
-            name = ast.unparse(node)
-            if "." in name and not name.startswith("builtins."):
-                names.add(name)
-    return names
-
-
-class Follower(Protocol):
-    """What ``follow_types`` needs of the project (``project.Project``)."""
-
-    @property
-    def index(self) -> FunctionIndex:
-        """Analysed files and where modules are."""
-
-    def follow(self, names: Iterable[str]) -> None:
-        """Analyse the files defining ``names`` that are not analysed yet."""
-
-
-def follow_types(project: Follower, rounds: int = _MAX_HOPS) -> None:
-    """Analyse the files defining the classes that arguments' types and tasks' hints name,
-    and their bases and field types (a few rounds deep)."""
-    table = TypeTable(project.index)
-    seen: set[str] = set()
-    names: set[str] = set()
-    for facts in list(project.index.facts.values()):
-        for site in facts.call_sites:
-            names.update(n for a in site.arguments for n in referenced(a.static_type))
-            task = project.index.resolve(site.task.target) if site.task.target else None
-            params = task[1].params if task else ()
-            names.update(n for p in params for n in referenced(p.hint))
-    for _ in range(rounds):
-        fresh = sorted(names - seen)
-        if not fresh:
-            return
-        project.follow(fresh)
-        seen.update(fresh)
-        names = set()
-        for name in fresh:
-            found = table.cls(name)
-            if found is not None:
-                names.update(found[1].bases)
-                names.update(n for _, text in found[1].fields for n in referenced(text))
-            names.update(referenced(table.alias(name)))
-            function = project.index.resolve(name)
-            names.update(referenced(function[1].returns if function else None))

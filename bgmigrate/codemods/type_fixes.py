@@ -6,9 +6,10 @@
   they are, only with ``rewrite --widen-types``: a hint is the author's word, and what the task
   does with the value is for the author to check.
 
-Only when every call site of the task gives that parameter an argument of a known type; else
-the finding stays, as a ``# bgmigrate: BGM115`` comment. A call site whose only blockers are
-fixed this way is rewritten as ``migrate``.
+Only for call sites that move (not ``keep-in-process``), and only when every call site of the
+task gives that parameter an argument of a known type; else the finding stays, as a
+``# bgmigrate: BGM115`` comment. A call site whose only blockers are fixed this way is
+rewritten as ``migrate``.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def plan_hints(project: Project, sites: list[AuditedSite], widen: bool) -> HintP
         path, qualname = audited.task_key
         for argument, param in receivers(audited.site, task):
             given[(path, qualname, param.name)].append(table.resolve(argument.static_type))
-        found = list(mismatches(table, audited.site, task))
+        # A task that stays in the process needs no fix for a move.
+        moving = audited.report.verdict is not Verdict.KEEP
+        found = list(mismatches(table, audited.site, task)) if moving else []
         for mismatch in found:
             refused[(path, qualname, mismatch.param.name)].append(mismatch)
         site_key = (audited.report.path, audited.report.line)

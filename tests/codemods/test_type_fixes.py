@@ -206,3 +206,29 @@ def test_a_short_name_taken_in_the_module_is_written_qualified(tmp_path: Path) -
     source = (project / "app.py").read_text()
     assert "def notify(user_id: uuid.UUID):" in source
     assert source.count("import uuid\n") == 1
+
+
+def test_a_task_that_stays_in_process_gets_no_hint(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    source = textwrap.dedent(
+        """
+        import uuid
+
+        from fastapi import BackgroundTasks, FastAPI
+
+        app = FastAPI()
+
+
+        def log_visit(visit_id):
+            print(visit_id)
+
+
+        @app.post("/visits")
+        def post(background_tasks: BackgroundTasks) -> None:
+            background_tasks.add_task(log_visit, uuid.uuid4())
+        """
+    )
+    (project / "app.py").write_text(source)
+    _rewrite(project, "--widen-types")
+    assert "def log_visit(visit_id):" in (project / "app.py").read_text()

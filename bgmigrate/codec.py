@@ -172,7 +172,15 @@ class CallCodec:
         if reason is not None:
             raise SerializationError(f"argument {param!r} of task {self.name!r}: {reason}")
         hint = self.model.model_fields[self.field_of[param]].annotation
-        if isinstance(value, BaseModel) and isinstance(hint, type) and type(value) is not hint:
+        # ``issubclass``, not only ``isinstance(hint, type)``: the ``Any`` of a missing hint is
+        # a class on Python 3.11.
+        is_model = isinstance(hint, type) and issubclass(hint, BaseModel)
+        if (
+            isinstance(value, BaseModel)
+            and isinstance(hint, type)
+            and is_model
+            and type(value) is not hint
+        ):
             # Serialized as the hinted model: the subclass's own fields would not be sent.
             added = sorted(set(type(value).model_fields) - set(hint.model_fields))
             if added:

@@ -39,6 +39,14 @@ class Backend(enum.StrEnum):
     arq = "arq"
 
 
+_WIDEN = typer.Option(
+    False,
+    "--widen-types",
+    help="Also change a task parameter's hint that its arguments do not fit (BGM115: "
+    "'user_id: int' given a UUID becomes 'user_id: UUID'). Without it, only missing hints "
+    "are added.",
+)
+
 NEXT_STEPS = """\
 They still run in this process until BGMIGRATE_BACKEND (or BGMIGRATE_ROUTES) names a queue.
 Before that, the app needs:
@@ -48,7 +56,7 @@ Before that, the app needs:
 """What ``rewrite`` prints when it adds ``@task``: the decorator alone moves nothing."""
 
 
-def _changes() -> Callable[[Run, list[ErrorReport]], Iterator[Change]]:
+def _changes() -> Callable[[Run, list[ErrorReport], bool], Iterator[Change]]:
     """The rewrite, imported on use: libcst is the optional ``codemod`` extra."""
     try:
         from bgmigrate.codemods.rewrite_run import changes
@@ -77,6 +85,7 @@ def rewrite(
     diff: bool = _DIFF,
     check: bool = _CHECK,
     backend: Backend | None = _BACKEND,
+    widen_types: bool = _WIDEN,
     config: Path | None = options.CONFIG,
     select: list[str] | None = options.SELECT,
     ignore: list[str] | None = options.IGNORE,
@@ -91,7 +100,9 @@ def rewrite(
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment (wrapped to the
     project's line length) marks what a human must fix. An import that the project's tests
-    patch by name stays. Each @task added gets timeout= (and a RetryPolicy for tasks that must
+    patch by name stays. A task parameter without a hint gets the type its arguments have
+    (BGM115), so that the codec takes them; --widen-types also widens hints they do not fit.
+    Each @task added gets timeout= (and a RetryPolicy for tasks that must
     not be lost or failed when measured), from --evidence when given, else defaults, with a
     comment saying where the numbers came from; with --evidence, a bare @task (or one an
     earlier rewrite configured) gets measured ones. Timeouts beyond Celery's default Redis
@@ -115,7 +126,7 @@ def rewrite(
         run = options.analyse_paths(paths, config, flags, jobs, not no_progress, evidence)
         errors: list[ErrorReport] = list(run.report.errors)
         changed = 0
-        changes = list(_changes()(run, errors))
+        changes = list(_changes()(run, errors, widen_types))
         decorated = [f"{c.source.display_path}:{n}" for c in changes for n in c.decorated]
         configured: list[tuple[str, TaskSettings]] = [
             (printable(f"{c.source.display_path}:{n}"), settings)

@@ -34,6 +34,7 @@ from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
+from bgmigrate.codemods.type_check import TypeTable
 from bgmigrate.stats import TaskStats
 
 
@@ -81,6 +82,7 @@ class Auditor:
         self._callers = _callers(project)
         mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
         self._summaries: dict[FunctionKey, tuple[TracedCall, ...]] = {}
+        self.types = TypeTable(project.index)
         self._routes = {
             (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
@@ -158,6 +160,7 @@ class Auditor:
             and target is not None
             and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
+            types=self.types,
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
 

@@ -23,6 +23,8 @@ from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES
+from bgmigrate.codemods.rules.bgm115_argument_type import RULE as ARGUMENT_TYPE
+from bgmigrate.codemods.type_fixes import HintEdit, HintPlan, plan_hints, unblocked_verdict
 
 
 @dataclasses.dataclass
@@ -38,6 +40,8 @@ class FilePlan:
     """Qualname -> the options written on its new ``@task``, or on its bare one (measured)."""
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
+    hints: dict[tuple[str, str], HintEdit] = dataclasses.field(default_factory=dict)
+    """``(function qualname, parameter)`` -> the hint BGM115's fix writes there."""
     keep_imports: bool = False
     """Another file imports BackgroundTasks from this one, or a test names it by string
     (``patch("app.api.BackgroundTasks")``): never remove its import."""
@@ -51,7 +55,9 @@ class FilePlan:
     @property
     def empty(self) -> bool:
         """Nothing to change (class attribute annotations aside)."""
-        return not (self.params or self.decorate or self.comments or self.task_settings)
+        return not (
+            self.params or self.decorate or self.comments or self.task_settings or self.hints
+        )
 
 
 def _helpers(project: Project) -> set[tuple[str, str]]:
@@ -69,11 +75,11 @@ def _dependencies(project: Project) -> set[str]:
     return {name for facts in project.facts.values() for name in facts.dependencies}
 
 
-def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
+def _decorations(sites: list[AuditedSite], hints: HintPlan) -> dict[str, set[str]]:
     verdicts: dict[tuple[str, str], set[Verdict]] = defaultdict(set)
     for audited in sites:
         if audited.task_key is not None:
-            verdicts[audited.task_key].add(audited.report.verdict)
+            verdicts[audited.task_key].add(unblocked_verdict(audited, hints))
     chosen: dict[str, set[str]] = defaultdict(set)
     for (path, qualname), found in verdicts.items():
         if found == {Verdict.MIGRATE}:
@@ -81,12 +87,15 @@ def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
     return chosen
 
 
-def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
+def _comments(sites: list[AuditedSite], hints: HintPlan) -> dict[str, dict[int, list[str]]]:
     comments: dict[str, dict[int, list[str]]] = defaultdict(dict)
     for audited in sites:
         report = audited.report
         texts = []
+        fixed = (report.path, report.line) in hints.unblocked
         for finding in report.findings:
+            if fixed and finding.rule == ARGUMENT_TYPE.code:
+                continue  # the rewrite writes the hint
             # A task that stays in-process needs no fix before a move, only a bug of today does.
             needed = report.verdict is not Verdict.KEEP or RULES[finding.rule].bug_today
             text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix and needed else None
@@ -122,18 +131,24 @@ def _named_in_tests(facts: FileFacts, named: frozenset[str]) -> bool:
 
 
 def plan(
-    project: Project, sites: list[AuditedSite], named_in_tests: frozenset[str] = frozenset()
+    project: Project,
+    sites: list[AuditedSite],
+    named_in_tests: frozenset[str] = frozenset(),
+    widen_types: bool = False,
 ) -> dict[str, FilePlan]:
     """Edits for every analysed file, by display path; ``named_in_tests`` are dotted names the
-    project's tests give as strings (their imports stay)."""
+    project's tests give as strings (their imports stay); ``widen_types``: BGM115's fix also
+    widens hints that the arguments do not fit."""
     helpers, dependencies = _helpers(project), _dependencies(project)
-    decorations, comments = _decorations(sites), _comments(sites)
+    hints = plan_hints(project, sites, widen_types)
+    decorations, comments = _decorations(sites, hints), _comments(sites, hints)
     proposed = proposals(sites)
     plans = {}
     for path, facts in project.facts.items():
         if facts.error is not None:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
+        file_plan.hints = hints.edits.get(path, {})
         file_plan.named_in_tests = _named_in_tests(facts, named_in_tests)
         file_plan.keep_imports = file_plan.named_in_tests or _reexported(project, facts)
         file_plan.qualified = _names_taken(facts)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
+from bgmigrate.codemods.argument_types import follow_types
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
@@ -137,6 +138,7 @@ class Project:
             seen |= frontier
             found = [self.resolve(name) for name in frontier]
             frontier = {call.name for f in found if f is not None for call in f[1].calls} - seen
+        follow_types(self)
 
     def settle_sites(self) -> None:
         """Stage 4 (after caching, which keeps each file's own facts): give the call sites what

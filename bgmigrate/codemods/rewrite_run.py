@@ -60,8 +60,9 @@ def project_root(roots: tuple[Path, ...]) -> Path:
     return found.parent if found else start
 
 
-def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
-    """Every file whose rewrite differs from its current content; failures go to ``errors``.
+def changes(run: Run, errors: list[ErrorReport], widen_types: bool = False) -> Iterator[Change]:
+    """Every file whose rewrite differs from its current content; failures go to ``errors``
+    (``widen_types``: ``rewrite --widen-types``).
 
     A file that is a link to a place outside the given paths is reported, never rewritten.
     """
@@ -69,7 +70,7 @@ def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
     local_names = {n for f in run.project.facts.values() for n in f.bg_local_names if "." not in n}
     root = project_root(run.roots)
     named, width = names_in_tests(root, local_names), line_length(root)
-    for path, file_plan in sorted(plan(run.project, run.sites, named).items()):
+    for path, file_plan in sorted(plan(run.project, run.sites, named, widen_types).items()):
         file_plan.line_length = width
         source = sources.get(path)
         if source is None:

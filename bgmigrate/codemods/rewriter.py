@@ -24,6 +24,7 @@ from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
 from bgmigrate.codemods.task_decorator import configure, dotted, new_decorator
 from bgmigrate.codemods.type_checking import move_into_type_checking
+from bgmigrate.codemods.type_fixes import add_hints
 from bgmigrate.errors import BgmigrateError
 
 
@@ -304,7 +305,7 @@ def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
     rewriter = Rewriter(context, plan)
-    result = rewriter.transform_module(module)
+    result = rewriter.transform_module(add_hints(module, plan.hints, context))
     simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
     if not imports_runtime(module):
         first_party = module_name.partition(".")[0]

@@ -35,6 +35,7 @@ from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
 from bgmigrate.codemods.summaries import FunctionKey
+from bgmigrate.codemods.type_check import TypeTable
 from bgmigrate.stats import TaskStats
 
 
@@ -77,6 +78,7 @@ class Auditor:
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
+        self.types = TypeTable(project.index)
         self._routes = {
             (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
@@ -139,6 +141,7 @@ class Auditor:
             and target is not None
             and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
+            types=self.types,
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
 

@@ -9,6 +9,8 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 
+from bgmigrate.codemods.static_types import ClassTypes
+
 
 class CallableKind(StrEnum):
     """What the first argument of an ``add_task`` call is."""
@@ -83,6 +85,8 @@ class Argument:
     alias: str | None = None
     """Qualified name of the annotation alias of the parameter the argument comes from
     (``app.db.DbSession``), when it is declared elsewhere: the project pass reads it."""
+    static_type: str | None = None
+    """Its static type, as ``static_types`` writes it, when known."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +156,8 @@ class Param:
     annotation: str | None = None
     """The annotation's resolved name (``sqlalchemy.orm.Session``, also inside ``X | None``
     and ``Optional[X]``), when it names one type."""
+    hint: str | None = None
+    """The whole annotation as a type (``static_types`` form), when it can be read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,6 +194,8 @@ class FunctionFacts:
     best_effort: Location | None = None
     """Where the function's whole body is a ``try`` that catches every error and only logs
     it (the work is allowed to fail), when it is."""
+    return_type: str | None = None
+    """The return annotation as a type (``static_types`` form), when it can be read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,6 +264,10 @@ class FileFacts:
     scoped_aliases: tuple[tuple[str, str], ...] = ()
     """Module-level annotation aliases of request-scoped objects (``DbSession =
     Annotated[Session, Depends(get_db)]``) -> what they are."""
+    classes: tuple[ClassTypes, ...] = ()
+    """Module-level classes with their bases and field types (for the argument type check)."""
+    type_aliases: tuple[tuple[str, str], ...] = ()
+    """Module-level type aliases (``UserId = Annotated[UUID, ...]``) -> the type."""
     instances: tuple[tuple[str, str], ...] = ()
     """Names that hold an instance of a class -> the class's qualified name: module-level
     names (``sync_service = SyncService()``, ``app: ForgeApp``) and annotated class attributes

@@ -13,6 +13,7 @@ import dataclasses
 from collections import deque
 from collections.abc import Iterator
 
+from bgmigrate.codemods import static_types
 from bgmigrate.codemods.depends import DependsReader
 from bgmigrate.codemods.effects import best_effort, classes, instances, location, own_nodes
 from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Param, Pass
@@ -161,7 +162,8 @@ class ModuleAnalysis:
             hinted = (item.qualname, arg.arg) in self.bg_params
             position = index if index < len(positional) else -1
             annotation = self._annotation(arg.annotation)
-            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation))
+            hint = static_types.annotation(self.resolver, arg.annotation)
+            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation, hint))
         return tuple(params)
 
     def _annotation(self, node: ast.expr | None) -> str | None:
@@ -231,6 +233,7 @@ class ModuleAnalysis:
             best_effort=location(swallowing)
             if (swallowing := best_effort(item.node.body))
             else None,
+            return_type=static_types.annotation(self.resolver, item.node.returns),
         )
 
     def _closure(self, item: _Def) -> str | None:
@@ -345,7 +348,9 @@ def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
         reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
-        return FileFacts(path, module, error=f"cannot parse: {where}{reason}")
+        classes, aliases = static_types.lenient(source, module, path.endswith("__init__.py"))
+        error = f"cannot parse: {where}{reason}"
+        return FileFacts(path, module, error=error, classes=classes, type_aliases=aliases)
     try:
         facts = _analyze_tree(tree, source, path, module, hints)
     except Exception as exc:
@@ -379,4 +384,6 @@ def _analyze_tree(
         suppressions=suppressions(text),
         scoped_aliases=tuple(sorted(analysis.scoped_aliases.items())),
         instances=tuple(sorted(analysis.held_instances().items())),
+        classes=static_types.module_classes(analysis.resolver, tree),
+        type_aliases=static_types.type_aliases(analysis.resolver, tree),
     )

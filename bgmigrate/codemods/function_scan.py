@@ -37,6 +37,7 @@ from bgmigrate.codemods.request_scope import (
     scoped_locals,
     scoped_params,
 )
+from bgmigrate.codemods.static_types import LocalTypes
 
 _CONSTRUCTED = (
     "BackgroundTasks() built by hand: its tasks run only if it is attached to a response; "
@@ -133,6 +134,7 @@ class FunctionScan:
         self.result = ScanResult(location(node) if node else Location(1, 0))
         self._scoped: dict[str, str] | None = None
         self._imported: dict[str, str] = {}
+        self._types: LocalTypes | None = None
 
     def run(self, params: tuple[Param, ...]) -> ScanResult:
         """Scan the function body given its parameters."""
@@ -389,7 +391,14 @@ class FunctionScan:
             alias = self._imported.get(name.id)
         kind = argument_kind(arg, scoped)
         alias = alias if not kind else None
-        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword, alias)
+        static = self.local_types().infer(arg)
+        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword, alias, static)
+
+    def local_types(self) -> LocalTypes:
+        """The static types of the function's names, read once (only bodies with call sites)."""
+        if self._types is None:
+            self._types = LocalTypes(self.resolver, self.node)
+        return self._types
 
 
 def _task_arguments(node: ast.Call) -> list[ast.expr]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
+from bgmigrate.codemods.argument_types import follow_types
 from bgmigrate.codemods.cache import Entries
 from bgmigrate.codemods.callables import MADE, RETURNED
 from bgmigrate.codemods.discovery import SourceFile
@@ -141,6 +142,7 @@ class Project:
                 found = self.following(self.returned_target(target)) if target else None
                 if found is not None:
                     self.summaries.of(*found)
+        follow_types(self)
 
     def following(self, name: str | None) -> Found | None:
         """The function ``name`` names, reading its file (and re-exports) when not yet read."""

@@ -270,6 +270,8 @@ _CHOICE_KEYS = {"fail-on": ("fail_on", FailOn)}
 DEFAULT_MAX_FILE_SIZE = 4_000_000
 MAX_PYPROJECT_BYTES = 10_000_000
 """A larger ``pyproject.toml`` is refused rather than parsed."""
+SETTINGS_TABLE = "settings"
+"""``[tool.bgmigrate.settings]``: the runtime's settings (``bgmigrate.settings``), not scan's."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -301,7 +303,7 @@ class CodemodConfig:
     host_file_calls: tuple[str, ...] = DEFAULT_HOST_FILE_CALLS
     """Callee patterns that remove files on the web host (BGM111)."""
     host_output_calls: tuple[str, ...] = DEFAULT_HOST_OUTPUT_CALLS
-    """Callee patterns that write files on the host (BGM115)."""
+    """Callee patterns that write files on the host (BGM117)."""
     unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
     """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
     respect_gitignore: bool = True
@@ -334,7 +336,7 @@ class CodemodConfig:
 
 
 def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
-    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS})
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS, SETTINGS_TABLE})
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key in _CHOICE_KEYS:
@@ -390,10 +392,9 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_config(pyproject: Path | None) -> CodemodConfig:
-    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
-    if pyproject is None:
-        return CodemodConfig()
+def read_tool_table(pyproject: Path) -> dict[str, Any]:
+    """The ``[tool.bgmigrate]`` table of ``pyproject`` (empty when absent); a clear
+    ``ConfigError`` when the file cannot be read or the table is not a table."""
     try:
         if pyproject.stat().st_size > MAX_PYPROJECT_BYTES:
             raise ConfigError(f"{pyproject}: larger than {MAX_PYPROJECT_BYTES:,} bytes; not read")
@@ -405,4 +406,13 @@ def load_config(pyproject: Path | None) -> CodemodConfig:
     table = data.get("tool", {}).get("bgmigrate", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.bgmigrate] must be a table")
+    return table
+
+
+def load_config(pyproject: Path | None) -> CodemodConfig:
+    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
+    if pyproject is None:
+        return CodemodConfig()
+    table = read_tool_table(pyproject)
+    table = {k: v for k, v in table.items() if k != SETTINGS_TABLE}
     return CodemodConfig(**_parse_table(table, str(pyproject)))

@@ -10,6 +10,8 @@ from bgmigrate.codemods.names import Resolver, dotted
 
 _SESSION = "the request's DB session"
 _BUILT = "an object built with the request's DB session"
+TEMPORARY_FILE = "a temporary file on the web host"
+"""What a value made by ``tempfile`` is (a task parameter annotated ``LocalFile`` carries it)."""
 # Annotation class names (last dotted part) of request-scoped parameters -> description.
 SCOPED_TYPES = {
     "Request": "the Request",
@@ -131,7 +133,7 @@ def value_kind(resolver: Resolver, value: ast.expr, scoped: dict[str, str]) -> s
         if qual in _CLIENTS:
             return "a client opened for this request"
         if qual.startswith("tempfile."):
-            return "a temporary file on the web host"
+            return TEMPORARY_FILE
     root = _chain_root(value)
     if isinstance(inner, ast.Attribute):
         # ``user = request.user.object``: what the request holds, unless it is an id.

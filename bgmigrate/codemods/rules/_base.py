@@ -14,6 +14,7 @@ from enum import StrEnum
 from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
 from bgmigrate.codemods.model import Evidence, Finding
 from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.type_check import TypeTable
 from bgmigrate.stats import TaskStats
 
 
@@ -54,6 +55,8 @@ class SiteContext:
     """The callable is a function of a library, not of the scanned tree (``requests.post``)."""
     observed: TaskStats | None = None
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
+    types: TypeTable | None = None
+    """The project's classes and type aliases, for static argument types."""
 
     @property
     def best_effort(self) -> bool:

@@ -1,4 +1,4 @@
-"""BGM115 host-output: the task writes files on the host.
+"""BGM117 host-output: the task writes files on the host.
 
 A report, an export or a converted document written to the local disk is there for someone
 on the same host to read: the web process serves it (``StaticFiles``, ``FileResponse``) or

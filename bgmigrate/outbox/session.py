@@ -41,7 +41,7 @@ class OutboxBatch:
         """Collect tasks for ``session`` (a SQLAlchemy or SQLModel ``Session``/``AsyncSession``)."""
         self._runtime = runtime or get_runtime()
         # An AsyncSession runs a sync Session underneath, whose events fire in its greenlet.
-        self._session: Session = getattr(session, "sync_session", session)
+        self._session = session if isinstance(session, Session) else session.sync_session
         _listen()
 
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:

@@ -49,6 +49,9 @@ class OutboxBatch:
         backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
         check_relayable(backend, job.task.name)
         backend_name = job.task.options.backend or self._runtime.settings.route(job.task.name)
+        if not self._session.in_transaction():
+            # As the session's first query would: a rollback from here on drops this task.
+            self._session.begin()
         rows: list[dict[str, Any]] = self._session.info.setdefault(_PENDING, [])
         rows.append(job_row(backend_name, job))
 

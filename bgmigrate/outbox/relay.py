@@ -98,10 +98,11 @@ class Relay:
 
     def _publish(self, conn: psycopg.Connection[Any], rows: Sequence[Any]) -> None:
         groups: dict[str, list[Job]] = {}
+        relayed: list[int] = []
         for row_id, job_id, task, backend, payload, options in rows:
             try:
                 job = row_job(job_id, task, payload, options)
-            except (BgmigrateError, ValueError, TypeError) as exc:  # an invalid row, not an outage
+            except (BgmigrateError, ValueError, TypeError) as exc:  # a bad row, not an outage
                 logger.error(
                     "outbox row %d (job %s, %s) cannot be relayed: %s", row_id, job_id, task, exc
                 )
@@ -109,9 +110,10 @@ class Relay:
                 continue
             # A new publish_id each time: a second publication is told apart from a re-delivery.
             groups.setdefault(backend, []).append(dataclasses.replace(job, publish_id=new_job_id()))
+            relayed.append(row_id)
         for name, jobs in groups.items():
             self._runtime.backend(name).enqueue(jobs)
-        conn.execute(self._delete, ([row[0] for row in rows],))
+        conn.execute(self._delete, (relayed,))
 
     def check(self) -> None:
         """Fail (``ConfigError``) if a relayed job could run twice: Celery needs Redis for that."""

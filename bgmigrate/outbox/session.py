@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from fastapi import Depends
 from sqlalchemy import event, insert
@@ -90,24 +90,22 @@ def _listen() -> None:
         event.listen(Session, "after_transaction_end", _drop_rows)
 
 
-def outbox_tasks(session_dependency: Callable[..., Any]) -> Any:
-    """The parameter type of outbox mode for endpoints whose session comes from
-    ``session_dependency`` (the FastAPI dependency that yields the request's ``Session`` or
+def outbox_dependency(session_dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """The FastAPI dependency of outbox mode for endpoints whose session comes from
+    ``session_dependency`` (the dependency that yields the request's ``Session`` or
     ``AsyncSession``)::
 
-        OutboxTasks = outbox_tasks(get_session)
+        OutboxTasks = Annotated[OutboxBatch, Depends(outbox_dependency(get_session))]
 
         @app.post("/signup")
         def signup(user: UserIn, session: SessionDep, tasks: OutboxTasks): ...
 
-    FastAPI gives the endpoint and the batch the same session (it caches a dependency per
+    FastAPI gives the endpoint and the batch the same session (it calls a dependency once per
     request), so the tasks commit, or roll back, with the endpoint's writes.
     """
-
-    # The same session object as the endpoint's: FastAPI calls a dependency once per request.
     same_session = Depends(session_dependency)
 
     async def get_outbox_batch(session: Any = same_session) -> OutboxBatch:
         return OutboxBatch(session)
 
-    return Annotated[OutboxBatch, Depends(get_outbox_batch)]
+    return get_outbox_batch

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 import bgmigrate
 from bgmigrate import task
-from bgmigrate.outbox import outbox_tasks
+from bgmigrate.outbox import OutboxBatch, outbox_dependency
 from bgmigrate.outbox.table import ddl
 from bgmigrate.testing.conformance_tasks import read, write
 
@@ -64,7 +64,7 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-OutboxTasks = outbox_tasks(get_session)
+OutboxTasks = Annotated[OutboxBatch, Depends(outbox_dependency(get_session))]
 
 
 def make_app() -> FastAPI:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import Annotated
 
+import redis
 from fastapi import Depends, FastAPI, HTTPException
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, create_engine, insert
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ import bgmigrate
 from bgmigrate import task
 from bgmigrate.outbox import OutboxBatch, outbox_dependency
 from bgmigrate.outbox.table import ddl
-from bgmigrate.testing.conformance_tasks import read, write
+from bgmigrate.testing.conformance_tasks import REDIS_URL_ENV, write
 
 orders = Table(
     "orders",
@@ -39,9 +40,11 @@ def record(log: str, n: int) -> None:
     write(log, n)
 
 
-def ran(log: str) -> list[int]:
-    """Every ``n`` that ``record`` appended to ``log``, in the order they ran."""
-    return [int(item) for item in read(log)]  # type: ignore[call-overload]
+def ran(log: str, url: str | None = None) -> list[int]:
+    """Every ``n`` that ``record`` appended to ``log`` (in the Redis at ``url``, default
+    ``BGMIGRATE_CONFORMANCE_REDIS_URL``), in the order they ran."""
+    with redis.Redis.from_url(url or os.environ[REDIS_URL_ENV]) as client:
+        return [int(item) for item in client.lrange(log, 0, -1)]
 
 
 @functools.cache

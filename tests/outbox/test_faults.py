@@ -1,0 +1,100 @@
+"""Faults with nothing lost: real PostgreSQL and Redis servers of the test's own, uvicorn, the
+relay and the workers in subprocesses (see :mod:`bgmigrate.testing.outbox_faults`).
+
+Each test checks the outcome against the database: every committed order's job ran exactly
+once, and no job ran for a request that rolled back or never committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from bgmigrate.testing.outbox_app import create_tables, engine
+from bgmigrate.testing.outbox_faults import (
+    Rig,
+    kill_relay,
+    kill_web,
+    restart_database,
+    stop_broker,
+)
+from bgmigrate.testing.postgres_servers import (
+    PostgresServer,
+    PostgresServerFactory,
+    create_database,
+)
+from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
+from bgmigrate.testing.workers import WorkerFactory
+
+pytestmark = pytest.mark.slow
+BACKENDS = pytest.mark.parametrize("backend", ["arq", "celery"])
+Report = Callable[[str, object], None]
+
+
+@pytest.fixture
+def database(
+    postgres_server_factory: PostgresServerFactory,
+) -> Iterator[tuple[PostgresServer, str]]:
+    server = postgres_server_factory()
+    url = create_database(server.url, prefix="bgm_ob").replace("://", "+psycopg://", 1)
+    create_tables(url)
+    yield server, url
+    engine(url).dispose()
+
+
+@pytest.fixture
+def broker(redis_server_factory: RedisServerFactory) -> RedisServer:
+    return redis_server_factory(aof=True)
+
+
+@pytest.fixture
+def rig(
+    request: pytest.FixtureRequest,
+    database: tuple[PostgresServer, str],
+    broker: RedisServer,
+    redis_url: str,
+    worker_factory: WorkerFactory,
+) -> Rig:
+    backend = request.node.callspec.params["backend"]
+    return Rig(backend, database[1], broker.url, redis_url, worker_factory, log=request.node.name)
+
+
+@BACKENDS
+def test_killing_the_web_process_after_its_commits_loses_no_job(
+    backend: str, rig: Rig, record_property: Report
+) -> None:
+    tally = kill_web(rig)
+    record_property("tally", tally)
+    assert tally.ok, tally
+    assert tally.committed >= 100
+
+
+@BACKENDS
+def test_killing_the_relay_mid_batch_runs_every_job_once(
+    backend: str, rig: Rig, record_property: Report
+) -> None:
+    tally, dropped = kill_relay(rig, jobs=2000)
+    record_property("tally", tally)
+    record_property("second_publications_dropped", dropped)
+    assert tally.ok, tally
+    assert tally.committed == 2000
+
+
+@BACKENDS
+def test_restarting_postgresql_loses_no_job(
+    backend: str, rig: Rig, database: tuple[PostgresServer, str], record_property: Report
+) -> None:
+    tally = restart_database(rig, database[0])
+    record_property("tally", tally)
+    assert tally.ok, tally
+
+
+@BACKENDS
+def test_a_broker_outage_fails_no_request_and_loses_no_job(
+    backend: str, rig: Rig, broker: RedisServer, record_property: Report
+) -> None:
+    tally = stop_broker(rig, broker, seconds=3)
+    record_property("tally", tally)
+    assert tally.ok, tally
+    assert tally.answered_during_fault > 0

@@ -15,7 +15,6 @@ its ``error`` column set and is skipped from then on; nothing is deleted unrelay
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -99,17 +98,19 @@ class Relay:
     def _publish(self, conn: psycopg.Connection[Any], rows: Sequence[Any]) -> None:
         groups: dict[str, list[Job]] = {}
         relayed: list[int] = []
+        # New for each publication of a batch: a second publication is told apart from a
+        # re-delivery of the first (job ids keep the jobs of one batch apart).
+        publish_id = new_job_id()
         for row_id, job_id, task, backend, payload, options in rows:
             try:
-                job = row_job(job_id, task, payload, options)
+                job = row_job(job_id, task, payload, options, publish_id)
             except (BgmigrateError, ValueError, TypeError) as exc:  # a bad row, not an outage
                 logger.error(
                     "outbox row %d (job %s, %s) cannot be relayed: %s", row_id, job_id, task, exc
                 )
                 conn.execute(self._refuse, (str(exc), row_id))
                 continue
-            # A new publish_id each time: a second publication is told apart from a re-delivery.
-            groups.setdefault(backend, []).append(dataclasses.replace(job, publish_id=new_job_id()))
+            groups.setdefault(backend, []).append(job)
             relayed.append(row_id)
         for name, jobs in groups.items():
             self._runtime.backend(name).enqueue(jobs)

@@ -22,6 +22,7 @@ from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import ConfigError
 from bgmigrate.registry import registry
 from bgmigrate.settings import check_table_name
+from bgmigrate.task import Task
 
 DEFAULT_TABLE = "bgmigrate_outbox"
 """The table's name unless ``BGMIGRATE_OUTBOX_TABLE`` says otherwise."""
@@ -96,10 +97,19 @@ def job_row(backend_name: str, job: Job) -> dict[str, Any]:
     }
 
 
-def row_job(job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any]) -> Job:
-    """The job a row stands for; a ``BgmigrateError`` if it cannot be rebuilt (its task is not
-    registered in this process, its options are invalid)."""
-    task, _ = with_call_options(registry.get(task_name), {FIELD: stored.get("call")})
+def row_job(
+    job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any], publish_id: str
+) -> Job:
+    """The job a row stands for, to be published as ``publish_id``; a ``BgmigrateError`` if it
+    cannot be rebuilt (its task is not registered in this process, its options are invalid)."""
+    task = registry.get(task_name)
+    if stored:  # most rows use the registered task as it is: no copies for them
+        task = _with_stored_options(task, stored)
+    return Job(task=task, args=(), kwargs={}, payload=payload, id=job_id, publish_id=publish_id)
+
+
+def _with_stored_options(task: Task[Any, Any], stored: Mapping[str, Any]) -> Task[Any, Any]:
+    task, _ = with_call_options(task, {FIELD: stored.get("call")})
     run_after = stored.get("run_after")
     options = dataclasses.replace(
         task.options,
@@ -109,8 +119,7 @@ def row_job(job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any]
         delay=None if run_after else task.options.delay,
         run_after=datetime.fromisoformat(run_after) if run_after else None,
     )
-    task = dataclasses.replace(task, options=options)
-    return Job(task=task, args=(), kwargs={}, payload=dict(payload), id=job_id)
+    return dataclasses.replace(task, options=options)
 
 
 def check_relayable(backend: TaskBackend, task_name: str) -> None:

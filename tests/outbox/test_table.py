@@ -16,7 +16,7 @@ from bgmigrate.testing.outbox_app import record
 
 def round_trip(job: Job) -> Job:
     row = job_row("arq", job)
-    return row_job(row["job_id"], row["task"], row["payload"], row["options"])
+    return row_job(row["job_id"], row["task"], row["payload"], row["options"], publish_id="p1")
 
 
 def test_a_plain_call_keeps_its_id_payload_and_registered_options() -> None:
@@ -25,7 +25,8 @@ def test_a_plain_call_keeps_its_id_payload_and_registered_options() -> None:
     assert row["options"] == {}
     back = round_trip(job)
     assert (back.id, back.task.name, back.payload) == (job.id, record.name, job.payload)
-    assert back.task.options == record.options
+    assert back.task is record
+    assert back.publish_id == "p1"
 
 
 def test_options_set_per_call_survive_and_a_delay_becomes_a_due_time() -> None:
@@ -47,7 +48,7 @@ def test_options_set_per_call_survive_and_a_delay_becomes_a_due_time() -> None:
 
 def test_a_row_of_a_task_not_registered_here_is_refused() -> None:
     with pytest.raises(UnknownTaskError, match=r"app\.gone"):
-        row_job("j1", "app.gone", {"args": [], "kwargs": {}}, {})
+        row_job("j1", "app.gone", {"args": [], "kwargs": {}}, {}, publish_id="p1")
 
 
 def test_the_ddl_names_the_table_and_refuses_what_is_not_an_identifier() -> None:

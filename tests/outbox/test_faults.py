@@ -1,8 +1,9 @@
 """Faults with nothing lost: real PostgreSQL and Redis servers of the test's own, uvicorn, the
 relay and the workers in subprocesses (see :mod:`bgmigrate.testing.outbox_faults`).
 
-Each test checks the outcome against the database: every committed order's job ran exactly
-once, and no job ran for a request that rolled back or never committed.
+Each test checks the outcome against the database: every committed order's job ran, exactly
+once where the outbox decides it, and no job ran for a request that rolled back or never
+committed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from bgmigrate.testing.postgres_servers import (
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 from bgmigrate.testing.workers import WorkerFactory
 
-pytestmark = pytest.mark.slow
+# Five processes and two servers per test on a shared machine: longer than the usual 120 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 BACKENDS = pytest.mark.parametrize("backend", ["arq", "celery"])
 Report = Callable[[str, object], None]
 
@@ -66,7 +68,9 @@ def test_killing_the_web_process_after_its_commits_loses_no_job(
 ) -> None:
     tally = kill_web(rig)
     record_property("tally", tally)
+    print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.ok, tally
+    assert tally.duplicates == 0
     assert tally.committed >= 100
 
 
@@ -74,11 +78,14 @@ def test_killing_the_web_process_after_its_commits_loses_no_job(
 def test_killing_the_relay_mid_batch_runs_every_job_once(
     backend: str, rig: Rig, record_property: Report
 ) -> None:
-    tally, dropped = kill_relay(rig, jobs=2000)
+    tally, dropped = kill_relay(rig, jobs=1000)
     record_property("tally", tally)
+    print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     record_property("second_publications_dropped", dropped)
+    print(f"second publications dropped by Celery workers: {dropped}")
     assert tally.ok, tally
-    assert tally.committed == 2000
+    assert tally.duplicates == 0
+    assert tally.committed == 1000
 
 
 @BACKENDS
@@ -87,7 +94,9 @@ def test_restarting_postgresql_loses_no_job(
 ) -> None:
     tally = restart_database(rig, database[0])
     record_property("tally", tally)
+    print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.ok, tally
+    assert tally.duplicates == 0
 
 
 @BACKENDS
@@ -96,5 +105,8 @@ def test_a_broker_outage_fails_no_request_and_loses_no_job(
 ) -> None:
     tally = stop_broker(rig, broker, seconds=3)
     record_property("tally", tally)
+    print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.ok, tally
     assert tally.answered_during_fault > 0
+    # Duplicates are possible here and reported: a job a worker ran while the broker was down,
+    # but could not mark done, runs again (the backend's at-least-once, docs/guarantees.md).

@@ -37,6 +37,8 @@ from bgmigrate.urls import libpq_url
 
 FAIL_EVERY = 5
 """Every fifth request fails after ``add_task``: its transaction rolls back."""
+UNACKED = "unacked"
+"""kombu's Redis hash of delivered, unacknowledged messages."""
 RELAY_READY = re.compile(r"relay started")
 WEB_READY = re.compile(r"Application startup complete")
 
@@ -132,6 +134,8 @@ class Rig:
     processes: WorkerFactory
     log: str = "outbox-faults"
     batch_size: int = 100
+    visibility_timeout: int = 3600
+    """Celery on Redis: seconds before a message held unacknowledged is delivered again."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -145,6 +149,7 @@ class Rig:
             # ARQ: a job whose worker lost Redis mid-job runs again after this many seconds
             # (arq's default would be the longest timeout + 10 s: here, 310 s).
             "BGMIGRATE_IN_PROGRESS_TIMEOUT": "5",
+            "BGMIGRATE_VISIBILITY_TIMEOUT": str(self.visibility_timeout),
             REDIS_URL_ENV: self.log_url,
         }
 
@@ -186,10 +191,11 @@ class Rig:
         return [int(row[0]) for row in self._query("SELECT n FROM orders WHERE log = %s", self.log)]
 
     def queued(self) -> int:
-        """Messages waiting on the broker."""
+        """Messages waiting on the broker (Celery: in its queue, or delivered and not yet
+        acknowledged)."""
         with redis.Redis.from_url(self.broker_url) as client:
             if self.backend == "celery":
-                return int(client.llen(DEFAULT_QUEUE))
+                return int(client.llen(DEFAULT_QUEUE)) + int(client.hlen(UNACKED))
             return int(client.zcard("arq:queue"))
 
     def settle(self, timeout: float = 120) -> None:
@@ -287,6 +293,9 @@ def restart_database(rig: Rig, server: PostgresServer, requests: int = 50) -> Ta
 
 def stop_broker(rig: Rig, broker: RedisServer, seconds: float, requests: int = 20) -> Tally:
     """Stop the broker for ``seconds`` while requests stream in and the relay runs."""
+    # A Celery worker that loses its broker leaves the messages it held unacknowledged on it:
+    # they are delivered again after the visibility timeout (kombu looks every ~100 s).
+    rig.visibility_timeout = 15
     rig.start_worker()
     rig.start_relay()
     _web, url = rig.start_web()
@@ -299,5 +308,5 @@ def stop_broker(rig: Rig, broker: RedisServer, seconds: float, requests: int = 2
     broker.start()
     stream.wait_for(requests)
     stream.stop()
-    rig.settle()
+    rig.settle(timeout=240)
     return rig.tally(stream.sent, answered_during_fault=during)

@@ -34,7 +34,9 @@ from bgmigrate.urls import libpq_url, redact_url
 logger = logging.getLogger("bgmigrate.outbox")
 
 _SELECT = (
-    "SELECT id, job_id, task, backend, payload, options FROM {} WHERE error IS NULL "
+    # NULLIF: most rows keep their task's options, and "{}" need not be parsed for them.
+    "SELECT id, job_id, task, backend, payload, NULLIF(options, '{{}}') FROM {} "
+    "WHERE error IS NULL "
     "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 )
 _DELETE = "DELETE FROM {} WHERE id = ANY(%s)"

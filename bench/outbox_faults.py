@@ -26,6 +26,7 @@ from bgmigrate.testing.outbox_faults import (
     restart_database,
     stop_broker,
 )
+from bgmigrate.testing.polling import WaitTimeout
 from bgmigrate.testing.postgres_servers import PostgresServerFactory, create_database
 from bgmigrate.testing.redis_servers import RedisServerFactory
 from bgmigrate.testing.workers import WorkerFactory
@@ -47,7 +48,11 @@ def run(backend: str, name: str, scenario: Callable[..., object], **kwargs: obje
         rig = Rig(backend, url, broker.url, logs().url, processes, log=name)
         extra = {"server": server} if scenario is restart_database else {}
         extra |= {"broker": broker} if scenario is stop_broker else {}
-        outcome = scenario(rig, **extra, **kwargs)
+        try:
+            outcome = scenario(rig, **extra, **kwargs)
+        except WaitTimeout as exc:  # says where the jobs are: committed, ran, missing, waiting
+            print(f"{backend:<6} {name:<18} FAILED: {exc}", flush=True)
+            return
         tally, note = outcome if isinstance(outcome, tuple) else (outcome, None)
         assert isinstance(tally, Tally)
         verdict = "OK" if tally.ok else "FAILED"

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 import bgmigrate
+from bgmigrate.cli import app
 from bgmigrate.outbox import OutboxBatch
 from bgmigrate.outbox.relay import Relay
 from bgmigrate.testing.conformance_tasks import REDIS_URL_ENV
@@ -114,3 +116,30 @@ def test_a_row_whose_task_is_not_registered_keeps_its_error_and_is_skipped(
         relay.close()
     assert outbox_count(outbox_url, "error LIKE '%no task is registered as ''app.gone''%'") == 1
     assert outbox_count(outbox_url) == 1
+
+
+def test_a_worker_started_with_relay_runs_the_committed_jobs(
+    outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
+) -> None:
+    bgmigrate.configure(backend="arq", broker_url=redis_url)
+    env = {
+        "BGMIGRATE_TASK_MODULES": "bgmigrate.testing.outbox_app",
+        "BGMIGRATE_BROKER_URL": redis_url,
+        "BGMIGRATE_OUTBOX_URL": outbox_url,
+        REDIS_URL_ENV: redis_url,
+    }
+    worker = worker_factory([*bgmigrate_command("arq"), "--relay"], env=env)
+    worker.wait_for_log("relay started")
+    commit_tasks(outbox_url, task_log, range(3))
+    wait_until(lambda: len(ran(task_log)) >= 3, timeout=60, what="3 jobs to run")
+    assert sorted(ran(task_log)) == [0, 1, 2]
+    assert outbox_count(outbox_url) == 0
+
+
+def test_relay_without_a_database_url_stops_the_worker_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "bgmigrate.testing.outbox_app")
+    result = CliRunner().invoke(app, ["worker", "--backend", "arq", "--relay"])
+    assert result.exit_code == 2
+    assert "--relay needs BGMIGRATE_OUTBOX_URL" in result.output

@@ -22,6 +22,7 @@ from bgmigrate.settings import BACKEND_ALIASES, Settings
 if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
 
+    from bgmigrate.blobs.claim import Outgoing
     from bgmigrate.codec import Payload
     from bgmigrate.task import Task
 
@@ -63,6 +64,9 @@ class Job:
     """Keyword arguments as given."""
     payload: Payload | None = None
     """The arguments encoded as JSON, for backends that send them to another process."""
+    blobs: tuple[Outgoing, ...] = ()
+    """Files to put in the blob store before the job is handed over (the payload carries
+    their references)."""
     id: str = field(default_factory=new_job_id)
     """The job's id, which its ``TaskHandle`` carries."""
     publish_id: str | None = None

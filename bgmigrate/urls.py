@@ -83,3 +83,24 @@ def libpq_url(url: str) -> str:
     """``url`` as libpq (psycopg) reads it: SQLAlchemy's ``+driver`` suffix removed."""
     scheme, _, rest = url.partition("://")
     return f"{scheme.partition('+')[0]}://{rest}"
+
+
+#: URL schemes accepted for ``BLOB_STORE`` besides Redis's.
+BLOB_SCHEMES = ("file", "s3")
+
+
+def check_blob_url(url: str) -> str:
+    """Return ``url`` unchanged if it names a blob store (Redis, a directory, an S3 bucket)."""
+    setting = "BGMIGRATE_BLOB_STORE"
+    scheme = url.partition("://")[0]
+    if is_redis_url(url):
+        return check_url(url, setting=setting)
+    parts = urlsplit(url)
+    if scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+        return url
+    if scheme == "s3" and parts.netloc:
+        return url
+    raise ConfigError(
+        f"{setting}: {redact_url(url)!r} is not a blob store; use redis://host:port/db, "
+        "file:///absolute/shared/dir or s3://bucket/prefix"
+    )

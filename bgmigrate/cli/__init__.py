@@ -55,6 +55,7 @@ app.command(
         "bgmigrate rewrite --diff app/    # preview, write nothing",
         "bgmigrate rewrite --check app/   # CI: exit 1 if it would change something",
         "bgmigrate rewrite app/",
+        "bgmigrate rewrite --backend arq --diff .   # also settings, lifespan, deps, compose",
     ),
 )(rewrite.rewrite)
 app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app/"))(config.config)

@@ -47,7 +47,7 @@ class OutboxBatch:
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         """Add ``func(*args, **kwargs)``: checked and encoded now, written at the commit."""
         backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
-        check_relayable(backend, job.task.name)
+        check_relayable(backend, job)
         backend_name = job.task.options.backend or self._runtime.settings.route(job.task.name)
         if not self._session.in_transaction():
             # As the session's first query would: a rollback from here on drops this task.

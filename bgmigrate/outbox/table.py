@@ -122,11 +122,18 @@ def _with_stored_options(task: Task[Any, Any], stored: Mapping[str, Any]) -> Tas
     return dataclasses.replace(task, options=options)
 
 
-def check_relayable(backend: TaskBackend, task_name: str) -> None:
-    """Refuse, at ``add_task``, a task whose backend keeps live arguments in this process."""
+def check_relayable(backend: TaskBackend, job: Job) -> None:
+    """Refuse, at ``add_task``, a job the outbox cannot carry: one whose backend keeps live
+    arguments in this process, or one with files for the blob store (the relay has no files)."""
     if not backend.encodes_arguments:
         raise ConfigError(
-            f"task {task_name!r} runs on the {backend.alias} backend, which cannot take jobs "
+            f"task {job.task.name!r} runs on the {backend.alias} backend, which cannot take jobs "
             "from the outbox: route it to celery or arq (BGMIGRATE_BACKEND / BGMIGRATE_ROUTES), "
             "or add it with a plain Tasks parameter"
+        )
+    if job.blobs:
+        raise ConfigError(
+            f"task {job.task.name!r} is given files (or large bytes) for the blob store, which "
+            "the outbox cannot carry: store them yourself and pass their key, or add the task "
+            "with a plain Tasks parameter"
         )

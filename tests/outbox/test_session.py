@@ -99,6 +99,19 @@ def test_a_task_on_the_in_process_backend_is_refused_at_add_task(outbox_url: str
         OutboxBatch(session).add_task(in_process_only, 1)
 
 
+@task
+def takes_bytes(data: bytes) -> None:
+    """Large bytes go to the blob store when one is set."""
+
+
+def test_a_task_given_files_for_the_blob_store_is_refused_at_add_task(
+    outbox_url: str, redis_url: str
+) -> None:
+    bgmigrate.configure(backend="arq", blob_store=redis_url, blob_inline_bytes=10)
+    with Session(engine(outbox_url)) as session, pytest.raises(ConfigError, match="blob store"):
+        OutboxBatch(session).add_task(takes_bytes, b"x" * 100)
+
+
 def test_an_async_session_writes_at_its_commit(outbox_url: str) -> None:
     async def two_requests() -> None:
         async_engine = create_async_engine(outbox_url)

@@ -28,6 +28,8 @@ logger = logging.getLogger("bgmigrate.outbox")
 
 _PENDING = "bgmigrate.outbox.rows"
 """Key in ``Session.info`` of the rows added since the session's last commit."""
+_TABLE = "bgmigrate.outbox.table"
+"""Key in ``Session.info`` of the outbox table's name (the adding runtime's setting)."""
 
 
 class OutboxBatch:
@@ -52,6 +54,7 @@ class OutboxBatch:
         if not self._session.in_transaction():
             # As the session's first query would: a rollback from here on drops this task.
             self._session.begin()
+        self._session.info[_TABLE] = self._runtime.settings.outbox_table
         rows: list[dict[str, Any]] = self._session.info.setdefault(_PENDING, [])
         rows.append(job_row(backend_name, job))
 
@@ -67,8 +70,7 @@ def _write_rows(session: Session) -> None:
     """Insert the session's waiting rows on its connection, just before it commits."""
     rows = session.info.pop(_PENDING, None)
     if rows:
-        name = get_runtime().settings.outbox_table
-        session.connection().execute(insert(table(name)), rows)
+        session.connection().execute(insert(table(session.info[_TABLE])), rows)
 
 
 def _drop_rows(session: Session, transaction: SessionTransaction) -> None:

@@ -103,7 +103,7 @@ CELERY_BROKER_STOP = pytest.mark.xfail(
     strict=False,
     reason="kombu's Redis transport takes a message off the queue (BRPOP) before it records it "
     "as unacknowledged: one delivered at the instant Redis stops is lost, outbox or not "
-    "(1 job lost in 3 of 7 runs; docs/guarantees.md)",
+    "(1 job lost in 4 of 8 runs; docs/guarantees.md)",
 )
 
 

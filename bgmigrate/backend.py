@@ -69,6 +69,10 @@ class Job:
     their references)."""
     id: str = field(default_factory=new_job_id)
     """The job's id, which its ``TaskHandle`` carries."""
+    publish_id: str | None = None
+    """Set by the outbox relay, new each time it publishes the job: a Celery worker runs one
+    publication of a job id and drops the others (a relay that died before deleting its rows
+    publishes them again). ARQ needs none: it keeps one job per id."""
 
 
 @dataclass(frozen=True, eq=False)

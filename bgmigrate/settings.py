@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,7 +28,13 @@ from pydantic_settings import (
 
 from bgmigrate.codemods.pyproject import SETTINGS_TABLE, find_pyproject, read_tool_table
 from bgmigrate.errors import ConfigError
-from bgmigrate.urls import check_blob_url, check_url, is_redis_url, redact_url
+from bgmigrate.urls import (
+    check_blob_url,
+    check_postgres_url,
+    check_url,
+    is_redis_url,
+    redact_url,
+)
 
 #: Built-in backends by alias, as import paths so that choosing one imports only its adapter.
 BACKEND_ALIASES: dict[str, str] = {
@@ -57,6 +64,19 @@ def check_backend(value: str, *, setting: str = "BGMIGRATE_BACKEND") -> str:
         f"{setting}: unknown backend {value!r}; valid choices: {choices}, "
         "or an import path 'module:Class' of a TaskBackend subclass"
     )
+
+
+_TABLE_NAME = re.compile(r"^(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_table_name(name: str) -> str:
+    """Return ``name`` if it is a plain (optionally schema-qualified) lower-case identifier."""
+    if not _TABLE_NAME.match(name):
+        raise ConfigError(
+            f"BGMIGRATE_OUTBOX_TABLE: {name!r} is not a lower-case SQL identifier "
+            "(letters, digits, '_', optionally 'schema.table'), e.g. bgmigrate_outbox"
+        )
+    return name
 
 
 def _split_list(value: Any) -> Any:
@@ -152,6 +172,16 @@ class Settings(BaseSettings):
     """Failed jobs kept, the oldest dropped first; 0 keeps none."""
     failed_jobs_ttl: int = Field(7 * 24 * 3600, ge=1)
     """Seconds a failed job is kept."""
+    outbox_url: str | None = Field(None, repr=False)
+    """PostgreSQL database of the outbox table, for ``bgmigrate relay`` and ``bgmigrate outbox``
+    (``postgresql://...``; a SQLAlchemy ``postgresql+driver://`` URL is accepted)."""
+    outbox_table: str = "bgmigrate_outbox"
+    """Name of the outbox table (``schema.table`` allowed)."""
+    outbox_batch_size: int = Field(500, ge=1)
+    """Rows the relay moves to the broker per transaction."""
+    outbox_poll_interval: float = Field(0.05, gt=0)
+    """Seconds the relay waits before looking again when the outbox was empty."""
+
     trace_parent: Literal["link", "child"] = "link"
     """OpenTelemetry (the ``otel`` extra): a job's run span is linked to its enqueue span, in a
     trace of its own (``link``, as the messaging conventions recommend), or is its child, in the
@@ -207,6 +237,16 @@ class Settings(BaseSettings):
                 f"BGMIGRATE_FAILED_JOBS_URL: {redact_url(value)!r} is not a Redis URL"
             )
         return value
+
+    @field_validator("outbox_url")
+    @classmethod
+    def _outbox_url_valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_postgres_url(value, setting="BGMIGRATE_OUTBOX_URL")
+
+    @field_validator("outbox_table")
+    @classmethod
+    def _outbox_table_valid(cls, value: str) -> str:
+        return check_table_name(value)
 
     @field_validator("blob_store")
     @classmethod

@@ -64,6 +64,27 @@ def check_url(url: str, *, setting: str) -> str:
     return url
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def check_postgres_url(url: str, *, setting: str) -> str:
+    """Return ``url`` if it is a PostgreSQL URL (``postgresql://``, or SQLAlchemy's
+    ``postgresql+driver://``), else raise ``ConfigError``."""
+    scheme = url.partition("://")[0].partition("+")[0]
+    if scheme not in POSTGRES_SCHEMES or "://" not in url:
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} is not a PostgreSQL URL "
+            "(e.g. postgresql://user@127.0.0.1:5432/app)"
+        )
+    return url
+
+
+def libpq_url(url: str) -> str:
+    """``url`` as libpq (psycopg) reads it: SQLAlchemy's ``+driver`` suffix removed."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.partition('+')[0]}://{rest}"
+
+
 #: URL schemes accepted for ``BLOB_STORE`` besides Redis's.
 BLOB_SCHEMES = ("file", "s3")
 

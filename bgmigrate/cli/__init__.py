@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
-from bgmigrate.cli import config, jobs, rewrite, scan
+from bgmigrate.cli import config, jobs, outbox, rewrite, scan
 from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
@@ -62,6 +62,8 @@ app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app
 app.command("worker")(worker)
 app.command("doctor")(doctor)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(outbox.app, name="outbox")
+app.command("relay")(outbox.relay)
 
 
 def main() -> None:

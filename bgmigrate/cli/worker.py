@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging.config
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -138,6 +141,14 @@ def worker(
     loglevel: Annotated[
         str, typer.Option(help="Log level: DEBUG, INFO, WARNING or ERROR.")
     ] = "INFO",
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay",
+            help="Also run `bgmigrate relay` (outbox mode) beside the worker, in a child process "
+            "stopped with it.",
+        ),
+    ] = False,
 ) -> None:
     """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
 
@@ -158,6 +169,7 @@ def worker(
       bgmigrate worker --backend celery --concurrency 8
       bgmigrate worker --backend celery --concurrency 2 --max-tasks-per-child 50
       bgmigrate worker --backend arq --queues emails
+      bgmigrate worker --backend arq --relay   # outbox mode: relay and worker together
     """
     # Like `celery -A` and `arq`: task modules are found from the directory the worker starts in.
     if os.getcwd() not in sys.path:
@@ -168,7 +180,39 @@ def worker(
             settings, pool=pool, concurrency=concurrency, max_tasks_per_child=max_tasks_per_child
         )
         runner = _run_celery if _choose(backend, settings) is WorkerBackend.celery else _run_arq
-        runner(settings, options, _split(queues or []), loglevel.upper())
+        if relay and settings.outbox_url is None:
+            raise ConfigError("--relay needs BGMIGRATE_OUTBOX_URL (postgresql://...)")
+        with _relay_beside(relay, loglevel):
+            runner(settings, options, _split(queues or []), loglevel.upper())
     except BgmigrateError as exc:
         typer.secho(f"bgmigrate worker: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
+
+
+@contextlib.contextmanager
+def _relay_beside(enabled: bool, loglevel: str) -> Iterator[None]:
+    """Run ``bgmigrate relay`` in a child process while the block runs.
+
+    A process, not a thread: Celery's prefork pool forks the worker, and a forked copy of the
+    relay's database connection would share its socket.
+    """
+    if not enabled:
+        yield
+        return
+    argv = [sys.executable, "-c", _RELAY_MAIN, "relay", "--loglevel", loglevel]
+    child = subprocess.Popen(argv)
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(RELAY_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+_RELAY_MAIN = "import sys; from bgmigrate.cli import main; sys.argv[0] = 'bgmigrate'; main()"
+RELAY_STOP_TIMEOUT = 10.0
+"""Seconds the relay gets to finish its batch when the worker stops (then it is killed; its
+batch is relayed again by the next relay, under the same job ids)."""

@@ -30,6 +30,7 @@ from kombu.exceptions import KombuError
 
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
+from bgmigrate.adapters.celery.once import ONCE
 from bgmigrate.adapters.celery.redis_batch import one_round_trip
 from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
@@ -199,6 +200,8 @@ class CeleryBackend(TaskBackend):
                 for job in jobs:
                     payload = job.payload or {"args": [], "kwargs": {}}
                     changed = changed_options(job.task)
+                    if job.publish_id is not None:
+                        changed[ONCE] = job.publish_id
                     kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
                     queue = job.task.options.queue
                     extra: dict[str, Any] = {"declare": []} if queue in declared else {}

@@ -13,18 +13,21 @@ never imported.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
+import redis
 from celery import Celery
 from celery import Task as CeleryTask
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.signals import task_unknown, worker_process_shutdown
 
 from bgmigrate.adapters.attempts import retry_delay, timed_out
-from bgmigrate.adapters.call_options import with_call_options
+from bgmigrate.adapters.call_options import FIELD, with_call_options
 from bgmigrate.adapters.celery import loop as celery_loop
 from bgmigrate.adapters.celery.app_factory import make_app
+from bgmigrate.adapters.celery.once import ONCE, once_store_url, runs_publication
 from bgmigrate.adapters.redelivery import time_limits, warn_if_redelivered
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
@@ -63,6 +66,8 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     store = configured_store(settings)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
+        if _published_before(self.request, kwargs, settings):
+            raise Ignore()  # acknowledged, and the first publication's state left as it is
         called, kwargs = with_call_options(task, kwargs)
         attempt = self.request.retries + 1
         with _attempt_span(self.request, task, attempt, settings) as attempt_span:
@@ -93,6 +98,32 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     # max_retries=None: the retry policy bounds attempts (Celery's default, 3, would cut a
     # policy of more than 4 attempts short; retry(max_retries=None) means that default).
     app.task(run, bind=True, name=task.name, typing=False, max_retries=None, **time_limits(task))
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+
+
+def _published_before(request: Any, kwargs: dict[str, Any], settings: Settings) -> bool:
+    """Whether this message is another publication of a job the outbox relay already
+    published (see :mod:`.once`); a Redis failure errs on the side of running it."""
+    publish_id = (kwargs.get(FIELD) or {}).get(ONCE)
+    url = once_store_url(settings)
+    if publish_id is None or request.retries or url is None:
+        return False
+    try:
+        if runs_publication(_redis(url), request.id, publish_id, settings.result_ttl):
+            return False
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("job %s: cannot check for a second publication (%r): run", request.id, exc)
+        return False
+    logger.warning(
+        "job %s (%s) was published again by the outbox relay: this copy is not run",
+        request.id,
+        request.task,
+    )
+    return True
 
 
 def _attempt_span(request: Any, task: Task[Any, Any], attempt: int, settings: Settings) -> Attempt:

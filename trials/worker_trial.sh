@@ -2,7 +2,8 @@
 # Step d of a trial: start `bgmigrate worker --backend BACKEND` on Redis db 4, run the app's
 # trigger (its requests), and report whether the worker did the tasks' work.
 # usage: worker_trial.sh BACKEND APP_DIR VENV TRIGGER [TRIGGER ARGS...]
-# The caller exports what the app and worker need (DATABASE_URL, BGMIGRATE_TASK_MODULES, ...).
+# The caller exports what the app and worker need (DATABASE_URL, BGMIGRATE_TASK_MODULES, ...)
+# and EXPECT_TASKS, the tasks the worker must be seen to run.
 # ONLY_BROKER=1 (the proof of issue #13, after `rewrite --backend BACKEND`): every BGMIGRATE_*
 # variable but BGMIGRATE_BROKER_URL is removed and the worker is `bgmigrate worker` with no
 # option: backend, task modules and worker lifespan come from the project's pyproject.toml.
@@ -36,4 +37,13 @@ kill -TERM "$worker" 2>/dev/null
 wait "$worker" 2>/dev/null
 echo "---- worker log ($backend): $log"
 tail -n 40 "$log"
+# EXPECT_TASKS: task names the worker itself must have run (an effect alone could have come
+# from the web process running the task in-process)
+for name in ${EXPECT_TASKS:-}; do
+  if grep -Eq "(← [^ ]+:$name ●|Task $name\[[^]]+\] succeeded)" "$log"; then
+    echo "worker ran $name"
+  else
+    echo "FAILED: the worker did not run $name"; rc=1
+  fi
+done
 exit $rc

@@ -73,7 +73,9 @@ for db in "$DB" "${DB}_test"; do
 done
 say fetch && fetch_app || exit 1
 if [[ ${SUITES:-1} == 0 ]]; then  # SUITES=0: venv and bgmigrate only, no test-suite runs
-make_venv && install_bgmigrate && upgrade_for_bgmigrate
+say "venv + the app's deps + bgmigrate" && make_venv
+install_bgmigrate
+upgrade_for_bgmigrate
 elif [[ ${QUICK:-} != 1 ]]; then  # QUICK=1: reuse the venv and the step-a results
 say "venv + the app's deps" && make_venv
 say "a0) suite, pristine deps" && run_suite a0

@@ -96,9 +96,10 @@ touch "$NLTK_DATA"/tokenizers/punkt_tab/english/{collocations.tab,sent_starters.
 http=$!
 [[ -n ${BACKEND:-} ]] || export BGMIGRATE_TASK_MODULES=app.summarizer  # else from pyproject.toml
 [[ -n ${BACKEND:-} ]] && export ONLY_BROKER=1  # the worker reads the rest from pyproject.toml
+export EXPECT_TASKS=app.summarizer.generate_summary
 for backend in ${BACKEND:-arq celery}; do
   say "d) worker --backend $backend"
   "$TRIALS/worker_trial.sh" "$backend" "$WORK/$SUB" "$VENV" "$TRIALS/tdd/trigger.py" \
-    "http://127.0.0.1:$PORT/article.html" 2>&1 | tee "$OUT/d-$backend.out" | grep -E 'POST|summary|→|←|succeeded|failed|Error'
+    "http://127.0.0.1:$PORT/article.html" 2>&1 | tee "$OUT/d-$backend.out" | grep -E 'POST|summary|→|←|succeeded|failed|FAILED|Error|lifespan|worker ran'
 done
 kill "$http"

@@ -19,15 +19,17 @@ app_deps() {  # its exported lock, less the docs-only git dependency (not on PyP
 }
 
 hand_edits() {  # BGM105: a module-level @task instead of the bound fm.send_message; and the
-  # `if background_tasks:` checks that an empty RequestBatch (falsy, __len__ 0) turned around
+  # `if background_tasks:` checks that an empty RequestBatch (falsy, __len__ 0) turned around.
+  # With BACKEND (rewrite --backend), the function only: running the command again adds @task.
   python3 - <<'PY'
 import os
 import re
 p = "app/managers/email.py"
 s = open(p).read()
-s = re.sub(r"from bgmigrate import ([^\n]*)\n", lambda m: f"from bgmigrate import {m.group(1)}, task\n", s, count=1)
-s = s.replace("class EmailManager:", '''@task
-async def send_message(
+if not os.environ.get("BACKEND"):
+    s = re.sub(r"from bgmigrate import ([^\n]*)\n", lambda m: f"from bgmigrate import {m.group(1)}, task\n", s, count=1)
+    s = s.replace("class EmailManager:", "@task\nclass EmailManager:", 1)  # on the function below
+s = s.replace("class EmailManager:", '''async def send_message(
     message: MessageSchema, template_name: str | None = None
 ) -> None:
     """Send one email (a queue worker builds its own mail configuration)."""

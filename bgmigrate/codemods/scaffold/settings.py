@@ -61,4 +61,8 @@ def write_settings(
     outcome.left.append(
         "set BGMIGRATE_BROKER_URL (e.g. redis://redis:6379/0) for the app and the worker"
     )
+    outcome.left.append(
+        "your tests read these settings too: run them with BGMIGRATE_BACKEND=inprocess, "
+        "or with a broker and a worker"
+    )
     return outcome

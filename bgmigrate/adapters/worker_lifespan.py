@@ -79,13 +79,14 @@ class WorkerLifespan:
         self._stop = asyncio.Event()
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._hold(started), name="bgmigrate-worker-lifespan")
-        try:
-            await started
-        except Exception as exc:
+        # The task may also end without a word (cancelled): then it did not start either.
+        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        error = started.exception() if started.done() else RuntimeError("it ended unstarted")
+        if error is not None:
             raise WorkerStartupError(
                 f"BGMIGRATE_WORKER_LIFESPAN={self.spec}: the application's start-up failed "
-                f"({exc!r}); the worker stops"
-            ) from exc
+                f"({error!r}); the worker stops"
+            ) from error
         logger.info("application lifespan %s started", self.spec)
 
     async def _hold(self, started: asyncio.Future[None]) -> None:

@@ -4,13 +4,15 @@ start-up that fails stops the worker with exit code 1 and the setting named."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ import pytest
 import redis
 
 import bgmigrate
-from bgmigrate.adapters.worker_lifespan import load_factory
-from bgmigrate.errors import ConfigError
+from bgmigrate.adapters.worker_lifespan import WorkerLifespan, load_factory
+from bgmigrate.errors import ConfigError, WorkerStartupError
 from bgmigrate.registry import registry
 from bgmigrate.testing.polling import wait_until
 from bgmigrate.testing.workers import WorkerFactory, bgmigrate_command
@@ -193,3 +195,36 @@ def test_a_bad_name_is_a_config_error_that_says_what_is_wrong(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_factory(spec)
+
+
+def test_the_lifespan_is_entered_and_exited_in_one_task_of_its_own() -> None:
+    events: list[tuple[str, object]] = []
+
+    @contextlib.asynccontextmanager
+    async def resources() -> AsyncIterator[None]:
+        events.append(("enter", asyncio.current_task()))
+        yield
+        events.append(("exit", asyncio.current_task()))
+
+    async def run() -> None:
+        lifespan = WorkerLifespan("tests:resources", resources)
+        await lifespan.start()
+        events.append(("work", None))
+        await lifespan.stop()
+
+    asyncio.run(run())
+    assert [label for label, _ in events] == ["enter", "work", "exit"]
+    assert events[0][1] is events[2][1]  # a task group in the lifespan exits where it entered
+
+
+@pytest.mark.parametrize("failure", ["raises", "never yields"])
+def test_a_startup_that_does_not_reach_its_yield_is_a_worker_startup_error(failure: str) -> None:
+    @contextlib.asynccontextmanager
+    async def resources() -> AsyncIterator[None]:
+        if failure == "raises":
+            raise OSError("database unreachable")
+        raise asyncio.CancelledError
+        yield  # pragma: no cover
+
+    with pytest.raises(WorkerStartupError, match=r"BGMIGRATE_WORKER_LIFESPAN=tests:resources"):
+        asyncio.run(WorkerLifespan("tests:resources", resources).start())

@@ -132,9 +132,22 @@ def _type_order(alias: cst.ImportAlias) -> tuple[int, str]:
     return kind, name
 
 
+def _without_type_checking_codes(comment: cst.Comment | None) -> cst.Comment | None:
+    """The ``# noqa`` without ``TC00x``: an import that also brings a name used at run time
+    (``task``) is not reported as typing-only, so that code would be an unused ``noqa``."""
+    if comment is None or "noqa:" not in comment.value:
+        return comment
+    head, _, codes = comment.value.partition("noqa:")
+    kept = [c for c in codes.replace(",", " ").split() if not c.startswith(("TC00", "TCH00"))]
+    if not kept:
+        return None
+    return comment.with_changes(value=f"{head}noqa: {', '.join(kept)}")
+
+
 def sort_runtime_names(before: cst.Module, after: cst.Module) -> cst.Module:
     """Sort the names of a ``from bgmigrate import`` that the rewrite changed (libcst's
-    ``AddImportsVisitor`` puts added names first); one it left as it was keeps its order."""
+    ``AddImportsVisitor`` puts added names first; one it left as it was keeps its order), and
+    drop a ``TC00x`` code from its ``noqa`` once it imports ``task``."""
     kept = {_code(before, s) for s in before.body}
     body = list(after.body)
     for index, statement in enumerate(body):
@@ -149,7 +162,16 @@ def sort_runtime_names(before: cst.Module, after: cst.Module) -> cst.Module:
         ordered = sorted(names, key=_type_order)
         # the commas stay where they were: a parenthesised import keeps its layout
         reordered = [a.with_changes(comma=names[i].comma) for i, a in enumerate(ordered)]
-        body[index] = statement.with_changes(body=[small.with_changes(names=reordered)])
+        statement = statement.with_changes(body=[small.with_changes(names=reordered)])
+        if any(a.evaluated_name == "task" for a in names):
+            comment = _without_type_checking_codes(statement.trailing_whitespace.comment)
+            whitespace = statement.trailing_whitespace
+            if comment is None:
+                whitespace = whitespace.with_changes(whitespace=cst.SimpleWhitespace(""))
+            statement = statement.with_changes(
+                trailing_whitespace=whitespace.with_changes(comment=comment)
+            )
+        body[index] = statement
     return after.with_changes(body=body)
 
 

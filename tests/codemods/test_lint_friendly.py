@@ -108,7 +108,13 @@ def test_test_modules_are_recognised(path: str, expected: bool) -> None:
         (  # seapagan after a second `rewrite`: libcst put the added names first
             "from bgmigrate import RequestBatch, Tasks  # noqa: TC002\n",
             "from bgmigrate import RetryPolicy, task, RequestBatch, Tasks  # noqa: TC002\n",
-            "from bgmigrate import RequestBatch, RetryPolicy, Tasks, task  # noqa: TC002\n",
+            # TC002 would now be an unused noqa (RUF100)
+            "from bgmigrate import RequestBatch, RetryPolicy, Tasks, task\n",
+        ),
+        (
+            "from bgmigrate import Tasks  # noqa: TC002, E501\n",
+            "from bgmigrate import task, Tasks  # noqa: TC002, E501\n",
+            "from bgmigrate import Tasks, task  # noqa: E501\n",
         ),
         (
             "from bgmigrate import (\n    Tasks,\n)\n",
@@ -122,7 +128,7 @@ def test_test_modules_are_recognised(path: str, expected: bool) -> None:
         ),
     ],
 )
-def test_names_added_to_a_bgmigrate_import_keep_isorts_order(
+def test_names_added_to_a_bgmigrate_import_keep_isorts_order_and_a_valid_noqa(
     before: str, after: str, expected: str
 ) -> None:
     result = sort_runtime_names(cst.parse_module(before), cst.parse_module(after))

@@ -228,3 +228,23 @@ def test_a_startup_that_does_not_reach_its_yield_is_a_worker_startup_error(failu
 
     with pytest.raises(WorkerStartupError, match=r"BGMIGRATE_WORKER_LIFESPAN=tests:resources"):
         asyncio.run(WorkerLifespan("tests:resources", resources).start())
+
+
+def test_the_threads_pool_stops_when_the_startup_fails_at_the_first_async_task(
+    project: Path, redis_url: str, worker_factory: WorkerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = f"ls-{uuid.uuid4().hex[:8]}"
+    env = {**_env("celery", redis_url, project, key, "lsapp:app"), "LS_FAIL": "1"}
+    argv = [*bgmigrate_command("celery"), "--pool", "threads", "--concurrency", "1"]
+    worker = worker_factory(argv, env=env)  # threads: each thread enters it at its first task
+    monkeypatch.setenv("LS_REDIS", redis_url)
+    monkeypatch.setenv("LS_KEY", key)
+    bgmigrate.configure(backend="celery", broker_url=redis_url, default_queue=f"{key}-queue")
+    import lstasks  # type: ignore[import-not-found]
+
+    lstasks.report.enqueue("first")
+    assert worker.process is not None
+    code = wait_until(worker.process.poll, timeout=60, what="the worker to stop")
+    assert code == 1, worker.log()
+    assert "BGMIGRATE_WORKER_LIFESPAN=lsapp:app" in worker.log()
+    assert _entries(redis_url, key) == []

@@ -112,6 +112,13 @@ def _env(backend: str, redis_url: str, project: Path, key: str, spec: str) -> di
     }
 
 
+def _tasks() -> Any:
+    """The project's task module (importable once the ``project`` fixture put it on the path)."""
+    import lstasks  # type: ignore[import-not-found]
+
+    return lstasks
+
+
 def _entries(redis_url: str, key: str, at_least: int = 0) -> list[dict[str, Any]] | None:
     """What the tasks and the app noted under ``key`` (``None`` while fewer than ``at_least``)."""
     with redis.Redis.from_url(redis_url) as client:
@@ -144,9 +151,7 @@ def test_a_task_finds_what_the_apps_startup_set_up_in_its_own_process(
     env = _env(backend, redis_url, project, key, spec)
     worker = worker_factory([*bgmigrate_command(backend), *flags], env=env)
     bgmigrate.configure(backend=backend, broker_url=redis_url, default_queue=f"{key}-queue")
-    import lstasks  # type: ignore[import-not-found]
-
-    lstasks.report.enqueue("first")
+    _tasks().report.enqueue("first")
     entries = wait_until(
         lambda: _entries(redis_url, key, at_least=2),
         timeout=60,
@@ -240,9 +245,7 @@ def test_the_threads_pool_stops_when_the_startup_fails_at_the_first_async_task(
     monkeypatch.setenv("LS_REDIS", redis_url)
     monkeypatch.setenv("LS_KEY", key)
     bgmigrate.configure(backend="celery", broker_url=redis_url, default_queue=f"{key}-queue")
-    import lstasks  # type: ignore[import-not-found]
-
-    lstasks.report.enqueue("first")
+    _tasks().report.enqueue("first")
     assert worker.process is not None
     code = wait_until(worker.process.poll, timeout=60, what="the worker to stop")
     assert code == 1, worker.log()

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     """Where Celery keeps results (Redis); unset means no results for Celery."""
     task_modules: Annotated[list[str], NoDecode] = []
     """Modules that workers import to register tasks (comma-separated or a JSON list)."""
+    worker_lifespan: str | None = None
+    """``module:attribute`` of your FastAPI app, whose lifespan (and ``on_event`` start-up and
+    shutdown handlers) each worker process runs around its work, or of a no-argument async
+    context manager factory; unset: a worker runs none."""
     routes: Annotated[dict[str, str], NoDecode] = {}
     """Task-name pattern -> backend, first match wins (``pattern=backend,...`` or JSON)."""
     strict: bool = False
@@ -252,6 +256,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blob_store_valid(cls, value: str | None) -> str | None:
         return None if value is None else check_blob_url(value)
+
+    @field_validator("worker_lifespan")
+    @classmethod
+    def _worker_lifespan_valid(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
+            raise ConfigError(
+                f"BGMIGRATE_WORKER_LIFESPAN: {value!r} is not 'module:attribute' "
+                "(e.g. app.main:app)"
+            )
+        return value
 
     @field_validator("task_modules", mode="before")
     @classmethod

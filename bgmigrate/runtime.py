@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
+
 from bgmigrate.backend import Job, TaskBackend, TaskHandle, backend_class
 from bgmigrate.codec import codec_for
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
 from bgmigrate.portability import callable_kind
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings, load_settings
+from bgmigrate.spool import Spool
 from bgmigrate.task import AsyncTask, Task, is_async_callable
 
 INPROCESS = "inprocess"
@@ -28,6 +31,11 @@ class Runtime:
         # Sync endpoints run on many threads: two first requests must not build two backends.
         self._backends_lock = threading.Lock()
         self._warned_unregistered: set[str] = set()
+        self.spool = Spool(
+            max_jobs=settings.after_commit_spool_max,
+            retry_for=settings.after_commit_retry_timeout,
+        )
+        """Where ``tasks.after_commit`` puts the tasks whose transaction committed."""
 
     def backend(self, name: str) -> TaskBackend:
         """The backend for an alias or ``module:Class`` path, created once."""
@@ -59,11 +67,13 @@ class Runtime:
             await backend.start()
 
     async def close(self) -> None:
-        """Close every backend created so far (the in-process one drains its pending tasks).
+        """Publish what the after-commit spool holds (up to ``drain_timeout`` seconds), then
+        close every backend created so far (the in-process one drains its pending tasks).
 
         The runtime forgets them, so that the next start (a second ``TestClient`` lifespan in
         one test run, say) builds fresh ones.
         """
+        await anyio.to_thread.run_sync(self.spool.drain, self.settings.drain_timeout)
         with self._backends_lock:
             closing = list(self._backends.values())
             self._backends.clear()

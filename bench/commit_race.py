@@ -12,9 +12,11 @@ request-scope dependency teardown, middleware; see ``bgmigrate.testing.commit_ra
 
 - race: ``--requests`` requests, each inserting a row and queuing a task that reads it; counts
   the jobs that ran before their row was visible;
-- outage: ``--outage-requests`` requests, every tenth one's commit failing, with the broker
-  stopped for ``--outage-seconds`` from the first third on; counts ``503`` responses, rows
-  without jobs and jobs without rows once everything has run.
+- outage: ``--outage-requests`` requests (more if the broker is not back by then), every
+  tenth one's commit failing, with the broker stopped for ``--outage-seconds`` from the first
+  third on; counts ``503`` responses, rows without jobs (and how many of those jobs a worker
+  was holding when the broker stopped: they run again only after the visibility timeout or
+  the in-progress mark) and jobs without rows once everything has run.
 
 ``today`` is bgmigrate without ``tasks.after_commit``; ``after-commit`` binds the session.
 It prints one Markdown table; nothing is asserted (``tests/test_commit_race.py`` asserts).
@@ -38,13 +40,15 @@ from bgmigrate.testing.commit_race_run import (
     run_requests,
     settle,
     tally,
+    waiting,
 )
 from bgmigrate.testing.redis_servers import RedisServerFactory, configured_test_redis_url
 from bgmigrate.testing.workers import WorkerFactory, bgmigrate_command
 
 HEADER = (
     "| backend | database | mode | commit in | requests | early | outage requests | 503 "
-    "| rows without jobs | jobs without rows |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| rows without jobs | of which held by a worker | jobs without rows |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -56,13 +60,16 @@ def database_urls(names: list[str], postgres_url: str, workdir: Path) -> dict[st
 
 def race(
     client: TestClient, db_url: str, placement: str, args: argparse.Namespace, outage: Outage
-) -> tuple[Tally, Tally]:
-    """The race run and the outage run of one placement, each settled and counted."""
+) -> tuple[Tally, Tally, int]:
+    """The race run and the outage run of one placement, each settled and counted, and the
+    jobs a worker was holding when the broker stopped (see ``waiting``)."""
     run = run_requests(client, placement, args.requests)
-    settle(run)
+    settle(run, outage.broker, args.backend)
+    held_before = waiting(outage.broker, args.backend)[1]
     down = run_requests(client, placement, args.outage_requests, fail_every=10, outage=outage)
-    settle(down)
-    return tally(db_url, run), tally(db_url, down)
+    settle(down, outage.broker, args.backend)
+    held = waiting(outage.broker, args.backend)[1] - held_before
+    return tally(db_url, run), tally(db_url, down), held
 
 
 def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) -> list[str]:
@@ -72,6 +79,7 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
         broker = servers(aof=True)
         env = {**WORKER_ENV, "BGMIGRATE_BACKEND": backend, "BGMIGRATE_BROKER_URL": broker.url}
         workers(bgmigrate_command(backend, concurrency=2), env=env)
+        args.backend = backend
         outage = Outage(broker, after=args.outage_requests // 3, seconds=args.outage_seconds)
         lines = []
         for database, db_url in urls.items():
@@ -81,11 +89,11 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
                 app = commit_race.make_app(db_url, after_commit=mode == "after-commit")
                 with TestClient(app, raise_server_exceptions=False) as client:
                     for placement in commit_race.PLACEMENTS:
-                        fast, down = race(client, db_url, placement, args, outage)
+                        fast, down, unacked = race(client, db_url, placement, args, outage)
                         lines.append(
                             f"| {backend} | {database} | {mode} | {placement} | {fast.requests} "
                             f"| {fast.early} | {down.requests} | {down.refused} "
-                            f"| {down.rows_without_jobs} | {down.jobs_without_rows} |"
+                            f"| {down.rows_without_jobs} | {unacked} | {down.jobs_without_rows} |"
                         )
                         print(lines[-1], flush=True)
         return lines

@@ -171,6 +171,8 @@ class FunctionFacts:
     parameters must stay BackgroundTasks."""
     router: str | None = None
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
+    yield_line: int | None = None
+    """Line of the function's first ``yield``: a yield dependency's teardown runs after it."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -207,6 +207,7 @@ class ModuleAnalysis:
             depends=self._function_depends(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
+            yield_line=first_yield(item.node),
         )
 
     def _qualify(self, node: ast.expr | None) -> str | None:
@@ -414,3 +415,16 @@ def _relocate(value: object, fix: Callable[[Location], Location]) -> object:
         }
         return dataclasses.replace(value, **changes)
     return value
+
+
+def first_yield(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
+    """The line of the first ``yield`` of ``node`` itself (not of functions nested in it)."""
+    pending: list[ast.AST] = list(node.body)
+    lines = []
+    while pending:
+        child = pending.pop()
+        if isinstance(child, ast.Yield | ast.YieldFrom):
+            lines.append(child.lineno)
+        elif not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            pending.extend(ast.iter_child_nodes(child))
+    return min(lines, default=None)

@@ -10,13 +10,18 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import redis
+from arq.constants import default_queue_name, in_progress_key_prefix
 from fastapi.testclient import TestClient
 
+from bgmigrate.adapters.celery.app_factory import DEFAULT_QUEUE
 from bgmigrate.runtime import get_runtime
 from bgmigrate.testing import commit_race
 from bgmigrate.testing.polling import wait_until
 from bgmigrate.testing.redis_servers import RedisServer
 
+UNACKED = "unacked"
+"""kombu's Redis hash of messages delivered to a worker and not acknowledged yet."""
 WORKER_ENV = {"BGMIGRATE_TASK_MODULES": commit_race.__name__}
 """Worker settings the race needs (besides the backend, broker and results Redis)."""
 
@@ -69,15 +74,19 @@ def run_requests(
     fail_every: int = 0,
     outage: Outage | None = None,
 ) -> Run:
-    """Send ``count`` requests to ``placement``; every ``fail_every``-th one's commit fails."""
+    """Send ``count`` requests to ``placement`` (more if the outage is not over by then: the
+    broker comes back while requests continue); every ``fail_every``-th one's commit fails."""
     run = Run(placement)
-    for index in range(count):
+    back_at = None
+    while len(run.rows) < count or back_at is not None:
+        index = len(run.rows)
         if outage is not None and index == outage.after:
             outage.broker.stop()
             back_at = time.monotonic() + outage.seconds
-        if outage is not None and index > outage.after and time.monotonic() >= back_at:
+        if back_at is not None and time.monotonic() >= back_at:
+            assert outage is not None
             outage.broker.start()
-            outage = None
+            back_at = outage = None
         row = uuid.uuid4().hex
         fail = bool(fail_every) and index % fail_every == fail_every - 1
         params = {"row": row, "log": run.log, "fail": str(fail).lower()}
@@ -86,18 +95,31 @@ def run_requests(
             raise AssertionError(f"POST /{placement}: {response.status_code} {response.text}")
         run.rows.append(row)
         run.statuses.append(response.status_code)
-    if outage is not None:
-        outage.broker.start()
     return run
 
 
-def settle(run: Run, quiet: float = 3.0, timeout: float = 120.0) -> None:
-    """Wait until the spool is empty and no job has reported for ``quiet`` seconds."""
+def waiting(broker: RedisServer, backend: str) -> tuple[int, int]:
+    """Jobs waiting in ``broker``'s default queue, and jobs held by a worker that lost the
+    broker while it had them: Celery's unacknowledged messages (handed out again after the
+    visibility timeout, once a worker starts) and arq's jobs marked in progress (run again
+    once the mark expires)."""
+    with redis.Redis.from_url(broker.url) as client:
+        if backend == "celery":
+            return int(client.llen(DEFAULT_QUEUE)), int(client.hlen(UNACKED))
+        held = len(client.keys(f"{in_progress_key_prefix}*"))
+        return int(client.zcard(default_queue_name)) - held, held
+
+
+def settle(
+    run: Run, broker: RedisServer, backend: str, quiet: float = 3.0, timeout: float = 120.0
+) -> None:
+    """Wait until the spool and the queue are empty and no job has reported for ``quiet`` s."""
     seen = {"count": -1, "since": time.monotonic()}
 
     def quiet_now() -> bool:
         count = len(commit_race.read_results(run.log))
-        if count != seen["count"] or len(get_runtime().spool):
+        busy = len(get_runtime().spool) or waiting(broker, backend)[0]
+        if count != seen["count"] or busy:
             seen.update(count=count, since=time.monotonic())
             return False
         return time.monotonic() - seen["since"] >= quiet

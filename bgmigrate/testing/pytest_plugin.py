@@ -10,6 +10,10 @@ Fixtures:
   :mod:`bgmigrate.testing.redis_servers`); a missing Redis fails with the fix, never skips.
 - ``redis_server_factory``: start private ``redis-server`` processes (``aof=True`` for
   persistence) to stop, kill or restart in fault tests; all removed after the test.
+- ``postgres_url``: a new, empty PostgreSQL database for one test, dropped after it (see
+  :mod:`bgmigrate.testing.postgres_servers`); a missing PostgreSQL fails with the fix.
+- ``postgres_server_factory``: start private PostgreSQL servers to stop, kill or restart in fault
+  tests; all removed after the test.
 - ``worker_factory`` / ``session_worker_factory``: start worker subprocesses and wait until
   they are ready; every worker is stopped after the test (or the session).
 """
@@ -20,6 +24,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from bgmigrate.testing.postgres_servers import (
+    PostgresServerFactory,
+    PostgresUnavailable,
+    create_database,
+    drop_database,
+    find_or_start_test_postgres,
+)
 from bgmigrate.testing.redis_servers import (
     RedisServerFactory,
     RedisUnavailable,
@@ -51,6 +62,37 @@ def redis_url(_session_redis_servers: RedisServerFactory) -> str:
 def redis_server_factory() -> Iterator[RedisServerFactory]:
     """Factory of private ``redis-server`` processes, all killed after the test."""
     factory = RedisServerFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def _session_postgres_servers() -> Iterator[PostgresServerFactory]:
+    factory = PostgresServerFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def _postgres_server_url(_session_postgres_servers: PostgresServerFactory) -> str:
+    try:
+        return find_or_start_test_postgres(_session_postgres_servers)
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(_postgres_server_url: str) -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database for this test; dropped after it."""
+    url = create_database(_postgres_server_url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture
+def postgres_server_factory() -> Iterator[PostgresServerFactory]:
+    """Factory of private PostgreSQL servers, all killed after the test."""
+    factory = PostgresServerFactory()
     yield factory
     factory.close()
 

@@ -14,7 +14,6 @@ as a task module and read the results Redis from ``BGMIGRATE_COMMIT_RACE_REDIS_U
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
@@ -46,10 +45,21 @@ class Row(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
-@functools.cache
+_engines: dict[str, Engine] = {}
+
+
 def engine(url: str) -> Engine:
     """One engine per database URL and process."""
-    return create_engine(url)
+    if url not in _engines:
+        _engines[url] = create_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    """Close the connections of every engine :func:`engine` made (a test's database goes)."""
+    for made in _engines.values():
+        made.dispose()
+    _engines.clear()
 
 
 def prepare_database(url: str) -> None:

@@ -45,6 +45,9 @@ from bgmigrate.testing.commit_race_run import (
 from bgmigrate.testing.redis_servers import RedisServerFactory, configured_test_redis_url
 from bgmigrate.testing.workers import WorkerFactory, bgmigrate_command
 
+CONCURRENCY = {"celery": 2, "arq": 10}
+"""Jobs a worker runs at once: 2 Celery processes (the machine's cores); arq's default 10
+(arq takes at most that many jobs per poll, every 0.5 s)."""
 HEADER = (
     "| backend | database | mode | commit in | requests | early | outage requests | 503 "
     "| rows without jobs | of which held by a worker | jobs without rows |\n"
@@ -78,7 +81,8 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
     try:
         broker = servers(aof=True)
         env = {**WORKER_ENV, "BGMIGRATE_BACKEND": backend, "BGMIGRATE_BROKER_URL": broker.url}
-        worker = workers(bgmigrate_command(backend, concurrency=2), env=env)
+        argv = bgmigrate_command(backend, concurrency=CONCURRENCY[backend])
+        worker = workers(argv, env=env)
         args.backend = backend
         outage = Outage(broker, after=args.outage_requests // 3, seconds=args.outage_seconds)
         lines = []
@@ -90,11 +94,11 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
                 with TestClient(app, raise_server_exceptions=False) as client:
                     for placement in commit_race.PLACEMENTS:
                         fast, down, unacked = race(client, db_url, placement, args, outage)
-                        # A fresh worker for the next placement: an arq worker keeps the slot
-                        # of a job that was running when Redis stopped, and then runs one job
-                        # per poll (Celery's also re-delivers unacknowledged messages at start).
+                        # A fresh worker for the next placement: an arq worker keeps a slot
+                        # busy (renewing its in-progress mark) for a job that was running when
+                        # Redis stopped; a Celery worker re-delivers unacknowledged messages.
                         worker.stop()
-                        worker = workers(bgmigrate_command(backend, concurrency=2), env=env)
+                        worker = workers(argv, env=env)
                         lines.append(
                             f"| {backend} | {database} | {mode} | {placement} | {fast.requests} "
                             f"| {fast.early} | {down.requests} | {down.refused} "

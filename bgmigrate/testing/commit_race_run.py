@@ -111,7 +111,7 @@ def waiting(broker: RedisServer, backend: str) -> tuple[int, int]:
 
 
 def settle(
-    run: Run, broker: RedisServer, backend: str, quiet: float = 3.0, timeout: float = 120.0
+    run: Run, broker: RedisServer, backend: str, quiet: float = 3.0, timeout: float = 300.0
 ) -> None:
     """Wait until the spool and the queue are empty and no job has reported for ``quiet`` s."""
     seen = {"count": -1, "since": time.monotonic()}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -62,7 +63,12 @@ def database_urls(names: list[str], postgres_url: str, workdir: Path) -> dict[st
 
 
 def race(
-    client: TestClient, db_url: str, placement: str, args: argparse.Namespace, outage: Outage
+    client: TestClient,
+    db_url: str,
+    placement: str,
+    args: argparse.Namespace,
+    outage: Outage,
+    restart_worker: Callable[[], None],
 ) -> tuple[Tally, Tally, int]:
     """The race run and the outage run of one placement, each settled and counted, and the
     jobs a worker was holding when the broker stopped (see ``waiting``)."""
@@ -70,6 +76,7 @@ def race(
     settle(run, outage.broker, args.backend)
     held_before = waiting(outage.broker, args.backend)[1]
     down = run_requests(client, placement, args.outage_requests, fail_every=10, outage=outage)
+    restart_worker()
     settle(down, outage.broker, args.backend)
     held = waiting(outage.broker, args.backend)[1] - held_before
     return tally(db_url, run), tally(db_url, down), held
@@ -82,7 +89,15 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
         broker = servers(aof=True)
         env = {**WORKER_ENV, "BGMIGRATE_BACKEND": backend, "BGMIGRATE_BROKER_URL": broker.url}
         argv = bgmigrate_command(backend, concurrency=CONCURRENCY[backend])
-        worker = workers(argv, env=env)
+        started = [workers(argv, env=env)]
+
+        def restart() -> None:
+            # After the outage: an arq worker keeps a slot busy (renewing the job's in-progress
+            # mark) for each job that was running when Redis stopped, until it has none left; a
+            # new one does not. A new Celery worker also re-delivers unacknowledged messages.
+            started[-1].stop()
+            started.append(workers(argv, env=env))
+
         args.backend = backend
         outage = Outage(broker, after=args.outage_requests // 3, seconds=args.outage_seconds)
         lines = []
@@ -93,12 +108,7 @@ def bench_backend(backend: str, args: argparse.Namespace, urls: dict[str, str]) 
                 app = commit_race.make_app(db_url, after_commit=mode == "after-commit")
                 with TestClient(app, raise_server_exceptions=False) as client:
                     for placement in commit_race.PLACEMENTS:
-                        fast, down, unacked = race(client, db_url, placement, args, outage)
-                        # A fresh worker for the next placement: an arq worker keeps a slot
-                        # busy (renewing its in-progress mark) for a job that was running when
-                        # Redis stopped; a Celery worker re-delivers unacknowledged messages.
-                        worker.stop()
-                        worker = workers(argv, env=env)
+                        fast, down, unacked = race(client, db_url, placement, args, outage, restart)
                         lines.append(
                             f"| {backend} | {database} | {mode} | {placement} | {fast.requests} "
                             f"| {fast.early} | {down.requests} | {down.refused} "

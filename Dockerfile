@@ -1,4 +1,5 @@
-# One image for the example app, the Celery worker and the ARQ worker (see docker-compose.yml).
+# One image for the example apps, the Celery and ARQ workers and the outbox relay
+# (see docker-compose.yml).
 FROM python:3.11-slim
 
 WORKDIR /app
@@ -6,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app
 
 COPY pyproject.toml README.md ./
 COPY bgmigrate ./bgmigrate
-RUN pip install --no-cache-dir ".[celery,arq]" "uvicorn>=0.30"
+RUN pip install --no-cache-dir ".[celery,arq,outbox]" "uvicorn>=0.30"
 COPY examples ./examples
 
 # Workers and the app run unprivileged (Celery warns when started as root).

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.batch import RequestBatch, TaskQueue, Tasks, get_request_batch
+from bgmigrate.blobs.claim import BlobRef, LocalFile
 from bgmigrate.errors import (
     BgmigrateError,
+    BlobError,
     ConfigError,
     EnqueueError,
+    MissingBlobError,
     ReadinessWarning,
     SerializationError,
     StatusError,
@@ -21,6 +24,7 @@ from bgmigrate.errors import (
     UnsupportedOption,
 )
 from bgmigrate.failed_jobs import FailedJob, FailedJobs, failed_jobs
+from bgmigrate.job_logs import JobLogFilter
 from bgmigrate.retry import RetryPolicy
 from bgmigrate.runtime import configure, get_runtime, lifespan
 from bgmigrate.settings import Settings
@@ -31,12 +35,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BgmigrateError",
+    "BlobError",
+    "BlobRef",
     "Capabilities",
     "ConfigError",
     "EnqueueError",
     "FailedJob",
     "FailedJobs",
     "Job",
+    "JobLogFilter",
+    "LocalFile",
+    "MissingBlobError",
     "ReadinessWarning",
     "RequestBatch",
     "RetryPolicy",

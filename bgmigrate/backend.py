@@ -22,6 +22,7 @@ from bgmigrate.settings import BACKEND_ALIASES, Settings
 if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
 
+    from bgmigrate.blobs.claim import Outgoing
     from bgmigrate.codec import Payload
     from bgmigrate.task import Task
 
@@ -63,8 +64,15 @@ class Job:
     """Keyword arguments as given."""
     payload: Payload | None = None
     """The arguments encoded as JSON, for backends that send them to another process."""
+    blobs: tuple[Outgoing, ...] = ()
+    """Files to put in the blob store before the job is handed over (the payload carries
+    their references)."""
     id: str = field(default_factory=new_job_id)
     """The job's id, which its ``TaskHandle`` carries."""
+    publish_id: str | None = None
+    """Set by the outbox relay, new each time it publishes the job: a Celery worker runs one
+    publication of a job id and drops the others (a relay that died before deleting its rows
+    publishes them again). ARQ needs none: it keeps one job per id."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -105,8 +105,9 @@ class RequestBatch:
     async def dispatch(self, background: BackgroundTasks) -> None:
         """Hand every backend its jobs, queue backends first, in the order they were added.
 
-        Queue backends enqueue now; in-process jobs are attached to ``background``, so they
-        only run if the queue backends accepted theirs and the response is sent.
+        Queue backends enqueue now, their jobs' files stored first (off the event loop);
+        in-process jobs are attached to ``background``, so they only run if the queue backends
+        accepted theirs and the response is sent.
         """
         batches = sorted(self._batches.items(), key=lambda item: not item[0].encodes_arguments)
         self._batches = {}
@@ -117,7 +118,8 @@ class RequestBatch:
             self._watch.close()
             self._watch = None
         for backend, jobs in batches:
-            await backend.dispatch_request(jobs, background)
+            with await self._runtime.adeliver(jobs):
+                await backend.dispatch_request(jobs, background)
 
 
 def request_job_key(request_key: str, index: int, job: Job) -> str:

@@ -35,6 +35,7 @@ from pydantic import (
     create_model,
 )
 
+from bgmigrate.blobs.claim import ClaimPolicy, FileKind, Outgoing, check_out, file_parameter
 from bgmigrate.errors import SerializationError
 from bgmigrate.portability import is_plain_json, uncarriable_reason
 
@@ -59,6 +60,19 @@ class CallCodec:
     model: type[BaseModel]
     field_of: Mapping[str, str]
     unannotated: frozenset[str]
+    files: Mapping[str, FileKind]
+    """Parameters that carry files (see :mod:`bgmigrate.blobs.claim`), by name."""
+
+    def check_out(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], policy: ClaimPolicy
+    ) -> tuple[tuple[Any, ...], dict[str, Any], list[Outgoing]]:
+        """The call with its files replaced by ``BlobRef`` references, and the files to store
+        before the job is handed over (see :func:`bgmigrate.blobs.claim.check_out`)."""
+        if not self.files:
+            return args, dict(kwargs), []
+        bound = self._bind(args, kwargs)
+        outgoing = check_out(self.name, self.files, bound.arguments, policy)
+        return bound.args, bound.kwargs, outgoing
 
     def encode(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, max_bytes: int
@@ -148,8 +162,9 @@ class CallCodec:
         if size > max_bytes:
             raise SerializationError(
                 f"arguments of task {self.name!r} encode to {bound}{size} bytes, more than "
-                f"BGMIGRATE_MAX_PAYLOAD_BYTES={max_bytes}: store large data elsewhere (object "
-                "storage, the database) and pass its key"
+                f"BGMIGRATE_MAX_PAYLOAD_BYTES={max_bytes}: annotate large files 'bytes', "
+                "'UploadFile' or 'LocalFile' and set BGMIGRATE_BLOB_STORE, or store large data "
+                "elsewhere (object storage, the database) and pass its key"
             )
 
     def _check_carriable(self, param: str, value: Any) -> None:
@@ -157,7 +172,15 @@ class CallCodec:
         if reason is not None:
             raise SerializationError(f"argument {param!r} of task {self.name!r}: {reason}")
         hint = self.model.model_fields[self.field_of[param]].annotation
-        if isinstance(value, BaseModel) and isinstance(hint, type) and type(value) is not hint:
+        # ``issubclass``, not only ``isinstance(hint, type)``: the ``Any`` of a missing hint is
+        # a class on Python 3.11.
+        is_model = isinstance(hint, type) and issubclass(hint, BaseModel)
+        if (
+            isinstance(value, BaseModel)
+            and isinstance(hint, type)
+            and is_model
+            and type(value) is not hint
+        ):
             # Serialized as the hinted model: the subclass's own fields would not be sent.
             added = sorted(set(type(value).model_fields) - set(hint.model_fields))
             if added:
@@ -196,6 +219,7 @@ def codec_for(func: Callable[..., Any], name: str) -> CallCodec:
     fields: dict[str, Any] = {}
     field_of: dict[str, str] = {}
     unannotated: set[str] = set()
+    files: dict[str, FileKind] = {}
     for index, (param_name, param) in enumerate(signature.parameters.items()):
         annotation = hints.get(param_name, Any)
         if param_name not in hints:
@@ -204,13 +228,15 @@ def codec_for(func: Callable[..., Any], name: str) -> CallCodec:
             annotation = tuple[annotation, ...]  # type: ignore[valid-type]
         elif param.kind is param.VAR_KEYWORD:
             annotation = dict[str, annotation]  # type: ignore[valid-type]
+        elif (carried := file_parameter(annotation)) is not None:
+            files[param_name], annotation = carried
         # Field names are generated so that parameter names such as "json" or "_private"
         # cannot clash with pydantic's own attributes; the parameter name is the alias.
         field = f"p{index}"
         field_of[param_name] = field
         fields[field] = (_wire_type(annotation), Field(None, alias=param_name))
     model = create_model(f"Arguments[{name}]", __config__=_MODEL_CONFIG, **fields)
-    return CallCodec(name, signature, model, field_of, frozenset(unannotated))
+    return CallCodec(name, signature, model, field_of, frozenset(unannotated), files)
 
 
 def _wire_type(annotation: Any) -> Any:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import enum
 import importlib.metadata
+import io
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 
+from bgmigrate.adapters.redelivery import applies, redelivered, visibility_fix
 from bgmigrate.backend import backend_class
-from bgmigrate.errors import ConfigError
+from bgmigrate.blobs.stores import configured_store
+from bgmigrate.errors import BlobError, ConfigError
 from bgmigrate.settings import Settings, load_settings
-from bgmigrate.task_probe import probe
+from bgmigrate.task_probe import ProbeResult, probe
 from bgmigrate.urls import redact_url
 
 #: Extras whose pins matter at run time (``dev`` and ``all`` only repeat them).
-RUNTIME_EXTRAS = ("celery", "arq", "codemod", "prometheus")
+RUNTIME_EXTRAS = ("celery", "arq", "codemod", "prometheus", "s3")
 QUEUE_BACKENDS = ("celery", "arq")
 CONNECT_TIMEOUT = 3.0
 MIN_SECRET_LENGTH = 4
@@ -191,6 +195,37 @@ def _connection_fix(url: str, setting: str) -> str:
     )
 
 
+# -- blob store ---------------------------------------------------------------------------
+
+
+def check_blob_store(settings: Settings) -> Iterator[Check]:
+    """The blob store takes, returns and deletes a probe blob (when one is set)."""
+    if settings.blob_store is None:
+        yield skipped(
+            "blob store reachable", "BGMIGRATE_BLOB_STORE is not set: files cannot go to a queue"
+        )
+        return
+    title = f"blob store reachable at {redact_url(settings.blob_store)}"
+    fix = (
+        "start the store, or point BGMIGRATE_BLOB_STORE at one that web processes and workers "
+        "share (s3:// needs the s3 extra and AWS_* credentials)"
+    )
+    key, probe_blob, fetched = uuid.uuid4().hex, b"bgmigrate doctor", io.BytesIO()
+    try:
+        store = configured_store(settings)
+        assert store is not None
+        store.put(key, io.BytesIO(probe_blob))
+        store.fetch(key, fetched)
+        store.delete([key])
+    except (BlobError, ConfigError) as exc:
+        yield failed(title, f"{type(exc).__name__}: {exc}", fix)
+        return
+    if fetched.getvalue() != probe_blob:
+        yield failed(title, "a probe blob read back differs from what was stored", fix)
+    else:
+        yield ok(title)
+
+
 # -- tasks --------------------------------------------------------------------------------
 
 
@@ -216,6 +251,7 @@ def check_tasks(settings: Settings, app_modules: Sequence[str]) -> Iterator[Chec
         yield skipped("tasks workers will run", f"needs what failed above: {broken}")
     else:
         yield ok("tasks workers will run", ", ".join(sorted(worker.tasks)) or "none")
+        yield check_visibility(settings, worker)
     if app_modules:
         app = probe(app_modules)
         app_imports = list(_import_results("app module", app_modules, app.errors))
@@ -245,6 +281,24 @@ def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -
     if "(settings)" in errors or "(probe)" in errors:
         detail = errors.get("(settings)") or errors["(probe)"]
         yield failed(f"{kind}s probe", detail, "fix the error above")
+
+
+def check_visibility(settings: Settings, worker: ProbeResult) -> Check:
+    """Celery on Redis: no task holds its message longer than the visibility timeout (or it is
+    delivered again while it runs, and runs twice)."""
+    title = f"tasks end within the Redis visibility timeout ({settings.visibility_timeout} s)"
+    if "celery" not in backends_in_use(settings) or not applies(settings):
+        return skipped(title, "only Celery on a Redis broker re-delivers by a visibility timeout")
+    over = redelivered(settings.visibility_timeout, worker.held)
+    if over:
+        detail = ", ".join(f"{name} up to {seconds:.0f} s" for name, seconds in over.items())
+        return failed(title, detail, visibility_fix(over))
+    bounded = [s for s in worker.held.values() if s is not None]
+    unbounded = len(worker.held) - len(bounded)
+    detail = f"longest {max(bounded):.0f} s" if bounded else "no task has a timeout="
+    if unbounded and bounded:
+        detail += f"; {unbounded} task(s) without timeout= are not bounded"
+    return ok(title, detail)
 
 
 COVERAGE = "every queued task is known to the workers"
@@ -283,6 +337,7 @@ def run_checks(app_modules: Sequence[str] = ()) -> list[Check]:
     checks.append(ok("settings valid", f"backend {settings.backend}"))
     checks += check_backends(settings)
     checks += check_connections(settings)
+    checks += check_blob_store(settings)
     checks += check_tasks(settings, app_modules)
     return [scrub(check, settings) for check in checks]
 
@@ -294,7 +349,7 @@ def scrub(check: Check, settings: Settings) -> Check:
     the detail and the fix, and only from ``MIN_SECRET_LENGTH`` characters on (replacing
     every "ab" of a report would make it unreadable). Titles are built from redacted URLs.
     """
-    urls = [url for url in (settings.broker_url, settings.result_url) if url]
+    urls = [url for url in (settings.broker_url, settings.result_url, settings.blob_store) if url]
 
     def clean(text: str, *, bare: bool) -> str:
         for url in urls:

@@ -11,6 +11,8 @@ them and re-raised as one of these types ``from`` the original::
     ├── UnknownJobError      a job id is not known to its backend (also a ``LookupError``)
     ├── EnqueueError         the broker did not accept a task: nothing was enqueued
     ├── StatusError          a task's status or result could not be read from its backend
+    ├── BlobError            a file travelling with its job could not be stored or fetched
+    │   └── MissingBlobError a job's file is not in the blob store (also a ``LookupError``)
     ├── UnsupportedOption    a backend cannot honour a task option
     └── TaskFailed           a task failed on a worker (``TaskHandle.result`` raises it)
 
@@ -46,6 +48,16 @@ class EnqueueError(BgmigrateError):
 
 class StatusError(BgmigrateError):
     """A task's status or result could not be read: the broker or result store is unreachable."""
+
+
+class BlobError(BgmigrateError):
+    """A file travelling with its job could not be stored in, or fetched from, the blob store
+    (``BGMIGRATE_BLOB_STORE``); at enqueue time it becomes an ``EnqueueError`` (a ``503``)."""
+
+
+class MissingBlobError(BlobError, LookupError):
+    """A worker found no blob under a job's reference: it expired (``BGMIGRATE_BLOB_TTL``),
+    was deleted after an earlier success, or web and worker use different blob stores."""
 
 
 class UnsupportedOption(BgmigrateError):

@@ -15,8 +15,8 @@ _REQUEST_SCOPED: dict[str, str] = {
     "(ids, headers, the client address) instead of the Request",
     "starlette.websockets.WebSocket": "pass the values you need instead of the WebSocket; "
     "it is closed once the endpoint returns",
-    "starlette.datastructures.UploadFile": "read the upload in the endpoint and pass its bytes, "
-    "or store it where the worker can reach it and pass the path or URL",
+    "starlette.datastructures.UploadFile": "annotate the parameter 'UploadFile' and set "
+    "BGMIGRATE_BLOB_STORE so that it travels with its job, or pass its bytes",
     "sqlalchemy.orm.session.Session": "pass the id and open a session inside the task",
     "sqlalchemy.ext.asyncio.session.AsyncSession": "pass the id and open a session inside the task",
 }

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
 
 from bgmigrate.backend import Job, TaskBackend, TaskHandle, backend_class
-from bgmigrate.codec import codec_for
+from bgmigrate.blobs.claim import ClaimPolicy, Delivery, Outgoing
+from bgmigrate.blobs.stores import BlobStore, configured_store
+from bgmigrate.codec import Payload, codec_for
 from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskError
 from bgmigrate.portability import callable_kind
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings, load_settings
 from bgmigrate.spool import Spool
 from bgmigrate.task import AsyncTask, Task, is_async_callable
+from bgmigrate.urls import is_redis_url
 
 INPROCESS = "inprocess"
 
@@ -36,6 +39,11 @@ class Runtime:
             retry_for=settings.after_commit_retry_timeout,
         )
         """Where ``tasks.after_commit`` puts the tasks whose transaction committed."""
+        self._claim_policy = ClaimPolicy(
+            store=settings.blob_store,
+            inline_bytes=settings.blob_inline_bytes,
+            max_bytes=settings.blob_redis_max_bytes if is_redis_url(settings.blob_store) else None,
+        )
 
     def backend(self, name: str) -> TaskBackend:
         """The backend for an alias or ``module:Class`` path, created once."""
@@ -59,8 +67,27 @@ class Runtime:
         self.validate_task(task)
         registry.register(task)
 
+    def blob_store(self) -> BlobStore | None:
+        """The store that files travelling with their job go to (``None`` when unset)."""
+        return configured_store(self.settings)
+
+    def deliver(self, jobs: Sequence[Job]) -> Delivery:
+        """Store the files of ``jobs`` (blocking I/O); enter the result around their hand-over.
+
+        ``EnqueueError`` if the blob store fails: the jobs must not be handed over.
+        """
+        store = self.blob_store() if any(job.blobs for job in jobs) else None
+        return Delivery(store, jobs).store()
+
+    async def adeliver(self, jobs: Sequence[Job]) -> Delivery:
+        """Async form of :meth:`deliver` (on a worker thread only when there are files)."""
+        if not any(job.blobs for job in jobs):
+            return Delivery(None, jobs)
+        return await anyio.to_thread.run_sync(self.deliver, jobs)
+
     async def start(self) -> None:
         """Create and start the default backend and every routed one (fails fast on bad config)."""
+        self.blob_store()
         for name in {self.settings.backend, *self.settings.routes.values()}:
             self.backend(name)
         for backend in list(self._backends.values()):
@@ -102,8 +129,9 @@ class Runtime:
         backend = self.backend_for(task)
         backend.validate_task(task)
         if backend.encodes_arguments:
+            payload, outgoing = self._encode(task, args, kwargs)
             return backend, Job(
-                task=task, args=args, kwargs=kwargs, payload=self._encode(task, args, kwargs)
+                task=task, args=args, kwargs=kwargs, payload=payload, blobs=tuple(outgoing)
             )
         self._check_readiness(task, args, kwargs, stacklevel)
         return backend, Job(task=task, args=args, kwargs=kwargs)
@@ -111,22 +139,25 @@ class Runtime:
     def enqueue(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> TaskHandle:
-        """Validate a call and hand it to its backend now."""
+        """Validate a call and hand it to its backend now (its files to the blob store first)."""
         backend, job = self.prepare(task, args, kwargs, caller_depth=3)
-        return backend.enqueue([job])[0]
+        with self.deliver([job]):
+            return backend.enqueue([job])[0]
 
     async def aenqueue(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> TaskHandle:
         """Async form of :meth:`enqueue`."""
         backend, job = self.prepare(task, args, kwargs, caller_depth=3)
-        return (await backend.aenqueue([job]))[0]
+        with await self.adeliver([job]):
+            return (await backend.aenqueue([job]))[0]
 
     def _encode(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    ) -> tuple[Payload, list[Outgoing]]:
         codec = codec_for(task.func, task.name)
-        return codec.encode(args, kwargs, max_bytes=self.settings.max_payload_bytes)
+        args, kwargs, outgoing = codec.check_out(args, kwargs, self._claim_policy)
+        return codec.encode(args, kwargs, max_bytes=self.settings.max_payload_bytes), outgoing
 
     def _check_readiness(
         self,

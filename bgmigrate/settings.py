@@ -1,4 +1,8 @@
-"""Settings read from ``BGMIGRATE_*`` environment variables and ``.env``.
+"""Settings read from ``BGMIGRATE_*`` environment variables, ``.env`` and ``pyproject.toml``.
+
+Environment variables win over ``.env``, which wins over ``[tool.bgmigrate.settings]`` in the
+nearest ``pyproject.toml`` of the working directory (keys spelled ``task-modules``); that table
+is where ``bgmigrate rewrite --backend`` writes the backend and the task modules.
 
 Invalid settings fail at start-up with one :class:`~bgmigrate.errors.ConfigError` that names
 the setting and lists the valid values.
@@ -6,16 +10,31 @@ the setting and lists the valid values.
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from bgmigrate.codemods.pyproject import SETTINGS_TABLE, find_pyproject, read_tool_table
 from bgmigrate.errors import ConfigError
-from bgmigrate.urls import check_url, is_redis_url, redact_url
+from bgmigrate.urls import (
+    check_blob_url,
+    check_postgres_url,
+    check_url,
+    is_redis_url,
+    redact_url,
+)
 
 #: Built-in backends by alias, as import paths so that choosing one imports only its adapter.
 BACKEND_ALIASES: dict[str, str] = {
@@ -23,6 +42,17 @@ BACKEND_ALIASES: dict[str, str] = {
     "celery": "bgmigrate.adapters.celery:CeleryBackend",
     "arq": "bgmigrate.adapters.arq:ArqBackend",
 }
+
+
+class WorkerPool(enum.StrEnum):
+    """How a worker runs tasks side by side (``bgmigrate worker --pool``)."""
+
+    prefork = "prefork"
+    """Celery: one child process per slot (the default; time limits and recycling need it)."""
+    threads = "threads"
+    """One process, a thread per slot (ARQ's own model: async jobs on its loop, sync in threads)."""
+    solo = "solo"
+    """One process running one task at a time."""
 
 
 def check_backend(value: str, *, setting: str = "BGMIGRATE_BACKEND") -> str:
@@ -34,6 +64,19 @@ def check_backend(value: str, *, setting: str = "BGMIGRATE_BACKEND") -> str:
         f"{setting}: unknown backend {value!r}; valid choices: {choices}, "
         "or an import path 'module:Class' of a TaskBackend subclass"
     )
+
+
+_TABLE_NAME = re.compile(r"^(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_table_name(name: str) -> str:
+    """Return ``name`` if it is a plain (optionally schema-qualified) lower-case identifier."""
+    if not _TABLE_NAME.match(name):
+        raise ConfigError(
+            f"BGMIGRATE_OUTBOX_TABLE: {name!r} is not a lower-case SQL identifier "
+            "(letters, digits, '_', optionally 'schema.table'), e.g. bgmigrate_outbox"
+        )
+    return name
 
 
 def _split_list(value: Any) -> Any:
@@ -117,6 +160,12 @@ class Settings(BaseSettings):
     each running job every third of it (unset: arq's own, the longest task timeout + 10 s)."""
     worker_concurrency: int | None = Field(None, ge=1)
     """Tasks a worker runs at once (default: Celery's CPU count, ARQ's 10)."""
+    worker_pool: WorkerPool | None = None
+    """How a worker runs tasks side by side: ``prefork``, ``threads`` or ``solo`` (default:
+    Celery's ``prefork``; ARQ runs ``threads`` and cannot honour ``prefork``)."""
+    worker_max_tasks_per_child: int | None = Field(None, ge=1)
+    """Celery prefork: a child process is replaced after this many tasks, returning the memory a
+    model or a leak held (default: never). ARQ cannot honour it."""
     failed_jobs_url: str | None = Field(None, repr=False)
     """Redis that keeps failed jobs (``bgmigrate jobs failed``); unset: the broker when it is
     Redis, else Celery's Redis result store. The in-process backend keeps them only when set."""
@@ -130,6 +179,44 @@ class Settings(BaseSettings):
     after_commit_spool_max: int = Field(10_000, ge=0)
     """``tasks.after_commit``: committed tasks held in memory at most while brokers refuse
     them; a task over it is logged as lost at once."""
+    outbox_url: str | None = Field(None, repr=False)
+    """PostgreSQL database of the outbox table, for ``bgmigrate relay`` and ``bgmigrate outbox``
+    (``postgresql://...``; a SQLAlchemy ``postgresql+driver://`` URL is accepted)."""
+    outbox_table: str = "bgmigrate_outbox"
+    """Name of the outbox table (``schema.table`` allowed)."""
+    outbox_batch_size: int = Field(500, ge=1)
+    """Rows the relay moves to the broker per transaction."""
+    outbox_poll_interval: float = Field(0.05, gt=0)
+    """Seconds the relay waits before looking again when the outbox was empty."""
+
+    trace_parent: Literal["link", "child"] = "link"
+    """OpenTelemetry (the ``otel`` extra): a job's run span is linked to its enqueue span, in a
+    trace of its own (``link``, as the messaging conventions recommend), or is its child, in the
+    request's trace (``child``)."""
+    blob_store: str | None = Field(None, repr=False)
+    """Where files that travel with their job are kept: ``redis://...``, ``file:///shared/dir``
+    or ``s3://bucket/prefix`` (the ``s3`` extra); unset: ``UploadFile`` and ``LocalFile``
+    arguments cannot go to a queue."""
+    blob_ttl: int = Field(7 * 24 * 3600, ge=1)
+    """Seconds a blob is kept when its job does not succeed (a job that succeeds deletes its
+    blobs); it must exceed your longest delay plus retries."""
+    blob_inline_bytes: int = Field(64 * 1024, ge=0)
+    """A ``bytes`` argument larger than this goes to the blob store (when one is set)."""
+    blob_redis_max_bytes: int = Field(8 * 1024 * 1024, ge=1)
+    """Largest blob the Redis blob store takes; a larger file is refused at ``add_task``."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment, then ``.env``, then ``[tool.bgmigrate.settings]`` of ``pyproject.toml``."""
+        pyproject = InitSettingsSource(settings_cls, pyproject_settings(Path.cwd()))
+        return init_settings, env_settings, dotenv_settings, pyproject, file_secret_settings
 
     @field_validator("backend")
     @classmethod
@@ -158,6 +245,21 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("outbox_url")
+    @classmethod
+    def _outbox_url_valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_postgres_url(value, setting="BGMIGRATE_OUTBOX_URL")
+
+    @field_validator("outbox_table")
+    @classmethod
+    def _outbox_table_valid(cls, value: str) -> str:
+        return check_table_name(value)
+
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store_valid(cls, value: str | None) -> str | None:
+        return None if value is None else check_blob_url(value)
+
     @field_validator("task_modules", mode="before")
     @classmethod
     def _task_modules_list(cls, value: Any) -> Any:
@@ -181,6 +283,26 @@ class Settings(BaseSettings):
             if fnmatch.fnmatchcase(task_name, pattern):
                 return backend
         return self.backend
+
+
+def pyproject_settings(start: Path) -> dict[str, Any]:
+    """``[tool.bgmigrate.settings]`` of the nearest ``pyproject.toml`` at or above ``start``,
+    by field name; an unknown key is a ``ConfigError`` that lists the valid ones."""
+    found = find_pyproject(start)
+    if found is None:
+        return {}
+    table = read_tool_table(found).get(SETTINGS_TABLE, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{found}: [tool.bgmigrate.{SETTINGS_TABLE}] must be a table")
+    values = {key.replace("-", "_"): value for key, value in table.items()}
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        valid = ", ".join(sorted(name.replace("_", "-") for name in Settings.model_fields))
+        raise ConfigError(
+            f"{found}: unknown key {unknown[0].replace('_', '-')!r} in "
+            f"[tool.bgmigrate.{SETTINGS_TABLE}]; valid keys: {valid}"
+        )
+    return values
 
 
 def settings_reference() -> str:

@@ -13,8 +13,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bgmigrate.adapters.redelivery import held_for
 from bgmigrate.errors import BgmigrateError
 from bgmigrate.registry import registry
 from bgmigrate.settings import load_settings
@@ -29,6 +30,9 @@ class ProbeResult:
 
     tasks: dict[str, str]
     errors: dict[str, str]
+    held: dict[str, float | None] = field(default_factory=dict)
+    """Task name -> the longest a Celery worker holds one of its messages (``None``: no
+    timeout), see :func:`bgmigrate.adapters.redelivery.held_for`."""
 
 
 def probe(modules: Sequence[str], *, timeout: float = 60.0) -> ProbeResult:
@@ -47,7 +51,7 @@ def probe(modules: Sequence[str], *, timeout: float = 60.0) -> ProbeResult:
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith(MARKER):
             data = json.loads(line.removeprefix(MARKER))
-            return ProbeResult(tasks=data["tasks"], errors=data["errors"])
+            return ProbeResult(tasks=data["tasks"], errors=data["errors"], held=data["held"])
     tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:] or ["no output"]
     return ProbeResult(tasks={}, errors={"(probe)": f"exit {completed.returncode}: {tail[0]}"})
 
@@ -66,13 +70,14 @@ def main(modules: Sequence[str]) -> int:
     """Import ``modules`` and print the registered tasks with their backends as JSON."""
     errors = _import_all(modules)
     tasks = {}
+    held = {task.name: held_for(task) for task in registry}
     try:
         settings = load_settings()
     except BgmigrateError as exc:
         errors["(settings)"] = str(exc)
     else:
         tasks = {task.name: task.options.backend or settings.route(task.name) for task in registry}
-    print(MARKER + json.dumps({"tasks": tasks, "errors": errors}))
+    print(MARKER + json.dumps({"tasks": tasks, "errors": errors, "held": held}))
     return 0
 
 

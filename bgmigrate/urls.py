@@ -62,3 +62,45 @@ def check_url(url: str, *, setting: str) -> str:
             f"{setting}: {redact_url(url)!r} has no host (e.g. redis://127.0.0.1:6379/0)"
         )
     return url
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def check_postgres_url(url: str, *, setting: str) -> str:
+    """Return ``url`` if it is a PostgreSQL URL (``postgresql://``, or SQLAlchemy's
+    ``postgresql+driver://``), else raise ``ConfigError``."""
+    scheme = url.partition("://")[0].partition("+")[0]
+    if scheme not in POSTGRES_SCHEMES or "://" not in url:
+        raise ConfigError(
+            f"{setting}: {redact_url(url)!r} is not a PostgreSQL URL "
+            "(e.g. postgresql://user@127.0.0.1:5432/app)"
+        )
+    return url
+
+
+def libpq_url(url: str) -> str:
+    """``url`` as libpq (psycopg) reads it: SQLAlchemy's ``+driver`` suffix removed."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.partition('+')[0]}://{rest}"
+
+
+#: URL schemes accepted for ``BLOB_STORE`` besides Redis's.
+BLOB_SCHEMES = ("file", "s3")
+
+
+def check_blob_url(url: str) -> str:
+    """Return ``url`` unchanged if it names a blob store (Redis, a directory, an S3 bucket)."""
+    setting = "BGMIGRATE_BLOB_STORE"
+    scheme = url.partition("://")[0]
+    if is_redis_url(url):
+        return check_url(url, setting=setting)
+    parts = urlsplit(url)
+    if scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+        return url
+    if scheme == "s3" and parts.netloc:
+        return url
+    raise ConfigError(
+        f"{setting}: {redact_url(url)!r} is not a blob store; use redis://host:port/db, "
+        "file:///absolute/shared/dir or s3://bucket/prefix"
+    )

@@ -154,6 +154,14 @@ def test_an_unannotated_parameter_must_hold_plain_json() -> None:
         codec.encode((datetime(2024, 1, 1),), {}, max_bytes=LIMIT)
 
 
+def test_an_unannotated_parameter_refuses_a_model_and_names_its_class() -> None:
+    # An unannotated parameter's hint reads as ``Any``, which is a class on Python 3.11: the
+    # model-subclass check must not take it for a model (it raised AttributeError).
+    codec = codec_for(untyped, "tests.untyped")
+    with pytest.raises(SerializationError, match=r"no type hint.*'payload: Document'"):
+        codec.encode((Document(id=1, title="t", tags=[]),), {}, max_bytes=LIMIT)
+
+
 @pytest.mark.parametrize("value", [io.BytesIO(b"x"), lambda: None, print])
 def test_uncarriable_values_name_the_parameter_and_the_fix(value: object) -> None:
     codec = codec_for(untyped, "tests.untyped")

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_IMAGE_SERVICES = ("app", "celery-worker", "arq-worker")
+OUTBOX_SERVICES = ("outbox-app", "relay")
 # Top-level and service keys of the Compose specification that this file may use.
 TOP_LEVEL_KEYS = {"name", "services", "volumes", "networks", "configs", "secrets", "include"}
 SERVICE_KEYS = {
@@ -67,8 +68,8 @@ def test_rabbitmq_starts_only_with_its_profile() -> None:
 
 
 def test_app_and_workers_share_one_image_built_from_the_dockerfile() -> None:
-    images = {SERVICES[name]["image"] for name in APP_IMAGE_SERVICES}
-    builds = {SERVICES[name]["build"] for name in APP_IMAGE_SERVICES}
+    images = {SERVICES[name]["image"] for name in APP_IMAGE_SERVICES + OUTBOX_SERVICES}
+    builds = {SERVICES[name]["build"] for name in APP_IMAGE_SERVICES + OUTBOX_SERVICES}
     assert len(images) == 1
     assert builds == {"."}
     assert (ROOT / "Dockerfile").is_file()
@@ -80,7 +81,40 @@ def test_services_wait_for_a_healthy_redis(service: str) -> None:
     assert "healthcheck" in SERVICES["redis"]
 
 
-@pytest.mark.parametrize("service", APP_IMAGE_SERVICES)
+def test_postgres_persists_in_a_volume_and_has_a_healthcheck() -> None:
+    postgres = SERVICES["postgres"]
+    assert postgres["healthcheck"]["test"][1] == "pg_isready"
+    (volume,) = postgres["volumes"]
+    assert volume.split(":")[0] in COMPOSE["volumes"]
+    assert volume.split(":")[1] == "/var/lib/postgresql/data"
+
+
+def test_the_outbox_services_wait_for_a_healthy_postgres_and_the_relay_for_redis() -> None:
+    healthy = {"condition": "service_healthy"}
+    assert SERVICES["outbox-app"]["depends_on"] == {"postgres": healthy}
+    assert SERVICES["relay"]["depends_on"] == {"postgres": healthy, "redis": healthy}
+
+
+def test_the_outbox_url_names_the_postgres_service_and_its_credentials() -> None:
+    settings = load_settings(outbox_url=service_env("relay")["BGMIGRATE_OUTBOX_URL"])
+    postgres = SERVICES["postgres"]["environment"]
+    user, password, database = (
+        postgres[name] for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+    )
+    assert settings.outbox_url == f"postgresql+psycopg://{user}:{password}@postgres:5432/{database}"
+
+
+def test_the_relay_creates_the_table_then_relays_with_real_commands() -> None:
+    shell, flag, script = SERVICES["relay"]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    commands = [shlex.split(part.strip()) for part in script.split("&&")]
+    assert commands == [["bgmigrate", "outbox", "init"], ["exec", "bgmigrate", "relay"]]
+    root = get_command(cli_app)
+    assert "relay" in root.commands  # type: ignore[attr-defined]
+    assert "init" in root.commands["outbox"].commands  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("service", APP_IMAGE_SERVICES + OUTBOX_SERVICES)
 def test_services_are_configured_by_valid_bgmigrate_settings(service: str) -> None:
     env = service_env(service)
     assert env, f"{service} has no environment"
@@ -110,8 +144,9 @@ def test_worker_commands_use_only_options_of_bgmigrate_worker() -> None:
         assert options <= known, f"{service}: {options - known}"
 
 
-def test_the_app_command_points_at_a_real_asgi_app() -> None:
-    command = SERVICES["app"]["command"]
+@pytest.mark.parametrize("service", ["app", "outbox-app"])
+def test_the_app_command_points_at_a_real_asgi_app(service: str) -> None:
+    command = SERVICES[service]["command"]
     assert command[0] == "uvicorn"
     module, _, attribute = command[1].partition(":")
     assert (ROOT / Path(*module.split("."))).with_suffix(".py").is_file()
@@ -130,5 +165,5 @@ def test_the_task_modules_exist_in_the_image() -> None:
 def test_the_dockerfile_installs_both_backends_and_runs_unprivileged() -> None:
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     installs = [shlex.split(line) for line in lines if line.startswith("RUN pip install")]
-    assert any(".[celery,arq]" in words for words in installs)
+    assert any(".[celery,arq,outbox]" in words for words in installs)
     assert any(line.startswith("USER ") and "root" not in line for line in lines)

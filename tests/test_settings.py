@@ -79,3 +79,55 @@ def test_broker_url_is_not_in_the_settings_repr() -> None:
 def test_numeric_limits_are_checked() -> None:
     with pytest.raises(ConfigError, match="BGMIGRATE_INPROCESS_WORKERS"):
         load_settings(inprocess_workers=0)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/3", "file:///srv/blobs", "s3://bucket", "s3://bucket/prefix"]
+)
+def test_a_blob_store_is_a_redis_directory_or_s3_url(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", url)
+    assert load_settings().blob_store == url
+
+
+@pytest.mark.parametrize("url", ["file://relative/dir", "s3:///prefix", "http://host/blobs"])
+def test_a_blob_store_url_that_names_no_store_fails_with_the_choices(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", url)
+    with pytest.raises(ConfigError, match=r"BGMIGRATE_BLOB_STORE.*file:///absolute/shared/dir"):
+        load_settings()
+
+
+def test_pyproject_settings_table_is_read_below_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.bgmigrate.settings]\nbackend = "arq"\ntask-modules = ["app.tasks"]\n'
+    )
+    (tmp_path / "app").mkdir()
+    monkeypatch.chdir(tmp_path / "app")  # the nearest pyproject.toml at or above
+    settings = load_settings()
+    assert (settings.backend, settings.task_modules) == ("arq", ["app.tasks"])
+    monkeypatch.setenv("BGMIGRATE_BACKEND", "celery")
+    assert load_settings().backend == "celery"
+
+
+def test_an_unknown_pyproject_setting_names_the_valid_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.bgmigrate.settings]\nbakend = "arq"\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown key 'bakend'.*valid keys: .*task-modules"):
+        load_settings()
+
+
+def test_the_settings_table_is_not_a_scan_option(tmp_path: Path) -> None:
+    from bgmigrate.codemods.pyproject import load_config
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text(
+        '[tool.bgmigrate]\nselect = ["BGM1"]\n\n[tool.bgmigrate.settings]\nbackend = "arq"\n'
+    )
+    assert load_config(path).select == ("BGM1",)

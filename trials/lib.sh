@@ -3,7 +3,9 @@
 # PKG (the package scan/rewrite get, relative to SUB), PYTEST_ARGS (array), and the functions
 # app_deps (install the app's own deps into $VENV) and hand_edits (the edits step d needed).
 # Env: TRIAL_ROOT (default /work/trial-apps), BGMIGRATE_SRC (default /work/main),
-#      MIRROR (default /work/.mirror), PY (default python3.12 from pyenv).
+#      MIRROR (default /work/.mirror), PY (default python3.12 from pyenv),
+#      BACKEND (e.g. arq: `rewrite --backend $BACKEND`, which also writes the settings,
+#      lifespan, dependency and compose services; the trial then sets no BGMIGRATE_TASK_MODULES).
 set -uo pipefail
 TRIALS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TRIAL_ROOT=${TRIAL_ROOT:-/work/trial-apps}
@@ -46,14 +48,17 @@ scan_and_rewrite() {
   (cd "$WORK/$SUB" &&
     "$VENV/bin/bgmigrate" scan -j 1 --no-cache "$PKG" | tee "$OUT/scan.txt"
     "$VENV/bin/bgmigrate" scan -j 1 --no-cache --format json "$PKG" >"$OUT/scan.json"
-    "$VENV/bin/bgmigrate" rewrite --diff -j 1 --no-cache "$PKG" >"$OUT/rewrite.diff"
-    "$VENV/bin/bgmigrate" rewrite -j 1 --no-cache "$PKG")
+    "$VENV/bin/bgmigrate" rewrite ${BACKEND:+--backend "$BACKEND"} --diff -j 1 --no-cache "$PKG" >"$OUT/rewrite.diff"
+    "$VENV/bin/bgmigrate" rewrite ${BACKEND:+--backend "$BACKEND"} -j 1 --no-cache "$PKG" 2>&1 | tee "$OUT/rewrite.out")
   git -C "$WORK" diff --shortstat
   git -C "$WORK" add -A . && git -C "$WORK" -c user.email=trial@localhost -c user.name=trial commit -qm rewritten
 }
 
 apply_hand_edits() {
   (cd "$WORK/$SUB" && hand_edits)
+  if [[ -n ${BACKEND:-} ]]; then  # the same command again: it lists the hand-added @task modules
+    (cd "$WORK/$SUB" && "$VENV/bin/bgmigrate" rewrite --backend "$BACKEND" -j 1 --no-cache "$PKG" 2>&1 | tail -n 12)
+  fi
   git -C "$WORK" diff >"$OUT/handedits.diff"
   git -C "$WORK" diff --shortstat
 }

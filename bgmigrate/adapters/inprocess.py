@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -46,6 +46,7 @@ from bgmigrate.prometheus import PrometheusObserver
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.stats import StatsCollector, StatsExporter
+from bgmigrate.tracing import NO_CARRIER, Attempt, Carrier, running, sending
 
 if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
@@ -94,75 +95,91 @@ class InProcessBackend(TaskBackend):
 
     async def dispatch_request(self, jobs: Sequence[Job], background: BackgroundTasks) -> None:
         """Run the request's jobs after its response, in order (as ``BackgroundTasks`` does)."""
-        accepted = self._accept(jobs)[1]
+        _, accepted, carriers = self._accept(jobs)
         if accepted:
-            background.add_task(self._run_batch, accepted)
+            background.add_task(self._run_batch, accepted, carriers)
 
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Start the jobs now, in order, on the running loop or else on a private loop thread."""
-        handles, accepted = self._accept(jobs)
+        handles, accepted, carriers = self._accept(jobs)
         if accepted:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                self._loop_thread.submit(self._run_batch(accepted))
+                self._loop_thread.submit(self._run_batch(accepted, carriers))
             else:
-                self._detach(loop, accepted)
+                self._detach(loop, accepted, carriers)
         return handles
 
     async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Start the jobs now, in order, on the running loop."""
-        handles, accepted = self._accept(jobs)
+        handles, accepted, carriers = self._accept(jobs)
         if accepted:
-            self._detach(asyncio.get_running_loop(), accepted)
+            self._detach(asyncio.get_running_loop(), accepted, carriers)
         return handles
 
-    def _detach(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
-        runner = loop.create_task(self._run_batch(jobs))
+    def _detach(
+        self, loop: asyncio.AbstractEventLoop, jobs: list[Job], carriers: Mapping[str, Carrier]
+    ) -> None:
+        runner = loop.create_task(self._run_batch(jobs, carriers))
         self._detached.add(runner)
         runner.add_done_callback(self._detached.discard)
 
-    def _accept(self, jobs: Sequence[Job]) -> tuple[list[TaskHandle], list[Job]]:
-        """Record the jobs as READY; a job whose key was seen gets the earlier job's handle."""
-        ids, accepted = self._records.accept(jobs)
-        return [TaskHandle(job_id, self) for job_id in ids], accepted
+    def _accept(
+        self, jobs: Sequence[Job]
+    ) -> tuple[list[TaskHandle], list[Job], Mapping[str, Carrier]]:
+        """Record the jobs as READY, each in its ``send`` span; a job whose key was seen gets
+        the earlier job's handle. Returns the handles, the jobs to run and their carriers."""
+        with sending(self.alias, jobs, _no_destination) as carriers:
+            ids, accepted = self._records.accept(jobs)
+        return [TaskHandle(job_id, self) for job_id in ids], accepted, carriers
 
     # -- running ------------------------------------------------------------------------
 
-    async def _run_batch(self, jobs: list[Job]) -> None:
+    async def _run_batch(self, jobs: list[Job], carriers: Mapping[str, Carrier]) -> None:
         """Run jobs one after another; a failure is logged and does not stop the next ones."""
         for index, job in enumerate(jobs):
             try:
-                await self._run_job(job)
+                await self._run_job(job, carriers.get(job.id, NO_CARRIER))
             except asyncio.CancelledError:
                 for dropped in jobs[index:]:
                     self._drop(dropped, "its run was cancelled")
                 raise
 
-    async def _run_job(self, job: Job) -> None:
+    async def _run_job(self, job: Job, carrier: Carrier) -> None:
         deferred = job.task.options.seconds_until_due()
         if deferred:
             await asyncio.sleep(deferred)
         attempt = 1
         while True:
-            try:
-                result = await self._attempt(job)
-            except Exception as exc:
-                delay = retry_delay(job.task, exc, attempt)
-                if delay is None:
-                    self._observe(job, deferred, attempt, exc)
-                    self._records.finish(job.id, TaskStatus.FAILED, error=exc)
-                    _log_failure(job, attempt, exc)
-                    if keeps_failed_jobs(self.settings, self.alias):
-                        await akeep(self.settings, self._failed_job(job, attempt, exc))
-                    return
-                self._records.set_status(job.id, TaskStatus.READY)
-                attempt += 1
-                await asyncio.sleep(delay)
-            else:
-                self._observe(job, deferred, attempt, None)
-                self._records.finish(job.id, TaskStatus.SUCCESSFUL, result=result)
+            parent = self.settings.trace_parent
+            with running(
+                self.alias, job.task.name, job.id, carrier, attempt=attempt, parent=parent
+            ) as run:
+                delay = await self._try(job, attempt, deferred, run)
+            if delay is None:
                 return
+            self._records.set_status(job.id, TaskStatus.READY)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _try(self, job: Job, attempt: int, deferred: float, run: Attempt) -> float | None:
+        """Run attempt ``attempt``; the seconds before the next one, or ``None`` when done."""
+        try:
+            result = await self._attempt(job)
+        except Exception as exc:
+            run.failed(exc)
+            delay = retry_delay(job.task, exc, attempt)
+            if delay is None:
+                self._observe(job, deferred, attempt, exc)
+                self._records.finish(job.id, TaskStatus.FAILED, error=exc)
+                _log_failure(job, attempt, exc)
+                if keeps_failed_jobs(self.settings, self.alias):
+                    await akeep(self.settings, self._failed_job(job, attempt, exc))
+            return delay
+        self._observe(job, deferred, attempt, None)
+        self._records.finish(job.id, TaskStatus.SUCCESSFUL, result=result)
+        return None
 
     def _observe(self, job: Job, deferred: float, attempts: int, error: Exception | None) -> None:
         record = self._records.get(job.id)
@@ -279,6 +296,10 @@ class InProcessBackend(TaskBackend):
 def _stats_file(path: Path) -> Path:
     """``path`` with ``{pid}`` replaced: web servers fork several processes from one setting."""
     return Path(str(path).replace("{pid}", str(os.getpid())))
+
+
+def _no_destination(job: Job) -> None:
+    """In-process jobs go to no queue."""
 
 
 def _on_event_loop() -> bool:

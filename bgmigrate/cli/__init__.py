@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bgmigrate import __version__
-from bgmigrate.cli import config, jobs, rewrite, scan
+from bgmigrate.cli import config, jobs, outbox, rewrite, scan
 from bgmigrate.cli.doctor import doctor
 from bgmigrate.cli.worker import worker
 
@@ -55,12 +55,15 @@ app.command(
         "bgmigrate rewrite --diff app/    # preview, write nothing",
         "bgmigrate rewrite --check app/   # CI: exit 1 if it would change something",
         "bgmigrate rewrite app/",
+        "bgmigrate rewrite --backend arq --diff .   # also settings, lifespan, deps, compose",
     ),
 )(rewrite.rewrite)
 app.command("config", epilog=_examples("bgmigrate config", "bgmigrate config app/"))(config.config)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(outbox.app, name="outbox")
+app.command("relay")(outbox.relay)
 
 
 def main() -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging.config
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
+from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.errors import BgmigrateError, ConfigError
-from bgmigrate.settings import Settings
+from bgmigrate.registry import registry
+from bgmigrate.settings import Settings, WorkerPool
+
+logger = logging.getLogger("bgmigrate.worker")
 
 
 class WorkerBackend(enum.StrEnum):
@@ -38,15 +45,26 @@ def _split(queues: list[str]) -> list[str]:
     return [name.strip() for item in queues for name in item.split(",") if name.strip()]
 
 
-def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+def _warn_unenforced_timeouts(pool: WorkerPool | None) -> None:
+    """Celery enforces time limits in its prefork pool only: say which timeouts go unenforced."""
+    if pool in (None, WorkerPool.prefork):
+        return
+    unenforced = sorted(t.name for t in registry if t.options.timeout and not t.is_async)
+    if unenforced:
+        logger.warning(
+            "the %s pool does not enforce Celery time limits: the timeout= of these sync "
+            "tasks is not applied (async tasks still time out): %s; use --pool prefork",
+            pool,
+            ", ".join(unenforced),
+        )
+
+
+def _run_celery(settings: Settings, options: WorkerOptions, queues: list[str], level: str) -> None:
     from celery.signals import worker_init
 
     from bgmigrate.adapters.celery.worker import build_worker_app
 
-    argv = ["worker", "--loglevel", level]
-    concurrency = concurrency or settings.worker_concurrency
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
+    argv = ["worker", "--loglevel", level, *options.celery_argv()]
     if queues:
         argv += ["--queues", ",".join(queues)]
     # worker_main() drops the worker's exit code: read it from the worker itself, so that one
@@ -54,13 +72,15 @@ def _run_celery(settings: Settings, concurrency: int | None, queues: list[str], 
     # failure would otherwise leave it down).
     workers: list[Any] = []
     worker_init.connect(lambda sender, **_: workers.append(sender), weak=False)
-    build_worker_app(settings).worker_main(argv)
+    app = build_worker_app(settings)
+    _warn_unenforced_timeouts(options.pool)
+    app.worker_main(argv)
     code = workers[-1].exitcode if workers else None
     if code:
         raise typer.Exit(code)
 
 
-def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], level: str) -> None:
+def _run_arq(settings: Settings, options: WorkerOptions, queues: list[str], level: str) -> None:
     from arq.logs import default_log_config
 
     from bgmigrate.adapters.arq.worker import make_worker
@@ -74,7 +94,7 @@ def _run_arq(settings: Settings, concurrency: int | None, queues: list[str], lev
     config["loggers"]["bgmigrate"] = {"handlers": ["arq.standard"], "level": level}
     logging.config.dictConfig(config)
     queue = queues[0] if queues else None
-    make_worker(settings, concurrency=concurrency, queue=queue).run()
+    make_worker(settings, options=options, queue=queue).run()
 
 
 def worker(
@@ -82,12 +102,31 @@ def worker(
         WorkerBackend | None,
         typer.Option(help="Worker to start (default: BGMIGRATE_BACKEND)."),
     ] = None,
+    pool: Annotated[
+        WorkerPool | None,
+        typer.Option(
+            help="How tasks run side by side (default: BGMIGRATE_WORKER_POOL, else Celery's "
+            "prefork). Celery: prefork (a process per slot; time limits and "
+            "--max-tasks-per-child need it), threads, solo (one task at a time). ARQ runs "
+            "threads (async jobs on its loop, sync ones in threads), solo means one job at a "
+            "time, prefork is refused.",
+        ),
+    ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(
             min=1,
             help="Tasks run at once (default: BGMIGRATE_WORKER_CONCURRENCY, else Celery's CPU "
-            "count or ARQ's 10).",
+            "count or ARQ's 10; ARQ's max_jobs).",
+        ),
+    ] = None,
+    max_tasks_per_child: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Celery prefork: replace a child process after this many tasks, returning "
+            "the memory a loaded model or a leak held (default: "
+            "BGMIGRATE_WORKER_MAX_TASKS_PER_CHILD, else never). ARQ cannot: refused.",
         ),
     ] = None,
     queues: Annotated[
@@ -102,6 +141,14 @@ def worker(
     loglevel: Annotated[
         str, typer.Option(help="Log level: DEBUG, INFO, WARNING or ERROR.")
     ] = "INFO",
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay",
+            help="Also run `bgmigrate relay` (outbox mode) beside the worker, in a child process "
+            "stopped with it.",
+        ),
+    ] = False,
 ) -> None:
     """Start the Celery or ARQ worker for the tasks in BGMIGRATE_TASK_MODULES.
 
@@ -120,15 +167,52 @@ def worker(
 
       export BGMIGRATE_TASK_MODULES=app.tasks
       bgmigrate worker --backend celery --concurrency 8
+      bgmigrate worker --backend celery --concurrency 2 --max-tasks-per-child 50
       bgmigrate worker --backend arq --queues emails
+      bgmigrate worker --backend arq --relay   # outbox mode: relay and worker together
     """
     # Like `celery -A` and `arq`: task modules are found from the directory the worker starts in.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         settings = worker_settings()
+        options = WorkerOptions.from_settings(
+            settings, pool=pool, concurrency=concurrency, max_tasks_per_child=max_tasks_per_child
+        )
         runner = _run_celery if _choose(backend, settings) is WorkerBackend.celery else _run_arq
-        runner(settings, concurrency, _split(queues or []), loglevel.upper())
+        if relay and settings.outbox_url is None:
+            raise ConfigError("--relay needs BGMIGRATE_OUTBOX_URL (postgresql://...)")
+        with _relay_beside(relay, loglevel):
+            runner(settings, options, _split(queues or []), loglevel.upper())
     except BgmigrateError as exc:
         typer.secho(f"bgmigrate worker: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
+
+
+@contextlib.contextmanager
+def _relay_beside(enabled: bool, loglevel: str) -> Iterator[None]:
+    """Run ``bgmigrate relay`` in a child process while the block runs.
+
+    A process, not a thread: Celery's prefork pool forks the worker, and a forked copy of the
+    relay's database connection would share its socket.
+    """
+    if not enabled:
+        yield
+        return
+    argv = [sys.executable, "-c", _RELAY_MAIN, "relay", "--loglevel", loglevel]
+    child = subprocess.Popen(argv)
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(RELAY_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+_RELAY_MAIN = "import sys; from bgmigrate.cli import main; sys.argv[0] = 'bgmigrate'; main()"
+RELAY_STOP_TIMEOUT = 10.0
+"""Seconds the relay gets to finish its batch when the worker stops (then it is killed; its
+batch is relayed again by the next relay, under the same job ids)."""

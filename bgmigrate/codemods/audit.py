@@ -29,11 +29,13 @@ from bgmigrate.codemods.model import (
     merge,
 )
 from bgmigrate.codemods.names import TASK_DECORATOR, matches
-from bgmigrate.codemods.project import TRACE_DEPTH, Project
+from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.routes import Mounts
 from bgmigrate.codemods.rules import RULES, Effect, SiteContext, TracedCall, selected
 from bgmigrate.codemods.rules.bgm199_unused_suppression import RULE as UNUSED_SUPPRESSION
+from bgmigrate.codemods.summaries import FunctionKey
+from bgmigrate.codemods.type_check import TypeTable
 from bgmigrate.stats import TaskStats
 
 
@@ -46,10 +48,6 @@ class AuditedSite:
     task_key: tuple[str, str] | None
     """``(task file's display path, qualname)`` when the task is defined in the tree and the
     rewrite may decorate it (never for hand-built sites and run-time choices)."""
-
-
-FunctionKey = tuple[str, str]
-"""``(display path, qualname)`` of a function in the scanned tree."""
 
 
 def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
@@ -80,7 +78,7 @@ class Auditor:
         self._used: set[tuple[str, int, str]] = set()
         self._callers = _callers(project)
         mounts = Mounts(m for facts in project.facts.values() for m in facts.includes)
-        self._summaries: dict[FunctionKey, tuple[TracedCall, ...]] = {}
+        self.types = TypeTable(project.index)
         self._routes = {
             (facts.display_path, f.qualname): mounts.labels(f.route, f.router)
             for facts in project.facts.values()
@@ -111,21 +109,6 @@ class Auditor:
                     seen.add(caller)
                     frontier.append(caller)
         return ", ".join(sorted(set(found))) or None
-
-    def _traced(self, facts: FileFacts, function: FunctionFacts) -> Iterator[TracedCall]:
-        """The task's calls, then the calls of project functions it calls (bounded depth)."""
-        frontier: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = [(facts, function, ())]
-        seen = {(facts.display_path, function.qualname)}
-        for depth in range(TRACE_DEPTH):
-            following: list[tuple[FileFacts, FunctionFacts, tuple[str, ...]]] = []
-            for owner, current, via in frontier:
-                for call in current.calls:
-                    yield TracedCall(call, owner.display_path, via)
-                    found = self.project.resolve(call.name) if depth + 1 < TRACE_DEPTH else None
-                    if found and (found[0].display_path, found[1].qualname) not in seen:
-                        seen.add((found[0].display_path, found[1].qualname))
-                        following.append((found[0], found[1], (*via, call.name)))
-            frontier = following
 
     def context(
         self, facts: FileFacts, site: RawCallSite
@@ -160,6 +143,7 @@ class Auditor:
             and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
             dependencies=self._dependencies(endpoint),
+            types=self.types,
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
 
@@ -169,10 +153,7 @@ class Auditor:
         """The task's calls, traced into the project; a library callable (a function, or a
         method of a library object such as ``LOCK.release``) stands for itself."""
         if found is not None:
-            key = (found[0].display_path, found[1].qualname)
-            if key not in self._summaries:  # each task is traced once, whatever its sites
-                self._summaries[key] = tuple(self._traced(*found))
-            return self._summaries[key]
+            return self.project.summaries.of(*found)
         if site.task.target is not None and site.task.kind in _NAMED:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()

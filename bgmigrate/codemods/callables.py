@@ -22,6 +22,12 @@ WRAPPER_NAMES = frozenset({"run_in_executor", "run_in_threadpool", "to_thread", 
 """Names of the project's own wrappers that take the real task first (``async def
 run_in_executor(func, *args)``): the task is the argument after them."""
 _MAX_CANDIDATES = 8
+MADE = "()"
+"""Ends a task target that is what a factory function returns (``app.make_runner()``), until
+the project pass finds the closure the factory returns."""
+RETURNED = "()."
+"""Joins a function's name and a method of what it returns in a task target
+(``app.files.temp_zip().unlink``), until the project pass reads the return annotation."""
 
 
 @dataclasses.dataclass
@@ -37,6 +43,10 @@ class Scope:
     """Every value assigned to each local name, in order."""
     instances: dict[str, str]
     """Local names known to hold an instance of a class -> the class's qualified name."""
+    results: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Local names bound to what a function returns (``path = make_path()``, ``with
+    temp_zip() as path``) -> the function's qualified name (the project pass reads its return
+    annotation)."""
 
 
 def wrapped_task(resolver: Resolver, args: list[ast.expr]) -> int:
@@ -67,7 +77,23 @@ def classify(resolver: Resolver, scope: Scope, node: ast.expr, depth: int = 0) -
     choices = _choices(scope, node)
     if choices and depth < 3:
         return _chosen(resolver, scope, choices, text, depth)
+    factory = _factory(resolver, node)
+    if factory is not None:
+        # ``add_task(make_runner(...))``: the closure the factory returns, if the project pass
+        # finds one.
+        return TaskRef(CallableKind.NESTED, f"{factory}{MADE}", text)
     return TaskRef(CallableKind.DYNAMIC, None, text)
+
+
+def _factory(resolver: Resolver, node: ast.expr) -> str | None:
+    """The function a call of an imported or module-level name calls (not a built-in such as
+    ``getattr``)."""
+    if not isinstance(node, ast.Call):
+        return None
+    head = (dotted(node.func) or "").partition(".")[0]
+    if head in resolver.imports or head in resolver.definitions:
+        return resolver.qualify(node.func)
+    return None
 
 
 def _choices(scope: Scope, node: ast.expr) -> list[ast.expr]:
@@ -145,6 +171,9 @@ def _attribute(resolver: Resolver, scope: Scope, node: ast.Attribute, text: str)
         return TaskRef(CallableKind.BOUND_METHOD, f"{owner}.{node.attr}", text)
     if base is not None and base in scope.instances:
         return TaskRef(CallableKind.BOUND_METHOD, f"{scope.instances[base]}.{node.attr}", text)
+    if base is not None and base in scope.results:
+        target = f"{scope.results[base]}{RETURNED}{node.attr}"
+        return TaskRef(CallableKind.BOUND_METHOD, target, text)
     head, _, rest = (base or "").partition(".")
     if head in scope.instances:
         # ``container.ask_service.ask`` with ``container: Container``: the project pass follows

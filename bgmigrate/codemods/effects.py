@@ -53,8 +53,14 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[tuple[ast.AST, bool, ast.AST | N
 
 def callee_name(resolver: Resolver, func: ast.expr, instances: Mapping[str, str]) -> str:
     """Resolved name of a callee (a method of a known instance by its class:
-    ``httpx.AsyncClient.post``), or its (shortened) source text when it has none."""
+    ``httpx.AsyncClient.post``, also of an attribute of ``self``), or its (shortened) source
+    text when it has none."""
     name = dotted(func)
+    parts = (name or "").split(".")
+    pair = ".".join(parts[:2])
+    if len(parts) > 2 and pair in instances:
+        # ``self.session.post`` with ``self.session = requests.Session()``
+        return ".".join([instances[pair], *parts[2:]])
     head, _, rest = (name or "").partition(".")
     if head in instances and rest:
         return f"{instances[head]}.{rest}"
@@ -102,6 +108,7 @@ def body_calls(
     """Every call in ``body`` with its resolved callee name (methods of objects built here or
     at module level are named by the constructor: ``httpx.AsyncClient.post``)."""
     known = {**module_instances, **instances(resolver, (node for node, _, _ in nodes))}
+    per_item = _per_item(nodes)
     calls = [
         Call(
             name,
@@ -109,12 +116,71 @@ def body_calls(
             in_loop,
             _source_text(node.func, name),
             isinstance(parent, ast.Expr),
+            id(node) in per_item,
+            _opens_for_writing(node),
+            _given_callables(resolver, node),
         )
         for node, in_loop, parent in nodes
         if isinstance(node, ast.Call)
         for name in [callee_name(resolver, node.func, known)]
     ]
     return tuple(calls)
+
+
+def _given_callables(resolver: Resolver, node: ast.Call) -> tuple[tuple[str, str], ...]:
+    """The arguments of ``node`` that name something of the module's namespace (a function
+    or class, imported or defined): ``(position or keyword, qualified name)``."""
+    given = [(str(i), a) for i, a in enumerate(node.args)]
+    given += [(k.arg, k.value) for k in node.keywords if k.arg]
+    found = []
+    for key, value in given:
+        if isinstance(value, ast.Name | ast.Attribute):
+            head = _base_name(value)
+            if head in resolver.imports or head in resolver.definitions:
+                qualified = resolver.qualify(value)
+                if qualified is not None:
+                    found.append((key, qualified))
+    return tuple(found)
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _per_item(nodes: Nodes) -> set[int]:
+    """``id`` of every call of ``nodes`` that runs once per item of a ``for`` loop or a
+    comprehension."""
+    found: set[int] = set()
+    for node, _, _ in nodes:
+        if isinstance(node, ast.For | ast.AsyncFor):
+            inner = own_nodes([*node.body, *node.orelse])
+        elif isinstance(node, _COMPREHENSIONS):
+            parts = [getattr(node, n) for n in ("elt", "key", "value") if hasattr(node, n)]
+            inner = own_nodes([ast.Expr(part) for part in parts])
+        else:
+            continue
+        found.update(id(n) for n, _, _ in inner if isinstance(n, ast.Call))
+    return found
+
+
+_WRITE_MODES = frozenset("wax+")
+
+
+def _opens_for_writing(node: ast.Call) -> bool:
+    """Whether ``node`` is an ``open`` (built-in, ``io``, ``aiofiles``, ``Path.open``) whose
+    literal mode writes, appends or creates."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name != "open":
+        return False
+    modes = [k.value for k in node.keywords if k.arg == "mode"] + node.args[:2]
+    return any(
+        isinstance(mode, ast.Constant)
+        and isinstance(mode.value, str)
+        and 0 < len(mode.value) <= 3
+        and set(mode.value) <= set("rwaxbt+")
+        and bool(set(mode.value) & _WRITE_MODES)
+        for mode in modes
+    )
 
 
 def _source_text(func: ast.expr, name: str) -> str:
@@ -138,6 +204,45 @@ def body_loops(resolver: Resolver, nodes: Nodes) -> tuple[Call, ...]:
         ):
             loops.append(Call("while True", location(node), True))
     return tuple(loops)
+
+
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "print_exc"}
+)
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def best_effort(body: list[ast.stmt]) -> ast.Try | None:
+    """The ``try`` of a body that swallows every error and only logs it, else ``None``.
+
+    The body (after its docstring) is one ``try`` without ``finally``, a handler catches
+    ``Exception`` (or everything), and no handler does more than log (``logger.exception``,
+    ``print``) or pass: the author accepts that the work may fail and be lost.
+    """
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Try) or body[0].finalbody:
+        return None
+    handlers = body[0].handlers
+    catches_all = any(_catches_all(h.type) for h in handlers)
+    only_logs = all(_logs_only(statement) for h in handlers for statement in h.body)
+    return body[0] if catches_all and only_logs else None
+
+
+def _catches_all(caught: ast.expr | None) -> bool:
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(n is None or dotted(n) in _CATCH_ALL for n in names)
+
+
+def _logs_only(statement: ast.stmt) -> bool:
+    if isinstance(statement, ast.Pass):
+        return True
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    func = statement.value.func
+    if isinstance(func, ast.Name):
+        return func.id == "print"
+    return isinstance(func, ast.Attribute) and func.attr in _LOG_METHODS
 
 
 def _base_name(node: ast.expr) -> str | None:

@@ -9,6 +9,8 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 
+from bgmigrate.codemods.static_types import ClassTypes
+
 
 class CallableKind(StrEnum):
     """What the first argument of an ``add_task`` call is."""
@@ -44,6 +46,14 @@ class Call:
     """The callee as the source writes it (``db.commit``), when it differs from ``name``."""
     discarded: bool = False
     """The call is a statement of its own: its result (a spawned asyncio task) is dropped."""
+    per_item: bool = False
+    """The call runs once per item of a ``for`` loop or a comprehension (``in_loop`` also
+    counts ``while`` loops, which are mostly retries and polls)."""
+    writes: bool = False
+    """The call opens a file for writing (``open(path, "w")``, ``path.open("ab")``)."""
+    given: tuple[tuple[str, str], ...] = ()
+    """Arguments that name a function or class (``setup(NotionToEntries, ...)``): ``(position
+    or keyword, qualified name)``, so that the callee's calls of that parameter are followed."""
 
     @property
     def label(self) -> str:
@@ -75,6 +85,8 @@ class Argument:
     alias: str | None = None
     """Qualified name of the annotation alias of the parameter the argument comes from
     (``app.db.DbSession``), when it is declared elsewhere: the project pass reads it."""
+    static_type: str | None = None
+    """Its static type, as ``static_types`` writes it, when known."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +156,8 @@ class Param:
     annotation: str | None = None
     """The annotation's resolved name (``sqlalchemy.orm.Session``, also inside ``X | None``
     and ``Optional[X]``), when it names one type."""
+    hint: str | None = None
+    """The whole annotation as a type (``static_types`` form), when it can be read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +187,17 @@ class FunctionFacts:
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
     yield_line: int | None = None
     """Line of the function's first ``yield``: a yield dependency's teardown runs after it."""
+    returns: str | None = None
+    """The class the function's return annotation names (``Path``; also inside ``X | None``,
+    ``Iterator[X]`` and ``Generator[X, ...]`` of a context manager or a dependency)."""
+    closure: str | None = None
+    """Qualified name (in the module) of the nested function the function returns, when it
+    is a factory of callables (``def make(): def run(): ...; return run``)."""
+    best_effort: Location | None = None
+    """Where the function's whole body is a ``try`` that catches every error and only logs
+    it (the work is allowed to fail), when it is."""
+    return_type: str | None = None
+    """The return annotation as a type (``static_types`` form), when it can be read."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +266,10 @@ class FileFacts:
     scoped_aliases: tuple[tuple[str, str], ...] = ()
     """Module-level annotation aliases of request-scoped objects (``DbSession =
     Annotated[Session, Depends(get_db)]``) -> what they are."""
+    classes: tuple[ClassTypes, ...] = ()
+    """Module-level classes with their bases and field types (for the argument type check)."""
+    type_aliases: tuple[tuple[str, str], ...] = ()
+    """Module-level type aliases (``UserId = Annotated[UUID, ...]``) -> the type."""
     instances: tuple[tuple[str, str], ...] = ()
     """Names that hold an instance of a class -> the class's qualified name: module-level
     names (``sync_service = SyncService()``, ``app: ForgeApp``) and annotated class attributes

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
-import io
-import re
-import tokenize
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from bgmigrate.codemods.effects import classes, instances
-from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Location, Param, Pass
+from bgmigrate.codemods import static_types
+from bgmigrate.codemods.depends import DependsReader
+from bgmigrate.codemods.effects import best_effort, classes, instances, location, own_nodes
+from bgmigrate.codemods.facts import FileFacts, FunctionFacts, Hints, Param, Pass
 from bgmigrate.codemods.function_scan import FunctionScan, ScanResult
 from bgmigrate.codemods.names import AnnotationReader, Resolver, dotted, string_annotation
 from bgmigrate.codemods.request_scope import module_aliases
@@ -30,9 +27,8 @@ from bgmigrate.codemods.routes import (
     route_owner,
     router_prefixes,
 )
+from bgmigrate.codemods.source_text import character_columns, parse_quietly, suppressions
 
-_SUPPRESSION = re.compile(r"#\s*bgmigrate:\s*ignore\[([A-Za-z0-9,\s]+)\]")
-_DEPENDS = frozenset({"fastapi.Depends", "fastapi.Security", "fastapi.params.Depends", "Depends"})
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _MAX_ROUNDS = 5
 
@@ -44,18 +40,6 @@ class _Def:
     class_name: str | None
     parent: str | None
     """Qualified name of the enclosing function, for closures."""
-
-
-def suppressions(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    """``# bgmigrate: ignore[BGM101, BGM103]`` comments by line."""
-    found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if "bgmigrate:" not in line:
-            continue
-        for match in _SUPPRESSION.finditer(line):
-            codes = tuple(c.strip().upper() for c in match.group(1).split(",") if c.strip())
-            found.append((number, codes))
-    return tuple(found)
 
 
 _BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
@@ -92,6 +76,11 @@ class ModuleAnalysis:
         }
         self.defs = list(_definitions(tree))
         self.by_name = {d.qualname: d for d in self.defs}
+        self.nested: dict[str, dict[str, str]] = {}
+        """Qualified name of a function -> its nested functions' names -> qualified names."""
+        for d in self.defs:
+            if d.parent is not None:
+                self.nested.setdefault(d.parent, {})[d.node.name] = d.qualname
         self.class_attrs: dict[str, set[str]] = self._class_annotations()
         self.prefixes = router_prefixes(tree)
         self.registered = registered_routes(tree, self.prefixes)
@@ -99,7 +88,38 @@ class ModuleAnalysis:
         self.module_vars = self._module_vars()
         self.module_instances = instances(self.resolver, self.tree.body)
         self.scoped_aliases = module_aliases(self.resolver, self.tree.body)
+        self.depends = DependsReader(self.resolver, self.nodes)
+        self.self_instances = self._self_instances()
         self._module_aliases()
+
+    def _self_instances(self) -> dict[str, dict[str, str]]:
+        """Class name -> its attributes set in a method to an instance of a known class
+        (``self.session = requests.Session()``, ``self.app = app`` with ``app: App``)."""
+        found: dict[str, dict[str, str]] = {}
+        for item in self.defs:
+            if item.class_name is None:
+                continue
+            args = item.node.args
+            params = {
+                a.arg: cls
+                for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+                if a.annotation is not None and (cls := _class_of(self.resolver, a.annotation))
+            }
+            for node in ast.walk(item.node):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                    if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
+                        cls = self._instance_class(value, params)
+                        if cls is not None:
+                            found.setdefault(item.class_name, {})[target.attr] = cls
+        return found
+
+    def _instance_class(self, value: ast.expr, params: dict[str, str]) -> str | None:
+        if isinstance(value, ast.Name):
+            return params.get(value.id)
+        if isinstance(value, ast.Call):
+            return classes({"": self.resolver.qualify(value.func) or ""}).get("")
+        return None
 
     def _module_aliases(self) -> None:
         for stmt in self.tree.body:
@@ -142,7 +162,8 @@ class ModuleAnalysis:
             hinted = (item.qualname, arg.arg) in self.bg_params
             position = index if index < len(positional) else -1
             annotation = self._annotation(arg.annotation)
-            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation))
+            hint = static_types.annotation(self.resolver, arg.annotation)
+            params.append(Param(arg.arg, position, bg or hinted, optional, named, annotation, hint))
         return tuple(params)
 
     def _annotation(self, node: ast.expr | None) -> str | None:
@@ -204,11 +225,29 @@ class ModuleAnalysis:
             state_writes=result.state_writes,
             loops=result.loops,
             attached=result.attached,
-            depends=self._function_depends(item.node),
+            depends=self.depends.of_function(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
             yield_line=first_yield(item.node),
+            returns=_returned_class(self.resolver, item.node.returns),
+            closure=self._closure(item),
+            best_effort=location(swallowing)
+            if (swallowing := best_effort(item.node.body))
+            else None,
+            return_type=static_types.annotation(self.resolver, item.node.returns),
         )
+
+    def _closure(self, item: _Def) -> str | None:
+        """The nested function ``item`` returns (``return run`` after ``def run():``)."""
+        nested = self.nested.get(item.qualname)
+        if not nested:
+            return None
+        returned = (
+            node.value.id
+            for node, _, _ in own_nodes(item.node.body)
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
+        )
+        return next((nested[name] for name in returned if name in nested), None)
 
     def _qualify(self, node: ast.expr | None) -> str | None:
         return None if node is None else self.resolver.qualify(node)
@@ -223,59 +262,7 @@ class ModuleAnalysis:
 
     def dependencies(self) -> tuple[str, ...]:
         """Qualified names given to ``Depends``/``Security`` anywhere in the module."""
-        return tuple(sorted(self._module_depends))
-
-    @functools.cached_property
-    def _module_depends(self) -> set[str]:
-        return self._depends_in(self.nodes, walk=False)
-
-    def _depends_in(
-        self, roots: list[ast.AST], annotation: ast.expr | None = None, walk: bool = True
-    ) -> set[str]:
-        """Dependencies named in ``roots`` (and below them, with ``walk``); a bare
-        ``Depends()`` means ``annotation``'s class."""
-        found = set()
-        for root in roots:
-            for node in ast.walk(root) if walk else (root,):
-                if not (isinstance(node, ast.Call) and self._is_depends(node.func)):
-                    continue
-                target = node.args[0] if node.args else annotation
-                name = self.resolver.qualify(target) if target is not None else None
-                if name:
-                    found.add(name)
-        return found
-
-    def _function_depends(self, node: FunctionNode) -> tuple[str, ...]:
-        """What the function's parameters and route decorator ``Depends`` on."""
-        if not self._module_depends and not self._bare_depends:
-            return ()
-        args = node.args
-        params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        defaults: list[ast.expr | None] = [None] * (len(args.posonlyargs) + len(args.args))
-        defaults[len(defaults) - len(args.defaults) :] = args.defaults
-        found = self._depends_in(list(node.decorator_list))
-        for param, default in zip(params, [*defaults, *args.kw_defaults], strict=True):
-            annotation = param.annotation
-            if isinstance(annotation, ast.Subscript) and self.resolver.is_typing(
-                annotation.value, "Annotated"
-            ):
-                parts = annotation.slice
-                elts = parts.elts if isinstance(parts, ast.Tuple) else [parts]
-                found |= self._depends_in(list(elts[1:]), elts[0])
-            if default is not None:
-                found |= self._depends_in([default], annotation)
-        return tuple(sorted(found))
-
-    @functools.cached_property
-    def _bare_depends(self) -> bool:
-        """Whether the module has a ``Depends()`` without an argument (class dependencies)."""
-        return any(
-            isinstance(n, ast.Call) and not n.args and self._is_depends(n.func) for n in self.nodes
-        )
-
-    def _is_depends(self, func: ast.expr) -> bool:
-        qual = self.resolver.qualify(func)
-        return qual in _DEPENDS or (dotted(func) or "").endswith(("Depends", "Security"))
+        return tuple(sorted(self.depends.module_depends))
 
     def qualified_attrs(self) -> frozenset[str]:
         """``module.Class.attr`` for every class attribute known to hold the object here."""
@@ -297,6 +284,8 @@ class ModuleAnalysis:
                     cls = _class_of(self.resolver, stmt.annotation)
                     if cls is not None:
                         found[prefix + stmt.target.id] = cls
+        for cls, attrs in self.self_instances.items():
+            found.update((f"{cls}.{attr}", held) for attr, held in attrs.items())
         return found | classes(self.module_instances)
 
     def exports(self) -> tuple[str, ...]:
@@ -314,6 +303,26 @@ def _top_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield stmt
 
 
+_YIELDING = frozenset(
+    {"Iterator", "Generator", "AsyncIterator", "AsyncGenerator", "Iterable", "AsyncIterable"}
+)
+
+
+def _returned_class(resolver: Resolver, annotation: ast.expr | None) -> str | None:
+    """The class a return annotation names; for a generator (a context manager, a dependency
+    with ``yield``), the class it yields."""
+    if annotation is None:
+        return None
+    inner = string_annotation(annotation)
+    annotation = inner if inner is not None else annotation
+    if isinstance(annotation, ast.Subscript):
+        name = (dotted(annotation.value) or "").rpartition(".")[2]
+        if name in _YIELDING:
+            first = annotation.slice
+            return _class_of(resolver, first.elts[0] if isinstance(first, ast.Tuple) else first)
+    return _class_of(resolver, annotation)
+
+
 def _class_of(resolver: Resolver, annotation: ast.expr) -> str | None:
     """The class an annotation names (``Service``, ``Service | None``, ``"Service"``)."""
     inner = string_annotation(annotation)
@@ -329,14 +338,6 @@ def _class_of(resolver: Resolver, annotation: ast.expr) -> str | None:
     return resolver.qualify_dotted(name)
 
 
-def parse_quietly(source: bytes, path: str) -> ast.Module:
-    """``ast.parse`` without the compiler's warnings about the user's code (``"\\d"``,
-    ``1()``): they are not ours to print, and must not become errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(source, filename=path)
-
-
 def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     """Analyse one file; a file that does not parse becomes a result with ``error`` set.
 
@@ -348,7 +349,9 @@ def analyze(source: bytes, path: str, module: str, hints: Hints) -> FileFacts:
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         where = f"line {exc.lineno}: " if isinstance(exc, SyntaxError) and exc.lineno else ""
         reason = exc.msg if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
-        return FileFacts(path, module, error=f"cannot parse: {where}{reason}")
+        classes, aliases = static_types.lenient(source, module, path.endswith("__init__.py"))
+        error = f"cannot parse: {where}{reason}"
+        return FileFacts(path, module, error=error, classes=classes, type_aliases=aliases)
     try:
         facts = _analyze_tree(tree, source, path, module, hints)
     except Exception as exc:
@@ -382,39 +385,9 @@ def _analyze_tree(
         suppressions=suppressions(text),
         scoped_aliases=tuple(sorted(analysis.scoped_aliases.items())),
         instances=tuple(sorted(analysis.held_instances().items())),
+        classes=static_types.module_classes(analysis.resolver, tree),
+        type_aliases=static_types.type_aliases(analysis.resolver, tree),
     )
-
-
-def character_columns(facts: FileFacts, source: bytes) -> FileFacts:
-    """``facts`` with ``ast``'s UTF-8 byte columns turned into character columns."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        lines = source.decode(encoding).splitlines()
-    except (SyntaxError, UnicodeDecodeError, LookupError):
-        return facts
-
-    def fix(at: Location) -> Location:
-        if not 0 < at.line <= len(lines):
-            return at
-        prefix = lines[at.line - 1].lstrip("\ufeff").encode()[: at.column]
-        return Location(at.line, len(prefix.decode("utf-8", errors="replace")))
-
-    relocated = _relocate(facts, fix)
-    assert isinstance(relocated, FileFacts)
-    return relocated
-
-
-def _relocate(value: object, fix: Callable[[Location], Location]) -> object:
-    if isinstance(value, Location):
-        return fix(value)
-    if isinstance(value, tuple):
-        return tuple(_relocate(item, fix) for item in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: _relocate(getattr(value, f.name), fix) for f in dataclasses.fields(value)
-        }
-        return dataclasses.replace(value, **changes)
-    return value
 
 
 def first_yield(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:

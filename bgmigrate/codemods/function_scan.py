@@ -37,6 +37,7 @@ from bgmigrate.codemods.request_scope import (
     scoped_locals,
     scoped_params,
 )
+from bgmigrate.codemods.static_types import LocalTypes
 
 _CONSTRUCTED = (
     "BackgroundTasks() built by hand: its tasks run only if it is attached to a response; "
@@ -92,6 +93,10 @@ class ModuleView(Protocol):
         """Module-level names bound to a constructor's result -> the constructor."""
 
     @property
+    def self_instances(self) -> dict[str, dict[str, str]]:
+        """Class name -> attributes its methods set to an instance of a known class."""
+
+    @property
     def scoped_aliases(self) -> dict[str, str]:
         """This module's aliases of request-scoped annotations -> what they mean."""
 
@@ -129,6 +134,7 @@ class FunctionScan:
         self.result = ScanResult(location(node) if node else Location(1, 0))
         self._scoped: dict[str, str] | None = None
         self._imported: dict[str, str] = {}
+        self._types: LocalTypes | None = None
 
     def run(self, params: tuple[Param, ...]) -> ScanResult:
         """Scan the function body given its parameters."""
@@ -144,6 +150,8 @@ class FunctionScan:
         owners = {**self.analysis.module_instances, **self.scope.instances}
         if self.scope.class_name:
             owners["self"] = owners["cls"] = self._local(self.scope.class_name)
+            held = self.analysis.self_instances.get(self.scope.class_name, {})
+            owners.update((f"self.{attr}", cls) for attr, cls in held.items())
         calls = body_calls(self.resolver, self.nodes, owners)
         # A call of a function defined in this body names it fully, so the audit follows it.
         nested = self.scope.nested_defs
@@ -190,6 +198,8 @@ class FunctionScan:
                         self._bind(target, node.value)
                 elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
                     self._bind(node.target, node.value)
+                elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                    self._bind(node.optional_vars, node.context_expr)
 
     def _bind(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Attribute) and dotted(target.value) == "self":
@@ -206,14 +216,23 @@ class FunctionScan:
         elif self._constructs(value):
             self.constructed.add(target.id)
             self.built_at[id(value)] = target.id
-        elif isinstance(value, ast.Call):
-            self._instance(target.id, value.func)
+        elif isinstance(value, ast.Call | ast.Await):
+            self._result(target.id, value.value if isinstance(value, ast.Await) else value)
         elif isinstance(value, ast.Attribute):
             # ``service = container.instructions_service``: the attribute of a known instance
             # (the project pass follows the class attribute's annotation).
             head, _, rest = (dotted(value) or "").partition(".")
             if head in self.scope.instances and rest:
                 self.scope.instances[target.id] = f"{self.scope.instances[head]}.{rest}"
+
+    def _result(self, name: str, value: ast.expr) -> None:
+        """``name`` holds an instance (``Service()``) or what a function returns."""
+        if not isinstance(value, ast.Call):
+            return
+        self._instance(name, value.func)
+        called = self.resolver.qualify(value.func)
+        if name not in self.scope.instances and called is not None:
+            self.scope.results[name] = called
 
     def _constructs(self, value: ast.expr) -> bool:
         return isinstance(value, ast.Call) and self.analysis.reader.is_bg_name(value.func)
@@ -372,7 +391,14 @@ class FunctionScan:
             alias = self._imported.get(name.id)
         kind = argument_kind(arg, scoped)
         alias = alias if not kind else None
-        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword, alias)
+        static = self.local_types().infer(arg)
+        return Argument(ast.unparse(arg), location(arg), kind, mutated, keyword, alias, static)
+
+    def local_types(self) -> LocalTypes:
+        """The static types of the function's names, read once (only bodies with call sites)."""
+        if self._types is None:
+            self._types = LocalTypes(self.resolver, self.node)
+        return self._types
 
 
 def _task_arguments(node: ast.Call) -> list[ast.expr]:

@@ -85,10 +85,16 @@ def imports_runtime(module: cst.Module) -> bool:
     return any(_root(statement) == RUNTIME for statement in module.body)
 
 
-def place_runtime_import(module: cst.Module, first_party: str) -> cst.Module:
-    """Move the (single, newly added) ``bgmigrate`` import into the third-party group."""
+def place_runtime_import(
+    module: cst.Module, first_party: str, before: cst.Module | None = None
+) -> cst.Module:
+    """Move the (single, newly added) ``bgmigrate`` import into the third-party group; with
+    ``before`` (the module before the import was added) the one not in it."""
     body: list[cst.BaseStatement] = list(module.body)
     ours = [i for i in _leading_imports(body) if _root(body[i]) == RUNTIME]
+    if before is not None:
+        old = {before.code_for_node(s).strip() for s in before.body}
+        ours = [i for i in ours if module.code_for_node(body[i]).strip() not in old]
     if len(ours) != 1:
         return module
     statement = body.pop(ours[0])
@@ -97,7 +103,7 @@ def place_runtime_import(module: cst.Module, first_party: str) -> cst.Module:
         return module
     sections = {i: _group(_root(body[i]) or "", first_party) for i in imports}
     third_party = [i for i in imports if sections[i] == 1]
-    later = [i for i in third_party if _sort_key(body[i]) > (1, RUNTIME)]
+    later = [i for i in third_party if _sort_key(body[i]) > _sort_key(statement)]
     if later:  # first in alphabetical order: take over the line's blank lines and comments
         body.insert(later[0], _with_leading(statement, _leading(body[later[0]])))
         body[later[0] + 1] = _with_leading(body[later[0] + 1], ())

@@ -115,8 +115,9 @@ class FunctionIndex:
 
 
 def _hop(facts: FileFacts, rest: str) -> str | None:
-    """Where ``rest`` (a name in ``facts``' module) leads: through an import, or through a
-    name or class attribute holding an instance (the longest such prefix)."""
+    """Where ``rest`` (a name in ``facts``' module) leads: through an import, through a name
+    or class attribute holding an instance (the longest such prefix), or through a star
+    import."""
     head, _, tail = rest.partition(".")
     imported = dict(facts.imports).get(head)
     if imported is not None:
@@ -127,7 +128,9 @@ def _hop(facts: FileFacts, rest: str) -> str | None:
         cls = held.get(".".join(parts[:cut]))
         if cls is not None:
             return ".".join([cls, *parts[cut:]])
-    return None
+    # ``from .dependencies import *`` in a package's ``__init__``: the name may come from there.
+    star = dict(facts.imports).get("*")
+    return f"{star.removesuffix('.*')}.{rest}" if star else None
 
 
 def _function(facts: FileFacts, rest: str) -> Found | None:

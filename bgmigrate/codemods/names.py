@@ -22,7 +22,7 @@ SINGLE_TASK = frozenset(
 )
 """Fully qualified names of Starlette's single ``BackgroundTask``."""
 RUNTIME = "bgmigrate"
-RUNTIME_NAMES = ("Tasks", "RequestBatch", "task")
+RUNTIME_NAMES = ("Tasks", "RequestBatch", "task", "RetryPolicy")
 """Names of bgmigrate's runtime API that the rewrite introduces."""
 TASK_DECORATOR = f"{RUNTIME}.task"
 TASK_QUEUES = frozenset({"bgmigrate.Tasks", "bgmigrate.RequestBatch", "bgmigrate.TaskQueue"})

@@ -4,7 +4,8 @@
   ``RequestBatch`` in helpers and services (functions the object is passed to by a direct call,
   or ``Optional`` parameters, which FastAPI cannot inject). When in doubt: ``Tasks``, which
   works in both places.
-- ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``.
+- ``@task`` goes on module-level functions in the tree whose call sites are all ``migrate``,
+  with a timeout and retry policy (:mod:`.long_tasks`).
 - ``# bgmigrate: BGMxxx <fix>`` goes above call sites whose findings need a human (blockers
   of a move; at a ``keep-in-process`` site only bugs of today).
 """
@@ -16,10 +17,14 @@ from collections import defaultdict
 
 from bgmigrate.codemods.audit import AuditedSite
 from bgmigrate.codemods.facts import FileFacts
+from bgmigrate.codemods.lint_friendly import DEFAULT_LINE_LENGTH
+from bgmigrate.codemods.long_tasks import TaskSettings, proposals
 from bgmigrate.codemods.model import Verdict
 from bgmigrate.codemods.names import RUNTIME, RUNTIME_NAMES, TASK_DECORATOR, matches
 from bgmigrate.codemods.project import Project
 from bgmigrate.codemods.rules import RULES
+from bgmigrate.codemods.rules.bgm115_argument_type import RULE as ARGUMENT_TYPE
+from bgmigrate.codemods.type_fixes import HintEdit, HintPlan, plan_hints, unblocked_verdict
 
 
 @dataclasses.dataclass
@@ -31,17 +36,28 @@ class FilePlan:
     """``(function qualname, parameter)`` -> ``Tasks`` or ``RequestBatch``."""
     decorate: set[str] = dataclasses.field(default_factory=set)
     """Qualnames of module-level functions that get ``@task``."""
+    task_settings: dict[str, TaskSettings] = dataclasses.field(default_factory=dict)
+    """Qualname -> the options written on its new ``@task``, or on its bare one (measured)."""
     comments: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Line of a call site -> ``# bgmigrate:`` comments to put above its statement."""
+    hints: dict[tuple[str, str], HintEdit] = dataclasses.field(default_factory=dict)
+    """``(function qualname, parameter)`` -> the hint BGM115's fix writes there."""
     keep_imports: bool = False
-    """Another file imports BackgroundTasks from this one: never remove its import."""
+    """Another file imports BackgroundTasks from this one, or a test names it by string
+    (``patch("app.api.BackgroundTasks")``): never remove its import."""
+    named_in_tests: bool = False
+    """A test names this module's BackgroundTasks by string (its import stays, marked used)."""
+    line_length: int = DEFAULT_LINE_LENGTH
+    """The project's line length: ``# bgmigrate:`` comments are wrapped to it."""
     qualified: bool = False
     """``Tasks``/``RequestBatch``/``task`` mean something else here: write ``bgmigrate.Tasks``."""
 
     @property
     def empty(self) -> bool:
         """Nothing to change (class attribute annotations aside)."""
-        return not (self.params or self.decorate or self.comments)
+        return not (
+            self.params or self.decorate or self.comments or self.task_settings or self.hints
+        )
 
 
 def _helpers(project: Project) -> set[tuple[str, str]]:
@@ -59,11 +75,11 @@ def _dependencies(project: Project) -> set[str]:
     return {name for facts in project.facts.values() for name in facts.dependencies}
 
 
-def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
+def _decorations(sites: list[AuditedSite], hints: HintPlan) -> dict[str, set[str]]:
     verdicts: dict[tuple[str, str], set[Verdict]] = defaultdict(set)
     for audited in sites:
         if audited.task_key is not None:
-            verdicts[audited.task_key].add(audited.report.verdict)
+            verdicts[audited.task_key].add(unblocked_verdict(audited, hints))
     chosen: dict[str, set[str]] = defaultdict(set)
     for (path, qualname), found in verdicts.items():
         if found == {Verdict.MIGRATE}:
@@ -71,12 +87,15 @@ def _decorations(sites: list[AuditedSite]) -> dict[str, set[str]]:
     return chosen
 
 
-def _comments(sites: list[AuditedSite]) -> dict[str, dict[int, list[str]]]:
+def _comments(sites: list[AuditedSite], hints: HintPlan) -> dict[str, dict[int, list[str]]]:
     comments: dict[str, dict[int, list[str]]] = defaultdict(dict)
     for audited in sites:
         report = audited.report
         texts = []
+        fixed = (report.path, report.line) in hints.unblocked
         for finding in report.findings:
+            if fixed and finding.rule == ARGUMENT_TYPE.code:
+                continue  # the rewrite writes the hint
             # A task that stays in-process needs no fix before a move, only a bug of today does.
             needed = report.verdict is not Verdict.KEEP or RULES[finding.rule].bug_today
             text = f"# bgmigrate: {finding.rule} {finding.fix}" if finding.fix and needed else None
@@ -105,16 +124,33 @@ def _reexported(project: Project, facts: FileFacts) -> bool:
     )
 
 
-def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
-    """Edits for every analysed file, by display path."""
+def _named_in_tests(facts: FileFacts, named: frozenset[str]) -> bool:
+    """A test names this module's BackgroundTasks by string (``patch("app.BackgroundTasks")``)."""
+    locals_ = [name for name in facts.bg_local_names if "." not in name]
+    return any(matches(f"{facts.module}.{local}", named) for local in locals_)
+
+
+def plan(
+    project: Project,
+    sites: list[AuditedSite],
+    named_in_tests: frozenset[str] = frozenset(),
+    widen_types: bool = False,
+) -> dict[str, FilePlan]:
+    """Edits for every analysed file, by display path; ``named_in_tests`` are dotted names the
+    project's tests give as strings (their imports stay); ``widen_types``: BGM115's fix also
+    widens hints that the arguments do not fit."""
     helpers, dependencies = _helpers(project), _dependencies(project)
-    decorations, comments = _decorations(sites), _comments(sites)
+    hints = plan_hints(project, sites, widen_types)
+    decorations, comments = _decorations(sites, hints), _comments(sites, hints)
+    proposed = proposals(sites)
     plans = {}
     for path, facts in project.facts.items():
         if facts.error is not None:
             continue
         file_plan = FilePlan(facts, comments=comments.get(path, {}))
-        file_plan.keep_imports = _reexported(project, facts)
+        file_plan.hints = hints.edits.get(path, {})
+        file_plan.named_in_tests = _named_in_tests(facts, named_in_tests)
+        file_plan.keep_imports = file_plan.named_in_tests or _reexported(project, facts)
         file_plan.qualified = _names_taken(facts)
         for function in facts.functions:
             qualified = f"{facts.module}.{function.qualname}".removesuffix(".__init__")
@@ -130,5 +166,8 @@ def plan(project: Project, sites: list[AuditedSite]) -> dict[str, FilePlan]:
             chosen = function.qualname in decorations.get(path, set())
             if chosen and function.module_level and not already:
                 file_plan.decorate.add(function.qualname)
+            proposal = proposed.get((path, function.qualname))
+            if chosen and function.module_level and proposal and (not already or proposal.measured):
+                file_plan.task_settings[function.qualname] = proposal
         plans[path] = file_plan
     return plans

@@ -23,21 +23,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bgmigrate.codemods import cache
+from bgmigrate.codemods.argument_types import follow_types
 from bgmigrate.codemods.cache import Entries
+from bgmigrate.codemods.callables import MADE, RETURNED
 from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.facts import CallableKind, FileFacts, Hints, RawCallSite, TaskRef
 from bgmigrate.codemods.finder import analyze
 from bgmigrate.codemods.index import Found, FunctionIndex, ModuleIndex
 from bgmigrate.codemods.names import BACKGROUND_TASKS, matches
+from bgmigrate.codemods.summaries import Summaries
 
 # A file that never spells any of these cannot use BackgroundTasks nor call add_task (nor mount
 # the routers of endpoints that do).
 MARKERS = (b"ackground", b"add_task", b"include_router")
 _MAX_ROUNDS = 6
 _PARALLEL_THRESHOLD = 24
-TRACE_DEPTH = 8
-"""How many calls deep the audit follows a task into the project's own functions (each
-function is read and summarised once, so depth costs only the functions it reaches)."""
 Progress = Callable[[int], None]
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -103,6 +103,11 @@ class Project:
     """The latest project-wide hints (files read by ``follow`` get these)."""
     swept: set[str] = dataclasses.field(default_factory=set)
     """Aliases the skipped files were already byte-tested for (each is looked for once)."""
+    summaries: Summaries = dataclasses.field(init=False)
+    """What each function reached from a task does (files are read as the summaries need)."""
+
+    def __post_init__(self) -> None:
+        self.summaries = Summaries(self.following)
 
     @property
     def facts(self) -> dict[str, FileFacts]:
@@ -123,20 +128,28 @@ class Project:
 
     def follow_tasks(self) -> None:
         """Stage 3: read what the audit looks into — the functions handed the object, the
-        dependencies, each call site's task and the functions it calls, ``TRACE_DEPTH`` deep."""
+        dependencies, each call site's task and every function it reaches (each file is read
+        once, however deep)."""
         analysed = list(self.facts.values())
         self.follow(p.callee for f in analysed for p in f.passes)
         self.follow(d for f in analysed for function in f.functions for d in function.depends)
         sites = [site for f in analysed for site in f.call_sites]
         self.follow(name for site in sites for name in site.task.lambda_calls)
         self.follow(a.alias for site in sites for a in site.arguments if a.alias)
-        frontier = {t for site in sites for t in targets(site.task) if t}
-        seen: set[str] = set()
-        for _ in range(TRACE_DEPTH):
-            self.follow(sorted(frontier))
-            seen |= frontier
-            found = [self.resolve(name) for name in frontier]
-            frontier = {call.name for f in found if f is not None for call in f[1].calls} - seen
+        # Summarising each task reads every function it reaches, however deep.
+        for site in sites:
+            for target in targets(site.task):
+                found = self.following(self.returned_target(target)) if target else None
+                if found is not None:
+                    self.summaries.of(*found)
+        follow_types(self)
+
+    def following(self, name: str | None) -> Found | None:
+        """The function ``name`` names, reading its file (and re-exports) when not yet read."""
+        if name is None:
+            return None
+        self.follow([name])
+        return self.resolve(name)
 
     def settle_sites(self) -> None:
         """Stage 4 (after caching, which keeps each file's own facts): give the call sites what
@@ -157,12 +170,37 @@ class Project:
                 else a
                 for a in site.arguments
             )
-            task = site.task
+            task = self._returned(site.task)
             found = self.resolve(task.target) if task.target else None
             if task.kind is CallableKind.FUNCTION and found is not None and found[1].is_method:
                 task = dataclasses.replace(task, kind=CallableKind.BOUND_METHOD)
             settled.append(dataclasses.replace(site, arguments=arguments, task=task))
         return tuple(settled)
+
+    def _returned(self, task: TaskRef) -> TaskRef:
+        """``task`` with its target through ``returned_target``."""
+        if task.target is None or not (RETURNED in task.target or task.target.endswith(MADE)):
+            return task
+        target = self.returned_target(task.target)
+        unknown = target is None and task.target.endswith(MADE)
+        kind = CallableKind.DYNAMIC if unknown else task.kind
+        return dataclasses.replace(task, kind=kind, target=target)
+
+    def returned_target(self, target: str) -> str | None:
+        """A method of what a function returns (``temp_zip().unlink``) named by the class of
+        the function's return annotation (``pathlib.Path.unlink``), and what a factory returns
+        (``make_runner()``) named by the closure it returns (``make_runner.<locals>.run``);
+        ``None`` when they are unknown. Any other target is itself."""
+        if target.endswith(MADE):
+            factory = self.following(target.removesuffix(MADE))
+            closure = factory[1].closure if factory else None
+            return f"{factory[0].module}.{closure}".lstrip(".") if factory and closure else None
+        function, joined, method = target.rpartition(RETURNED)
+        if not joined:
+            return target
+        found = self.following(function)
+        returned = found[1].returns if found else None
+        return f"{returned}.{method}" if returned else None
 
     def _global_hints(self) -> Hints:
         names = {

@@ -124,6 +124,12 @@ DEFAULT_SLOW_CALLS: tuple[str, ...] = (
     "*.goto",
     "*.scrape",
     "*.crawl",
+    # Code loaded at run time (generated scripts, plugins): its length is unknown.
+    "*.exec_module",
+    "runpy.*",
+    # Chat-bot frameworks whose dispatch runs every listener the app registered.
+    "slack_bolt.*.dispatch",
+    "slack_bolt.*.async_dispatch",
     # Subprocesses and media.
     "asyncio.create_subprocess_exec",
     "asyncio.create_subprocess_shell",
@@ -224,6 +230,23 @@ DEFAULT_HOST_FILE_CALLS: tuple[str, ...] = (
     "*.rmdir",
 )
 
+# Writing files on the host (documents, exports, reports the web process serves or reads):
+# a worker writes them on its own host. ``open`` in a writing mode is found as well.
+DEFAULT_HOST_OUTPUT_CALLS: tuple[str, ...] = (
+    "os.makedirs",
+    "os.mkdir",
+    "*.mkdir",
+    "*.write_text",
+    "*.write_bytes",
+    "shutil.copy*",
+    "shutil.move",
+    "*Document.save",
+    "*.savefig",
+    "*.to_csv",
+    "*.to_excel",
+    "*.to_parquet",
+)
+
 _LIST_KEYS = {
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
@@ -234,6 +257,7 @@ _LIST_KEYS = {
     "must-not-lose-calls": "must_not_lose_calls",
     "in-process-calls": "in_process_calls",
     "host-file-calls": "host_file_calls",
+    "host-output-calls": "host_output_calls",
     "unbounded-loops": "unbounded_loops",
     "extend-slow-calls": "extend_slow_calls",
     "extend-must-not-lose-calls": "extend_must_not_lose_calls",
@@ -246,6 +270,8 @@ _CHOICE_KEYS = {"fail-on": ("fail_on", FailOn)}
 DEFAULT_MAX_FILE_SIZE = 4_000_000
 MAX_PYPROJECT_BYTES = 10_000_000
 """A larger ``pyproject.toml`` is refused rather than parsed."""
+SETTINGS_TABLE = "settings"
+"""``[tool.bgmigrate.settings]``: the runtime's settings (``bgmigrate.settings``), not scan's."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -276,6 +302,8 @@ class CodemodConfig:
     """Callee patterns for work that must stay in the web process (BGM107)."""
     host_file_calls: tuple[str, ...] = DEFAULT_HOST_FILE_CALLS
     """Callee patterns that remove files on the web host (BGM111)."""
+    host_output_calls: tuple[str, ...] = DEFAULT_HOST_OUTPUT_CALLS
+    """Callee patterns that write files on the host (BGM117)."""
     unbounded_loops: tuple[str, ...] = DEFAULT_UNBOUNDED_LOOPS
     """Loops (over these callees' results, or ``while True``) of unknown length (BGM101)."""
     respect_gitignore: bool = True
@@ -308,7 +336,7 @@ class CodemodConfig:
 
 
 def _parse_table(table: Mapping[str, Any], source: str) -> dict[str, Any]:
-    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS})
+    valid = sorted({*_LIST_KEYS, *_BOOL_KEYS, *_INT_KEYS, *_CHOICE_KEYS, SETTINGS_TABLE})
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key in _CHOICE_KEYS:
@@ -364,10 +392,9 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load_config(pyproject: Path | None) -> CodemodConfig:
-    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
-    if pyproject is None:
-        return CodemodConfig()
+def read_tool_table(pyproject: Path) -> dict[str, Any]:
+    """The ``[tool.bgmigrate]`` table of ``pyproject`` (empty when absent); a clear
+    ``ConfigError`` when the file cannot be read or the table is not a table."""
     try:
         if pyproject.stat().st_size > MAX_PYPROJECT_BYTES:
             raise ConfigError(f"{pyproject}: larger than {MAX_PYPROJECT_BYTES:,} bytes; not read")
@@ -379,4 +406,13 @@ def load_config(pyproject: Path | None) -> CodemodConfig:
     table = data.get("tool", {}).get("bgmigrate", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.bgmigrate] must be a table")
+    return table
+
+
+def load_config(pyproject: Path | None) -> CodemodConfig:
+    """Read ``[tool.bgmigrate]`` from ``pyproject`` (defaults when absent or ``None``)."""
+    if pyproject is None:
+        return CodemodConfig()
+    table = read_tool_table(pyproject)
+    table = {k: v for k, v in table.items() if k != SETTINGS_TABLE}
     return CodemodConfig(**_parse_table(table, str(pyproject)))

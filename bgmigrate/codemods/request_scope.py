@@ -10,6 +10,8 @@ from bgmigrate.codemods.names import Resolver, dotted
 
 _SESSION = "the request's DB session"
 _BUILT = "an object built with the request's DB session"
+TEMPORARY_FILE = "a temporary file on the web host"
+"""What a value made by ``tempfile`` is (a task parameter annotated ``LocalFile`` carries it)."""
 # Annotation class names (last dotted part) of request-scoped parameters -> description.
 SCOPED_TYPES = {
     "Request": "the Request",
@@ -30,7 +32,9 @@ _CLIENTS = frozenset(
     }
 )
 _SESSION_WORDS = ("db", "session")
-_SCOPED_ATTRIBUTES = frozenset({"file", "state", "scope", "stream", "app"})
+_SCOPED_ATTRIBUTES = frozenset({"file", "state", "scope", "stream", "app", "user"})
+"""Attributes of a request-scoped object that belong to the request (``request.user``: the
+authentication backend's user object, often an ORM row)."""
 
 
 def annotation_kind(
@@ -129,8 +133,12 @@ def value_kind(resolver: Resolver, value: ast.expr, scoped: dict[str, str]) -> s
         if qual in _CLIENTS:
             return "a client opened for this request"
         if qual.startswith("tempfile."):
-            return "a temporary file on the web host"
+            return TEMPORARY_FILE
     root = _chain_root(value)
+    if isinstance(inner, ast.Attribute):
+        # ``user = request.user.object``: what the request holds, unless it is an id.
+        held = argument_kind(inner, scoped)
+        return held if held is not None and not inner.attr.endswith("id") else None
     if not isinstance(inner, ast.Call):
         return None
     if isinstance(root, ast.Name) and scoped.get(root.id) == _SESSION:

@@ -7,10 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.lint_friendly import line_length
+from bgmigrate.codemods.long_tasks import TaskSettings
 from bgmigrate.codemods.model import ErrorReport
 from bgmigrate.codemods.plan import FilePlan, plan
+from bgmigrate.codemods.pyproject import find_pyproject
 from bgmigrate.codemods.rewriter import RewriteError, rewrite_source
 from bgmigrate.codemods.runner import Run
+from bgmigrate.codemods.string_refs import names_in_tests
 from bgmigrate.codemods.writer import unified_diff, write_atomic
 
 
@@ -23,6 +27,13 @@ class Change:
     after: bytes
     decorated: tuple[str, ...] = ()
     """Qualnames of the functions that get ``@task`` in this file."""
+    task_settings: tuple[tuple[str, TaskSettings], ...] = ()
+    """Qualname and the timeout/retry written on its ``@task``, in this file."""
+
+    @property
+    def display(self) -> str:
+        """The file as reports show it."""
+        return self.source.display_path
 
     def diff(self) -> bytes:
         """The change as a unified diff (bytes: the file's own encoding and line endings)."""
@@ -41,13 +52,26 @@ def outside(path: Path, roots: tuple[Path, ...]) -> Path | None:
     return real
 
 
-def changes(run: Run, errors: list[ErrorReport]) -> Iterator[Change]:
-    """Every file whose rewrite differs from its current content; failures go to ``errors``.
+def project_root(roots: tuple[Path, ...]) -> Path:
+    """The directory of the nearest ``pyproject.toml`` of the first path, else that path's
+    directory: where the project's tests, dependencies and settings live."""
+    start = roots[0] if roots and roots[0].is_dir() else (roots[0].parent if roots else Path.cwd())
+    found = find_pyproject(start)
+    return found.parent if found else start
+
+
+def changes(run: Run, errors: list[ErrorReport], widen_types: bool = False) -> Iterator[Change]:
+    """Every file whose rewrite differs from its current content; failures go to ``errors``
+    (``widen_types``: ``rewrite --widen-types``).
 
     A file that is a link to a place outside the given paths is reported, never rewritten.
     """
     sources = {s.display_path: s for s in run.project.files}
-    for path, file_plan in sorted(plan(run.project, run.sites).items()):
+    local_names = {n for f in run.project.facts.values() for n in f.bg_local_names if "." not in n}
+    root = project_root(run.roots)
+    named, width = names_in_tests(root, local_names), line_length(root)
+    for path, file_plan in sorted(plan(run.project, run.sites, named, widen_types).items()):
+        file_plan.line_length = width
         source = sources.get(path)
         if source is None:
             continue
@@ -75,10 +99,11 @@ def _change(source: SourceFile, file_plan: FilePlan) -> Change | None:
     before = source.abs_path.read_bytes()
     if file_plan.empty and not _has_class_annotation(before, file_plan.facts.bg_local_names):
         return None
-    after = rewrite_source(before, file_plan)
-    if after == before:
+    rewritten = rewrite_source(before, file_plan)
+    if rewritten.data == before:
         return None
-    return Change(source, before, after, tuple(sorted(file_plan.decorate)))
+    settings = tuple(sorted((name, file_plan.task_settings[name]) for name in rewritten.configured))
+    return Change(source, before, rewritten.data, tuple(sorted(file_plan.decorate)), settings)
 
 
 def _has_class_annotation(data: bytes, names: tuple[str, ...]) -> bool:

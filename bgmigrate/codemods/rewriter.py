@@ -8,6 +8,7 @@ class-based views, ``@task`` decorators, ``# bgmigrate:`` comments and imports. 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 
 import libcst as cst
@@ -15,25 +16,20 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from bgmigrate.codemods.finder import parse_quietly
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, unused, wrap_comment
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
+from bgmigrate.codemods.source_text import parse_quietly
+from bgmigrate.codemods.task_decorator import configure, dotted, new_decorator
+from bgmigrate.codemods.type_checking import move_into_type_checking
+from bgmigrate.codemods.type_fixes import add_hints
 from bgmigrate.errors import BgmigrateError
 
 
 class RewriteError(BgmigrateError):
     """A file could not be rewritten (it does not parse, or the result would not)."""
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
 
 class _AnnotationSwap(cst.CSTTransformer):
@@ -55,7 +51,7 @@ class _AnnotationSwap(cst.CSTTransformer):
     def leave_Attribute(
         self, original: cst.Attribute, updated: cst.Attribute
     ) -> cst.BaseExpression:
-        return self.node if _dotted(updated) in self.names else updated
+        return self.node if dotted(updated) in self.names else updated
 
     def leave_SimpleString(
         self, original: cst.SimpleString, updated: cst.SimpleString
@@ -118,6 +114,10 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope: list[tuple[str, bool]] = []
         """Enclosing ``(name, is_function)`` definitions."""
         self.used: set[str] = set()
+        self.unused: set[str] = set()
+        self.configured: set[str] = set()
+        """Qualnames whose ``@task`` got settings written."""
+        """bgmigrate names whose last use this rewrite may have removed."""
         self.views: list[bool] = []
         """For each enclosing class: is it a class-based view (FastAPI injects its attributes)?"""
 
@@ -147,17 +147,40 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.scope.pop()
         qualname = self._qualname(original.name.value)
         params = updated.params
+        positional = [self._param(qualname, p) for p in params.params]
         new_params = params.with_changes(
-            params=[self._param(qualname, p) for p in params.params],
+            params=self._drop_defaults(qualname, positional, bool(params.posonly_params)),
             posonly_params=[self._param(qualname, p) for p in params.posonly_params],
-            kwonly_params=[self._param(qualname, p) for p in params.kwonly_params],
+            kwonly_params=self._drop_defaults(
+                qualname, [self._param(qualname, p) for p in params.kwonly_params], keyword=True
+            ),
         )
         updated = updated.with_changes(params=new_params)
+        return self._decorate(qualname, updated)
+
+    def _decorate(self, qualname: str, function: cst.FunctionDef) -> cst.FunctionDef:
+        """Add ``@task`` with its settings, or give a bare ``@task`` (or the one an earlier
+        rewrite configured) its measured settings."""
+        settings = self.plan.task_settings.get(qualname)
+        retry_policy = self._spell("RetryPolicy")
         if qualname in self.plan.decorate:
             self.used.add("task")
-            decorator = cst.Decorator(cst.parse_expression(self._spell("task")))
-            updated = updated.with_changes(decorators=[decorator, *updated.decorators])
-        return updated
+            decorator = new_decorator(self._spell("task"), retry_policy, settings)
+            configured = function.with_changes(decorators=[decorator, *function.decorators])
+        elif settings is not None:
+            imports = dict(self.plan.facts.imports)
+            configured = configure(function, retry_policy, settings, imports)
+        else:
+            return function
+        if settings is None or configured is function:
+            return configured
+        self.configured.add(qualname)
+        if settings.retry is not None:
+            self.used.add("RetryPolicy")
+        else:
+            # An earlier proposal's retry may be gone: its import goes too, if nothing uses it.
+            self.unused.add("RetryPolicy")
+        return configured
 
     def _spell(self, name: str) -> str:
         """How this file spells bgmigrate's ``name`` (qualified when the bare name is taken)."""
@@ -177,6 +200,36 @@ class Rewriter(VisitorBasedCodemodCommand):
             return param
         return param.with_changes(annotation=self._swap(param.annotation, replacement))
 
+    def _drop_defaults(
+        self,
+        qualname: str,
+        params: list[cst.Param],
+        after_posonly: bool = False,
+        *,
+        keyword: bool = False,
+    ) -> list[cst.Param]:
+        """Drop ``= BackgroundTasks()`` and ``= None`` from parameters that became ``Tasks``
+        (FastAPI injects them; the default is dead code), where Python allows it: a keyword-only
+        parameter, or a positional one that no parameter with a default precedes."""
+        kept: list[cst.Param] = []
+        for param in params:
+            dead = (
+                self.plan.params.get((qualname, param.name.value)) == "Tasks"
+                and param.default is not None
+                and self._dead_default(param.default)
+            )
+            defaults_before = any(p.default is not None for p in kept)
+            if dead and (keyword or not (defaults_before or after_posonly)):
+                param = param.with_changes(default=None, equal=cst.MaybeSentinel.DEFAULT)
+            kept.append(param)
+        return kept
+
+    def _dead_default(self, default: cst.BaseExpression) -> bool:
+        """``None`` or ``BackgroundTasks()``."""
+        if isinstance(default, cst.Name) and default.value == "None":
+            return True
+        return isinstance(default, cst.Call) and dotted(default.func) in self.names
+
     def leave_AnnAssign(self, original: cst.AnnAssign, updated: cst.AnnAssign) -> cst.AnnAssign:
         in_view = bool(self.scope) and not self.scope[-1][1] and self.views[-1]
         if not in_view:
@@ -186,13 +239,18 @@ class Rewriter(VisitorBasedCodemodCommand):
     def leave_SimpleStatementLine(
         self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine:
-        line = self.get_metadata(PositionProvider, original).start.line
-        texts = self.plan.comments.get(line)
+        position = self.get_metadata(PositionProvider, original).start
+        texts = self.plan.comments.get(position.line)
         if not texts:
             return updated
         present = {e.comment.value for e in updated.leading_lines if e.comment is not None}
+        width = self.plan.line_length - position.column
+        wrapped = [wrap_comment(t, width) for t in texts]
         extra = [
-            cst.EmptyLine(indent=True, comment=cst.Comment(t)) for t in texts if t not in present
+            cst.EmptyLine(indent=True, comment=cst.Comment(line))
+            for lines in wrapped
+            if lines[0] not in present
+            for line in lines
         ]
         return updated.with_changes(leading_lines=[*updated.leading_lines, *extra])
 
@@ -203,6 +261,8 @@ class Rewriter(VisitorBasedCodemodCommand):
             AddImportsVisitor.add_needed_import(self.context, RUNTIME)
         for name in sorted(self.used) if not self.plan.qualified else ():
             AddImportsVisitor.add_needed_import(self.context, RUNTIME, name)
+        for name in self.unused - self.used:
+            RemoveImportsVisitor.remove_unused_import(self.context, RUNTIME, name)
         if not self.plan.keep_imports:
             top_level = _top_level_imports(tree)
             for local, qual in self.plan.facts.imports:
@@ -218,8 +278,18 @@ class Rewriter(VisitorBasedCodemodCommand):
         return updated
 
 
-def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
-    """The rewritten bytes of one file (the same object when nothing changes)."""
+@dataclasses.dataclass(frozen=True)
+class Rewritten:
+    """One file's rewrite."""
+
+    data: bytes
+    """The rewritten bytes (the source object itself when nothing changes)."""
+    configured: frozenset[str] = frozenset()
+    """Qualnames whose ``@task`` got a timeout (and retry policy) written."""
+
+
+def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
+    """The rewrite of one file."""
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -234,14 +304,22 @@ def rewrite_source(source: bytes, plan: FilePlan) -> bytes:
     context = CodemodContext(
         filename=plan.facts.display_path, full_module_name=module_name, full_package_name=package
     )
-    result = Rewriter(context, plan).transform_module(module)
+    rewriter = Rewriter(context, plan)
+    result = rewriter.transform_module(add_hints(module, plan.hints, context))
+    simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
     if not imports_runtime(module):
-        result = place_runtime_import(result, module_name.partition(".")[0])
+        first_party = module_name.partition(".")[0]
+        result = place_runtime_import(result, first_party)
+        if not plan.keep_imports:
+            result = move_into_type_checking(result, unused(result, simple), first_party)
+    if plan.named_in_tests:
+        result = mark_kept_for_tests(result, simple)
+    result = carry_noqa(module, result, simple)
     output = result.bytes
     if output == source:
-        return source
+        return Rewritten(source)
     try:
         parse_quietly(output, plan.facts.display_path)
     except SyntaxError as exc:
         raise RewriteError(f"the rewrite would not parse ({exc.msg}); file left unchanged") from exc
-    return output
+    return Rewritten(output, frozenset(rewriter.configured))

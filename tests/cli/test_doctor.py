@@ -162,3 +162,64 @@ def test_tasks_routed_in_process_need_no_worker(
 
 def test_an_unknown_option_is_a_usage_error() -> None:
     assert runner.invoke(app, ["doctor", "--frobnicate"]).exit_code == 2
+
+
+def test_a_reachable_blob_store_is_green_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", f"file://{tmp_path}")
+    result = runner.invoke(app, ["doctor"])
+    assert f"✓ blob store reachable at file://{tmp_path}" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_blob_store_is_red_with_the_fix_and_no_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BLOB_STORE", f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "✗ blob store reachable at redis://:***@127.0.0.1" in result.output
+    assert "fix: start the store" in result.output
+    assert PASSWORD not in result.output
+
+
+@pytest.mark.parametrize(
+    ("backend", "visibility", "code", "lines"),
+    [
+        # patient: timeout 10 s + 5 s hard-limit grace; apatient (async) 1 s more.
+        (
+            "celery",
+            "12",
+            1,
+            [
+                "✗ tasks end within the Redis visibility timeout (12 s)",
+                f"{TASK_MODULE}.apatient up to 16 s, {TASK_MODULE}.patient up to 15 s",
+                "fix: set BGMIGRATE_VISIBILITY_TIMEOUT=16 (or more)",
+            ],
+        ),
+        (
+            "celery",
+            "3600",
+            0,
+            ["✓ tasks end within the Redis visibility timeout (3600 s) — longest 16 s"],
+        ),
+        ("arq", "12", 0, ["- tasks end within the Redis visibility timeout (12 s) (skipped)"]),
+    ],
+)
+def test_tasks_longer_than_the_visibility_timeout_are_red_with_the_value_to_set(
+    backend: str,
+    visibility: str,
+    code: int,
+    lines: list[str],
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_BACKEND", backend)
+    monkeypatch.setenv("BGMIGRATE_BROKER_URL", redis_url)
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", TASK_MODULE)
+    monkeypatch.setenv("BGMIGRATE_VISIBILITY_TIMEOUT", visibility)
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == code, result.output
+    for line in lines:
+        assert line in result.output

@@ -122,4 +122,6 @@ def test_a_file_name_cannot_forge_a_line_of_the_output(
         "1 file would be rewritten",
         f"@task would be added to {shown}:wait",
         *NEXT_STEPS.splitlines(),
+        f"timeout/retry written on {shown}:wait",
+        "  (the '# bgmigrate:' comments above each @task say where the numbers came from)",
     ]

@@ -2,7 +2,8 @@
 
 Each case in ``fixtures/`` holds ``before/`` (the project), ``after/`` (what ``rewrite`` must
 produce; identical to ``before/`` for no-op cases) and ``expected.txt`` (one line per call
-site, other use, error and unused suppression of ``scan --format json``). Regenerate after a
+site, other use, error and unused suppression of ``scan --format json``); a case with an
+``evidence.json`` is scanned and rewritten with ``--evidence`` it. Regenerate after a
 deliberate change with ``python -m tests.codemods.golden`` and review the diff.
 """
 
@@ -74,15 +75,20 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
+def evidence(case: str) -> list[str]:
+    """``--evidence FILE`` for a case that has runtime statistics, else nothing."""
+    path = FIXTURES / case / "evidence.json"
+    return ["--evidence", str(path)] if path.is_file() else []
+
+
 def run_case(case: str, work: Path) -> tuple[list[str], dict[str, bytes]]:
     """Scan and rewrite a copy of the case: ``(summary, files after rewrite)``."""
     project = work / case
     shutil.copytree(FIXTURES / case / "before", project)
+    flags = ["--no-progress", "--no-cache", "-j", "1", *evidence(case), "."]
     with chdir(project):
-        _, out, _ = invoke(
-            "scan", "--format", "json", "--no-progress", "--no-cache", "-j", "1", "."
-        )
-        invoke("rewrite", "--no-progress", "--no-cache", "-j", "1", ".")
+        _, out, _ = invoke("scan", "--format", "json", *flags)
+        invoke("rewrite", *flags)
     return summarize(load_report(out)), files(project)
 
 

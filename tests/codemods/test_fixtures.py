@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.codemods.golden import CASES, FIXTURES, chdir, files, invoke, run_case
+from tests.codemods.golden import CASES, FIXTURES, chdir, evidence, files, invoke, run_case
 
 
 @pytest.fixture(params=CASES)
@@ -31,7 +31,9 @@ def test_rewrite_produces_the_after_tree(case: str, tmp_path: Path) -> None:
 def test_a_second_rewrite_changes_nothing(case: str, tmp_path: Path) -> None:
     _, after = run_case(case, tmp_path)
     with chdir(tmp_path / case):
-        code, out, _ = invoke("rewrite", "--diff", "--no-progress", "--no-cache", ".")
+        code, out, _ = invoke(
+            "rewrite", "--diff", "--no-progress", "--no-cache", *evidence(case), "."
+        )
     assert out == ""
     assert code in (0, 2)  # 2 only for the case holding an unparsable file
     assert files(tmp_path / case) == after
@@ -48,7 +50,9 @@ def test_diff_applies_with_git(case: str, tmp_path: Path) -> None:
     project = tmp_path / "repo"
     shutil.copytree(FIXTURES / case / "before", project)
     with chdir(project):
-        _, diff, _ = invoke("rewrite", "--diff", "--no-progress", "--no-cache", ".")
+        _, diff, _ = invoke(
+            "rewrite", "--diff", "--no-progress", "--no-cache", *evidence(case), "."
+        )
     unchanged = files(FIXTURES / case / "before") == files(FIXTURES / case / "after")
     assert (diff == "") == unchanged
     assert files(project) == files(FIXTURES / case / "before")  # --diff writes nothing

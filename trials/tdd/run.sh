@@ -9,8 +9,9 @@ SUB=project PKG=app
 source "$(dirname "$0")/../lib.sh"
 WORK=$TRIAL_ROOT/$APP/src VENV=$TRIAL_ROOT/$APP/venv OUT=$TRIAL_ROOT/$APP/out
 PYTEST_ARGS=()
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/trial_tdd
-export DATABASE_TEST_URL=postgres://postgres@127.0.0.1:5432/trial_tdd_test
+DB=${DB_PREFIX:-trial}_tdd PORT=${HTTP_PORT:-18765}  # apart when two trials run at once
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$DB
+export DATABASE_TEST_URL=postgres://postgres@127.0.0.1:5432/${DB}_test
 
 app_deps() {
   "$VENV/bin/pip" install -q -r "$WORK/project/requirements-dev.txt" 2>&1 | grep -v '^WARNING: Location'
@@ -38,7 +39,7 @@ PY
 }
 
 mkdir -p "$OUT"
-for db in trial_tdd trial_tdd_test; do
+for db in "$DB" "${DB}_test"; do
   psql -h 127.0.0.1 -U postgres -d test -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 done
 say fetch && fetch_app || exit 1
@@ -63,12 +64,12 @@ run_suite c2 && compare a c2
 export NLTK_DATA=$TRIAL_ROOT/$APP/nltk_data
 mkdir -p "$NLTK_DATA/tokenizers/punkt" "$NLTK_DATA/tokenizers/punkt_tab/english"
 touch "$NLTK_DATA"/tokenizers/punkt_tab/english/{collocations.tab,sent_starters.txt,abbrev_types.txt,ortho_context.tab}
-(cd "$TRIALS/tdd" && exec "$VENV/bin/python" -m http.server 18765 --bind 127.0.0.1) >/dev/null 2>&1 &
+(cd "$TRIALS/tdd" && exec "$VENV/bin/python" -m http.server "$PORT" --bind 127.0.0.1) >/dev/null 2>&1 &
 http=$!
-export BGMIGRATE_TASK_MODULES=app.summarizer
+[[ -n ${BACKEND:-} ]] || export BGMIGRATE_TASK_MODULES=app.summarizer  # else from pyproject.toml
 for backend in arq celery; do
   say "d) worker --backend $backend"
   "$TRIALS/worker_trial.sh" "$backend" "$WORK/$SUB" "$VENV" "$TRIALS/tdd/trigger.py" \
-    http://127.0.0.1:18765/article.html 2>&1 | tee "$OUT/d-$backend.out" | grep -E 'POST|summary|→|←|succeeded|failed|Error'
+    "http://127.0.0.1:$PORT/article.html" 2>&1 | tee "$OUT/d-$backend.out" | grep -E 'POST|summary|→|←|succeeded|failed|Error'
 done
 kill "$http"

@@ -36,6 +36,8 @@ from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskSt
 from bgmigrate.errors import ConfigError, EnqueueError, StatusError, UnknownJobError
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import FIELD as TRACE_FIELD
+from bgmigrate.tracing import NO_CARRIER, Carrier, sending
 from bgmigrate.urls import is_redis_url, redact_url
 
 CLIENT_NAME = "bgmigrate-arq"
@@ -130,37 +132,45 @@ class ArqBackend(TaskBackend):
 
     # -- enqueueing -------------------------------------------------------------------------
 
-    def _arq_job(self, job: Job) -> ArqJob:
+    def _arq_job(self, job: Job, carrier: Carrier) -> ArqJob:
         options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
         changed = changed_options(job.task)
+        kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
+        if carrier:
+            kwargs = {**kwargs, TRACE_FIELD: dict(carrier)}
         return ArqJob(
             job_id=options.key or job.id,
-            queue=options.queue or self._queue,
+            queue=self._queue_of(job),
             function=job.task.name,
             args=payload["args"],
-            kwargs={**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"],
+            kwargs=kwargs,
             defer_ms=int(options.seconds_until_due() * 1000),
         )
 
+    def _queue_of(self, job: Job) -> str:
+        return job.task.options.queue or self._queue
+
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Write all jobs with one Redis round trip; ``EnqueueError`` if Redis refuses."""
-        arq_jobs = [self._arq_job(job) for job in jobs]
-        keys, argv = script_arguments(arq_jobs)
-        try:
-            self._sync().eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)
-        except (redis.RedisError, OSError) as exc:
-            raise self._enqueue_error(jobs, exc) from exc
+        with sending(self.alias, jobs, self._queue_of) as carriers:
+            arq_jobs = [self._arq_job(job, carriers.get(job.id, NO_CARRIER)) for job in jobs]
+            keys, argv = script_arguments(arq_jobs)
+            try:
+                self._sync().eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)
+            except (redis.RedisError, OSError) as exc:
+                raise self._enqueue_error(jobs, exc) from exc
         return [TaskHandle(job.job_id, self) for job in arq_jobs]
 
     async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Async form of :meth:`enqueue`, on the application's pool."""
-        arq_jobs = [self._arq_job(job) for job in jobs]
-        keys, argv = script_arguments(arq_jobs)
-        try:
-            async with self._async() as client:
-                await client.eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)  # type: ignore[misc]
-        except (redis.RedisError, OSError) as exc:
-            raise self._enqueue_error(jobs, exc) from exc
+        with sending(self.alias, jobs, self._queue_of) as carriers:
+            arq_jobs = [self._arq_job(job, carriers.get(job.id, NO_CARRIER)) for job in jobs]
+            keys, argv = script_arguments(arq_jobs)
+            try:
+                async with self._async() as client:
+                    await client.eval(ENQUEUE_SCRIPT, len(keys), *keys, *argv)  # type: ignore[misc]
+            except (redis.RedisError, OSError) as exc:
+                raise self._enqueue_error(jobs, exc) from exc
         return [TaskHandle(job.job_id, self) for job in arq_jobs]
 
     # -- status and results -----------------------------------------------------------------

@@ -27,18 +27,20 @@ from arq.worker import Function, Retry, Worker, func, get_kwargs
 
 from bgmigrate.adapters.arq.resilient import ResilientWorker
 from bgmigrate.adapters.arq.wire import dumps, load_job
-from bgmigrate.adapters.attempts import in_executor, retry_delay, run_attempt
+from bgmigrate.adapters.attempts import SyncRunner, in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.blobs.redeem import Claim
+from bgmigrate.blobs.stores import configured_store
 from bgmigrate.codec import Payload, codec_for
 from bgmigrate.failed_jobs import Call, FailedJob, akeep, failed_job
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import pop_carrier, running
 
-DEFAULT_CONCURRENCY = 10
-"""arq's own default for ``max_jobs``."""
 SPARE_TRIES = 2
 """Tries beyond the retry policy's attempts: arq re-runs a job whose attempt was cancelled by
 a worker shutdown, and that re-run must not be refused as exceeding the tries."""
@@ -75,37 +77,65 @@ async def _in_progress(ctx: dict[Any, Any], seconds: float | None) -> AsyncItera
         renewer.cancel()
 
 
-def job_function(task: Task[Any, Any], settings: Settings) -> Function:
-    """The arq function that runs ``task`` from a JSON job (larger arguments than
-    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+def job_function(task: Task[Any, Any], settings: Settings, queue: str) -> Function:
+    """The arq function that runs ``task`` from a JSON job taken from ``queue`` (larger
+    arguments than ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as
+    failed, its files in the blob store until their TTL; one that succeeds deletes them)."""
     codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
     in_progress = settings.in_progress_timeout
+    store = configured_store(settings)
 
     async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         called, kwargs = with_call_options(task, kwargs)
+        carrier = pop_carrier(kwargs)
         _check_tries(called, ctx["job_try"])
-        call_args, call_kwargs = codec.decode(
-            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
-        )
-        try:
-            async with _in_progress(ctx, in_progress):
-                value = await run_attempt(
-                    called, call_args, call_kwargs, in_executor(ctx[_EXECUTOR])
-                )
-        except Exception as exc:
-            delay = retry_delay(called, exc, attempt=ctx["job_try"])
-            if delay is None:
-                payload = {"args": list(args), "kwargs": kwargs}
-                await akeep(
-                    settings, _failed_job(ctx, task, (call_args, call_kwargs), exc, payload)
-                )
-                raise
-            raise Retry(defer=delay) from exc
+        with running(
+            "arq",
+            task.name,
+            ctx["job_id"],
+            carrier,
+            attempt=ctx["job_try"],
+            destination=queue,
+            parent=settings.trace_parent,
+        ) as attempt:
+            call_args, call_kwargs = codec.decode(
+                {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+            )
+            claim = Claim(store, codec.signature, codec.files, (call_args, call_kwargs))
+            run_sync = in_executor(ctx[_EXECUTOR])
+            try:
+                async with _in_progress(ctx, in_progress):
+                    value = await _attempt(called, claim, run_sync)
+            except Exception as exc:
+                attempt.failed(exc)
+                delay = retry_delay(called, exc, attempt=ctx["job_try"])
+                if delay is None:
+                    payload = {"args": list(args), "kwargs": kwargs}
+                    await akeep(
+                        settings, _failed_job(ctx, task, (call_args, call_kwargs), exc, payload)
+                    )
+                    raise
+                raise Retry(defer=delay) from exc
+            if claim.has_files:
+                await run_sync(claim.release)
         return encode_result(task.func, value)
 
     # arq's own timeout is a backstop a little beyond ours, so that ours (retryable) fires first.
     timeout = None if task.options.timeout is None else task.options.timeout + 5
     return func(run, name=task.name, timeout=timeout, max_tries=ARQ_MAX_TRIES)
+
+
+async def _attempt(task: Task[Any, Any], claim: Claim, run_sync: SyncRunner) -> Any:
+    """One attempt of ``task`` with the files of its call fetched (and their local copies
+    removed after it) on the job's thread pool."""
+    if not claim.has_files:
+        args, kwargs = claim.open()
+        return await run_attempt(task, args, kwargs, run_sync)
+    args, kwargs = await run_sync(claim.open)
+    try:
+        return await run_attempt(task, args, kwargs, run_sync)
+    finally:
+        await run_sync(claim.close)
 
 
 def _failed_job(
@@ -136,16 +166,21 @@ async def _shutdown(ctx: dict[Any, Any]) -> None:
 
 
 def build_worker_settings(
-    settings: Settings | None = None, *, concurrency: int | None = None, queue: str | None = None
+    settings: Settings | None = None,
+    *,
+    options: WorkerOptions | None = None,
+    queue: str | None = None,
 ) -> type:
     """A ``WorkerSettings`` class for arq from ``settings`` (read, and task modules imported,
-    when not given)."""
+    when not given) and the pool ``options`` (default: those of the settings); a pool option
+    ARQ cannot honour is a ``ConfigError``."""
     settings = settings or worker_settings()
-    max_jobs = concurrency or settings.worker_concurrency or DEFAULT_CONCURRENCY
+    max_jobs = (options or WorkerOptions.from_settings(settings)).arq_max_jobs()
+    queue = queue or settings.default_queue or default_queue_name
     attributes: dict[str, Any] = {
         "__doc__": "arq WorkerSettings built by bgmigrate from BGMIGRATE_* settings.",
-        "functions": [job_function(task, settings) for task in registry],
-        "queue_name": queue or settings.default_queue or default_queue_name,
+        "functions": [job_function(task, settings, queue) for task in registry],
+        "queue_name": queue,
         "redis_settings": RedisSettings.from_dsn(settings.broker_url),
         "job_serializer": dumps,
         "job_deserializer": load_job,
@@ -161,7 +196,7 @@ def build_worker_settings(
 
 
 def make_worker(
-    settings: Settings, *, concurrency: int | None = None, queue: str | None = None
+    settings: Settings, *, options: WorkerOptions | None = None, queue: str | None = None
 ) -> Worker:
     """The arq ``Worker`` that ``bgmigrate worker`` runs.
 
@@ -171,7 +206,7 @@ def make_worker(
     it refuses malformed jobs and rides out Redis outages (see
     :mod:`bgmigrate.adapters.arq.resilient`).
     """
-    worker_class = build_worker_settings(settings, concurrency=concurrency, queue=queue)
+    worker_class = build_worker_settings(settings, options=options, queue=queue)
     worker = ResilientWorker(**get_kwargs(worker_class))
     if settings.in_progress_timeout is not None:
         worker.in_progress_timeout_s = settings.in_progress_timeout

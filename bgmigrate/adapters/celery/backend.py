@@ -30,8 +30,9 @@ from kombu.exceptions import KombuError
 
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
+from bgmigrate.adapters.celery.once import ONCE
 from bgmigrate.adapters.celery.redis_batch import one_round_trip
-from bgmigrate.adapters.celery.worker import time_limits
+from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.errors import (
@@ -44,6 +45,7 @@ from bgmigrate.errors import (
 )
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import NO_CARRIER, celery_instrumented, sending
 from bgmigrate.urls import is_redis_url, redact_url
 
 logger = logging.getLogger("bgmigrate.celery")
@@ -184,7 +186,11 @@ class CeleryBackend(TaskBackend):
     def _publish(self, jobs: Sequence[Job]) -> None:
         if not jobs:
             return
-        with self.app.producer_or_acquire() as producer:
+        traced = not celery_instrumented()
+        with (
+            sending(self.alias, jobs, self._queue_of, traced=traced) as carriers,
+            self.app.producer_or_acquire() as producer,
+        ):
             # One message gains nothing from a transaction; a batch is sent in one round trip.
             batch = one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext()
             # Celery declares the target queue on every publish (a kombu entity copy and a cache
@@ -194,10 +200,16 @@ class CeleryBackend(TaskBackend):
                 for job in jobs:
                     payload = job.payload or {"args": [], "kwargs": {}}
                     changed = changed_options(job.task)
+                    if job.publish_id is not None:
+                        changed[ONCE] = job.publish_id
                     kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
                     queue = job.task.options.queue
-                    once: dict[str, Any] = {"declare": []} if queue in declared else {}
+                    extra: dict[str, Any] = {"declare": []} if queue in declared else {}
                     declared.add(queue)
+                    # The enqueue span's trace context, where Celery's instrumentation puts it.
+                    carrier = carriers.get(job.id, NO_CARRIER)
+                    if carrier:
+                        extra["headers"] = dict(carrier)
                     self.app.send_task(
                         job.task.name,
                         args=payload["args"],
@@ -208,8 +220,11 @@ class CeleryBackend(TaskBackend):
                         argsrepr=_shown(payload["args"]),
                         kwargsrepr=_shown(payload["kwargs"]),
                         **self._options(job, changed),
-                        **once,
+                        **extra,
                     )
+
+    def _queue_of(self, job: Job) -> str:
+        return str(job.task.options.queue or self.app.conf.task_default_queue)
 
     def _options(self, job: Job, changed: dict[str, Any]) -> dict[str, Any]:
         options = job.task.options

@@ -13,34 +13,37 @@ never imported.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
+import redis
 from celery import Celery
 from celery import Task as CeleryTask
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.signals import task_unknown, worker_process_shutdown
 
 from bgmigrate.adapters.attempts import retry_delay, timed_out
-from bgmigrate.adapters.call_options import with_call_options
+from bgmigrate.adapters.call_options import FIELD, with_call_options
 from bgmigrate.adapters.celery import loop as celery_loop
 from bgmigrate.adapters.celery.app_factory import make_app
+from bgmigrate.adapters.celery.once import ONCE, once_store_url, runs_publication
+from bgmigrate.adapters.redelivery import time_limits, warn_if_redelivered
 from bgmigrate.adapters.results import encode_result
 from bgmigrate.adapters.worker_setup import worker_settings
+from bgmigrate.blobs.redeem import Claim
+from bgmigrate.blobs.stores import configured_store
 from bgmigrate.codec import codec_for
 from bgmigrate.failed_jobs import failed_job, keep
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
+from bgmigrate.tracing import Attempt, celery_instrumented, extract_fields, running
 
 logger = logging.getLogger("bgmigrate.celery")
 
-HARD_LIMIT_GRACE = 5.0
-"""Seconds past the soft limit before Celery kills the process running an attempt."""
 CONSUMER = "bgmigrate.adapters.celery.consumer:Consumer"
 """Celery's consumer behind a check of each message (see :mod:`.consumer`)."""
-ASYNC_SOFT_GRACE = 1.0
-"""Async attempts time out on their loop first; the soft limit is a backstop this much later."""
 
 
 def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -55,39 +58,39 @@ def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
         raise timed_out(task) from exc
 
 
-def time_limits(task: Task[Any, Any]) -> dict[str, float]:
-    """Celery's soft and hard time limits for ``task``'s timeout (none without one)."""
-    timeout = task.options.timeout
-    if timeout is None:
-        return {}
-    soft = timeout + ASYNC_SOFT_GRACE if task.is_async else timeout
-    return {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_GRACE}
-
-
 def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     """Register ``task`` on ``app`` as a Celery task named ``task.name`` (larger arguments than
-    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed)."""
+    ``settings.max_payload_bytes`` fail it; a job that fails for good is kept as failed, its
+    files in the blob store until their TTL; one that succeeds deletes them)."""
     codec, max_payload_bytes = codec_for(task.func, task.name), settings.max_payload_bytes
+    store = configured_store(settings)
 
     def run(self: CeleryTask, *args: Any, **kwargs: Any) -> Any:
+        if _published_before(self.request, kwargs, settings):
+            raise Ignore()  # acknowledged, and the first publication's state left as it is
         called, kwargs = with_call_options(task, kwargs)
-        call_args, call_kwargs = codec.decode(
-            {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
-        )
-        try:
-            value = _call(called, call_args, call_kwargs)
-        except Exception as exc:
-            attempt = self.request.retries + 1
-            delay = retry_delay(called, exc, attempt=attempt)
-            if delay is None:
-                call = (call_args, call_kwargs)
-                payload = {"args": list(args), "kwargs": kwargs}
-                keep(
-                    settings,
-                    failed_job(self.request.id, task.name, "celery", call, exc, attempt, payload),
-                )
-                raise
-            raise self.retry(exc=exc, countdown=delay) from exc
+        attempt = self.request.retries + 1
+        with _attempt_span(self.request, task, attempt, settings) as attempt_span:
+            call_args, call_kwargs = codec.decode(
+                {"args": list(args), "kwargs": kwargs}, max_bytes=max_payload_bytes
+            )
+            claim = Claim(store, codec.signature, codec.files, (call_args, call_kwargs))
+            try:
+                with claim as (with_files, with_file_kwargs):
+                    value = _call(called, with_files, with_file_kwargs)
+            except Exception as exc:
+                attempt_span.failed(exc)
+                delay = retry_delay(called, exc, attempt=attempt)
+                if delay is None:
+                    call = (call_args, call_kwargs)
+                    payload = {"args": list(args), "kwargs": kwargs}
+                    record = failed_job(
+                        self.request.id, task.name, "celery", call, exc, attempt, payload
+                    )
+                    keep(settings, record)
+                    raise
+                raise self.retry(exc=exc, countdown=delay) from exc
+            claim.release()
         return encode_result(task.func, value)
 
     run.__qualname__ = run.__name__ = task.name.rpartition(".")[2]
@@ -95,6 +98,48 @@ def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
     # max_retries=None: the retry policy bounds attempts (Celery's default, 3, would cut a
     # policy of more than 4 attempts short; retry(max_retries=None) means that default).
     app.task(run, bind=True, name=task.name, typing=False, max_retries=None, **time_limits(task))
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+
+
+def _published_before(request: Any, kwargs: dict[str, Any], settings: Settings) -> bool:
+    """Whether this message is another publication of a job the outbox relay already
+    published (see :mod:`.once`); a Redis failure errs on the side of running it."""
+    publish_id = (kwargs.get(FIELD) or {}).get(ONCE)
+    url = once_store_url(settings)
+    if publish_id is None or request.retries or url is None:
+        return False
+    try:
+        if runs_publication(_redis(url), request.id, publish_id, settings.result_ttl):
+            return False
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("job %s: cannot check for a second publication (%r): run", request.id, exc)
+        return False
+    logger.warning(
+        "job %s (%s) was published again by the outbox relay: this copy is not run",
+        request.id,
+        request.task,
+    )
+    return True
+
+
+def _attempt_span(request: Any, task: Task[Any, Any], attempt: int, settings: Settings) -> Attempt:
+    """The attempt's span, related to the enqueue span whose context the message headers carry
+    (none where OpenTelemetry's Celery instrumentation makes its own)."""
+    queue = (request.delivery_info or {}).get("routing_key")
+    return running(
+        "celery",
+        task.name,
+        request.id,
+        extract_fields(lambda name: getattr(request, name, None)),
+        attempt=attempt,
+        destination=queue if isinstance(queue, str) else None,
+        parent=settings.trace_parent,
+        traced=not celery_instrumented(),
+    )
 
 
 def _log_unknown(name: str | None = None, id: str | None = None, **_: Any) -> None:
@@ -117,6 +162,7 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     app.conf.worker_consumer = CONSUMER
     for task in registry:
         register(app, task, settings)
+    warn_if_redelivered(settings, registry)
     task_unknown.connect(_log_unknown, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
     return app

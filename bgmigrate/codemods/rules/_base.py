@@ -14,6 +14,7 @@ from enum import StrEnum
 from bgmigrate.codemods.facts import Call, FunctionFacts, RawCallSite, StateWrite
 from bgmigrate.codemods.model import Evidence, Finding
 from bgmigrate.codemods.pyproject import CodemodConfig
+from bgmigrate.codemods.type_check import TypeTable
 from bgmigrate.stats import TaskStats
 
 
@@ -25,6 +26,9 @@ class TracedCall:
     path: str
     via: tuple[str, ...]
     """Functions between the task and this call, outermost first (empty: the task itself)."""
+    repeated: bool = False
+    """The call runs once per item of a ``for`` loop or comprehension: its own, or one around
+    a call on the way from the task."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +57,13 @@ class SiteContext:
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
     dependencies: tuple[tuple[str, FunctionFacts], ...] = ()
     """The endpoint's dependencies defined in the scanned tree, each with its file."""
+    types: TypeTable | None = None
+    """The project's classes and type aliases, for static argument types."""
+
+    @property
+    def best_effort(self) -> bool:
+        """The task swallows every error and only logs it: it is allowed to fail."""
+        return self.task is not None and self.task.best_effort is not None
 
     def site_evidence(self) -> Evidence:
         """The call site as the first step of an evidence chain."""

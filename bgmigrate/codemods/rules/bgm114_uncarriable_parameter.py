@@ -11,9 +11,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 
-from bgmigrate.codemods.facts import Argument, CallableKind, Param
+from bgmigrate.codemods.facts import CallableKind
 from bgmigrate.codemods.model import Evidence, Finding
 from bgmigrate.codemods.rules._base import Effect, Invalid, RuleSpec, SiteContext
+from bgmigrate.codemods.rules._handed_off import receiving_param
 
 VALID = (
     """
@@ -74,15 +75,6 @@ UNCARRIABLE = (
 FIX = "pass an id or plain data and open the session or client inside the task"
 
 
-def _receiver(ctx: SiteContext, argument: Argument, position: int) -> Param | None:
-    """The task parameter that takes ``argument`` (the ``position``-th positional one)."""
-    assert ctx.task is not None
-    if argument.keyword is not None:
-        return next((p for p in ctx.task.params if p.name == argument.keyword), None)
-    shift = 1 if ctx.site.task.kind is CallableKind.BOUND_METHOD else 0
-    return next((p for p in ctx.task.params if p.index == position + shift), None)
-
-
 def check(ctx: SiteContext) -> Iterator[Finding]:
     """One finding per argument given to a parameter annotated with an uncarriable type."""
     if ctx.task is None or ctx.site.task.kind not in (
@@ -93,7 +85,7 @@ def check(ctx: SiteContext) -> Iterator[Finding]:
     positional = [a for a in ctx.site.arguments if a.keyword is None]
     for argument in ctx.site.arguments:
         position = positional.index(argument) if argument.keyword is None else -1
-        param = _receiver(ctx, argument, position)
+        param = receiving_param(ctx, argument, position)
         annotation = param.annotation if param is not None else None
         if param is None or annotation is None or argument.text.startswith("*"):
             continue

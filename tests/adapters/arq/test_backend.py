@@ -19,6 +19,7 @@ from bgmigrate.adapters.arq.worker import (
     build_worker_settings,
     make_worker,
 )
+from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.backend import TaskHandle
 from bgmigrate.errors import (
     ConfigError,
@@ -97,7 +98,7 @@ def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> No
 
 def test_worker_settings_name_every_task_and_speak_json_only() -> None:
     settings_cls = build_worker_settings(
-        load_settings(backend="arq", default_queue="q"), concurrency=3
+        load_settings(backend="arq", default_queue="q"), options=WorkerOptions(concurrency=3)
     )
     names = {function.name for function in settings_cls.functions}  # type: ignore[attr-defined]
     assert names == {task.name for task in registry}

@@ -1,4 +1,4 @@
-"""BGM115 commit-after-dispatch: the task reads the database, but the request commits later.
+"""BGM118 commit-after-dispatch: the task reads the database, but the request commits later.
 
 The endpoint writes through its session and leaves the commit to a yield dependency's
 teardown (``yield db`` then ``db.commit()``). Moved to a queue, the task is dispatched when

@@ -1,0 +1,169 @@
+"""Keep the rewritten file as clean for the project's own linter as it was before.
+
+- a ``# noqa: ...`` on a ``BackgroundTasks`` import that the rewrite removes moves to the
+  ``bgmigrate`` import that replaces it (the project silenced the same check, e.g. ruff's
+  ``TC002``, for the same kind of import);
+- an import kept only because the tests patch it by name gets ``# noqa: F401``;
+- ``# bgmigrate:`` comments are wrapped to the project's line length.
+"""
+
+from __future__ import annotations
+
+import configparser
+import textwrap
+import tomllib
+from pathlib import Path
+
+import libcst as cst
+
+from bgmigrate.codemods.names import RUNTIME
+
+DEFAULT_LINE_LENGTH = 88
+"""ruff's and black's default."""
+
+
+def line_length(project: Path) -> int:
+    """The line length the project's linter enforces: ``[tool.ruff]``, ``ruff.toml``,
+    ``[tool.black]``, then ``setup.cfg``'s ``[flake8]``; else 88."""
+    for name, keys in (
+        ("ruff.toml", ("line-length",)),
+        (".ruff.toml", ("line-length",)),
+        ("pyproject.toml", ("tool", "ruff", "line-length")),
+        ("pyproject.toml", ("tool", "black", "line-length")),
+    ):
+        value = _toml_value(project / name, keys)
+        if isinstance(value, int) and value > 0:
+            return value
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(project / "setup.cfg", encoding="utf-8")
+        return int(parser.get("flake8", "max-line-length"))
+    except (configparser.Error, ValueError, UnicodeDecodeError):
+        return DEFAULT_LINE_LENGTH
+
+
+def _toml_value(path: Path, keys: tuple[str, ...]) -> object:
+    try:
+        data: object = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def wrap_comment(text: str, width: int) -> list[str]:
+    """``# bgmigrate: ...`` as comment lines of at most ``width`` characters (never less than
+    40, so that a deeply indented statement still gets readable lines)."""
+    if len(text) <= width:
+        return [text]
+    body = text.removeprefix("#").strip()
+    lines = textwrap.wrap(body, max(width, 40) - 2, break_long_words=False)
+    return [f"# {lines[0]}", *(f"#   {line}" for line in lines[1:])]
+
+
+def _trailing_noqa(statement: cst.BaseStatement) -> cst.Comment | None:
+    if isinstance(statement, cst.SimpleStatementLine):
+        comment = statement.trailing_whitespace.comment
+        if comment is not None and "noqa" in comment.value:
+            return comment
+    return None
+
+
+def _imports(statement: cst.BaseStatement, names: frozenset[str]) -> bool:
+    """A one-line import statement that binds one of ``names``."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, cst.ImportFrom | cst.Import) and not isinstance(
+            small.names, cst.ImportStar
+        ):
+            bound = {a.evaluated_alias or a.evaluated_name for a in small.names}
+            if bound & names:
+                return True
+    return False
+
+
+def _is_runtime_import(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.ImportFrom)
+        and isinstance(statement.body[0].module, cst.Name)
+        and statement.body[0].module.value == RUNTIME
+    )
+
+
+def _code(module: cst.Module, statement: cst.BaseStatement) -> str:
+    """The statement's code without the blank lines and comments above it."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        statement = statement.with_changes(leading_lines=())
+    return module.code_for_node(statement)
+
+
+def carry_noqa(before: cst.Module, after: cst.Module, names: frozenset[str]) -> cst.Module:
+    """Move the ``# noqa`` of a removed (or re-marked) ``BackgroundTasks`` import onto the new
+    runtime import."""
+    kept = {_code(after, s) for s in after.body}
+    removed = [
+        comment
+        for statement in before.body
+        if _imports(statement, names) and _code(before, statement) not in kept
+        for comment in [_trailing_noqa(statement)]
+        if comment is not None
+    ]
+    if not removed:
+        return after
+    body = list(after.body)
+    for index, statement in enumerate(body):
+        if _is_runtime_import(statement) and _trailing_noqa(statement) is None:
+            assert isinstance(statement, cst.SimpleStatementLine)
+            whitespace = cst.TrailingWhitespace(cst.SimpleWhitespace("  "), removed[0])
+            body[index] = statement.with_changes(trailing_whitespace=whitespace)
+            return after.with_changes(body=body)
+    return after
+
+
+class _Uses(cst.CSTVisitor):
+    """Counts uses of names outside import statements."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+        self.found: set[str] = set()
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names:
+            self.found.add(node.value)
+
+
+def unused(module: cst.Module, names: frozenset[str]) -> frozenset[str]:
+    """Those of ``names`` that the module uses nowhere but in import statements."""
+    uses = _Uses(names)
+    module.visit(uses)
+    return names - uses.found
+
+
+def mark_kept_for_tests(module: cst.Module, names: frozenset[str]) -> cst.Module:
+    """``# noqa: F401`` on a one-name ``BackgroundTasks`` import the module no longer uses
+    (kept because a test patches it by name); any other ``noqa`` of it is now unused."""
+    idle = unused(module, names)
+    body = list(module.body)
+    for index, statement in enumerate(body):
+        if not _imports(statement, idle) or _imports(statement, names - idle):
+            continue
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+            continue
+        if len(statement.body) != 1 or len(small.names) != 1:
+            continue
+        comment = cst.Comment("# noqa: F401  (tests patch it by name)")
+        whitespace = cst.TrailingWhitespace(cst.SimpleWhitespace("  "), comment)
+        body[index] = statement.with_changes(trailing_whitespace=whitespace)
+    return module.with_changes(body=body)

@@ -1,0 +1,155 @@
+"""The relay: moves outbox rows to their broker in ``id`` order, at least once, then deletes them.
+
+Each batch is one PostgreSQL transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` takes up to
+``OUTBOX_BATCH_SIZE`` rows (relays running side by side take different rows), the backends
+enqueue them, and the rows are deleted in the same transaction. A relay that dies after the
+broker took a batch and before the delete committed leaves the rows for the next one, which
+publishes them again under the same job ids: ARQ keeps one job per id, and Celery workers run
+one publication per id (see :mod:`bgmigrate.adapters.celery.once`). A broker that refuses a
+batch rolls it back; the rows wait and the relay tries again.
+
+A row that cannot become a job (its task is not registered here, its options are invalid) gets
+its ``error`` column set and is skipped from then on; nothing is deleted unrelayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bgmigrate.adapters.celery.once import once_store_url
+from bgmigrate.backend import Job, new_job_id
+from bgmigrate.errors import BgmigrateError, ConfigError, EnqueueError
+from bgmigrate.outbox.table import row_job
+from bgmigrate.runtime import Runtime
+from bgmigrate.settings import Settings
+from bgmigrate.urls import libpq_url, redact_url
+
+logger = logging.getLogger("bgmigrate.outbox")
+
+_SELECT = (
+    # NULLIF: most rows keep their task's options, and "{}" need not be parsed for them.
+    "SELECT id, job_id, task, backend, payload, NULLIF(options, '{{}}') FROM {} "
+    "WHERE error IS NULL "
+    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+)
+_DELETE = "DELETE FROM {} WHERE id = ANY(%s)"
+_REFUSE = "UPDATE {} SET error = %s WHERE id = %s"
+MAX_BACKOFF = 5.0
+"""Longest wait, in seconds, between two attempts while the database or the broker is down."""
+
+
+def table_identifier(name: str) -> sql.Identifier:
+    """``name`` (``table`` or ``schema.table``) as a quoted SQL identifier."""
+    return sql.Identifier(*name.split("."))
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """An autocommit psycopg connection to the outbox database at ``url``."""
+    return psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5)
+
+
+class Relay:
+    """Moves outbox rows to the brokers their tasks were routed to (see the module docs)."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        if settings.outbox_url is None:
+            raise ConfigError(
+                "BGMIGRATE_OUTBOX_URL is not set: point it at the PostgreSQL database that holds "
+                "the outbox table, e.g. postgresql://app@127.0.0.1:5432/app"
+            )
+        self.settings = settings
+        self._url = settings.outbox_url
+        self._runtime = runtime or Runtime(settings)
+        self._conn: psycopg.Connection[Any] | None = None
+        table = table_identifier(settings.outbox_table)
+        self._select, self._delete, self._refuse = (
+            sql.SQL(query).format(table) for query in (_SELECT, _DELETE, _REFUSE)
+        )
+
+    def close(self) -> None:
+        """Close the database connection and the brokers' clients."""
+        self._close_connection()
+        asyncio.run(self._runtime.close())
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self._url)
+        return self._conn
+
+    def relay_batch(self) -> int:
+        """Move one batch to the brokers; the number of rows it took off the outbox."""
+        conn = self._connection()
+        with conn.transaction():
+            rows = conn.execute(self._select, (self.settings.outbox_batch_size,)).fetchall()
+            if rows:
+                self._publish(conn, rows)
+        return len(rows)
+
+    def _publish(self, conn: psycopg.Connection[Any], rows: Sequence[Any]) -> None:
+        groups: dict[str, list[Job]] = {}
+        relayed: list[int] = []
+        # New for each publication of a batch: a second publication is told apart from a
+        # re-delivery of the first (job ids keep the jobs of one batch apart).
+        publish_id = new_job_id()
+        for row_id, job_id, task, backend, payload, options in rows:
+            try:
+                job = row_job(job_id, task, payload, options, publish_id)
+            except (BgmigrateError, ValueError, TypeError) as exc:  # a bad row, not an outage
+                logger.error(
+                    "outbox row %d (job %s, %s) cannot be relayed: %s", row_id, job_id, task, exc
+                )
+                conn.execute(self._refuse, (str(exc), row_id))
+                continue
+            groups.setdefault(backend, []).append(job)
+            relayed.append(row_id)
+        for name, jobs in groups.items():
+            self._runtime.backend(name).enqueue(jobs)
+        conn.execute(self._delete, (relayed,))
+
+    def check(self) -> None:
+        """Fail (``ConfigError``) if a relayed job could run twice: Celery needs Redis for that."""
+        names = {self.settings.backend, *self.settings.routes.values()}
+        if "celery" in names and once_store_url(self.settings) is None:
+            raise ConfigError(
+                "the relay publishes to Celery, whose workers tell a second publication of a job "
+                "apart in Redis: set BGMIGRATE_RESULT_URL=redis://... (your broker is not Redis)"
+            )
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop`` is set, waiting out database and broker outages."""
+        self.check()
+        backoff = self.settings.outbox_poll_interval
+        while not stop.is_set():
+            try:
+                taken = self.relay_batch()
+            except (EnqueueError, psycopg.OperationalError) as exc:
+                logger.warning("outbox relay: %s; trying again in %.1f s", _describe(exc), backoff)
+                self._drop_broken_connection()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = self.settings.outbox_poll_interval
+            if taken < self.settings.outbox_batch_size:
+                stop.wait(self.settings.outbox_poll_interval)
+
+    def _drop_broken_connection(self) -> None:
+        if self._conn is not None and self._conn.broken:
+            self._close_connection()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the outbox database is unreachable ({redact_url(str(exc).strip())})"
+    return str(exc)

@@ -1,0 +1,69 @@
+"""``bgmigrate.lifespan`` wired into the app: added, nested, or left with a reason."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+from bgmigrate.codemods.scaffold.lifespan import wire_lifespan
+
+
+def _wire(source: str) -> tuple[str, str | None, str | None]:
+    after, done, left = wire_lifespan(dedent(source).encode(), "app")
+    return after.decode(), done, left
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        ("app = FastAPI()\n", "app = FastAPI(lifespan=bgmigrate.lifespan)\n"),
+        ('app = FastAPI(title="x")\n', 'app = FastAPI(title="x", lifespan=bgmigrate.lifespan)\n'),
+        (
+            'app = FastAPI(\n    title="x",\n)\n',
+            'app = FastAPI(\n    title="x",\n    lifespan=bgmigrate.lifespan,\n)\n',
+        ),
+    ],
+)
+def test_an_app_without_a_lifespan_gets_ours(before: str, expected: str) -> None:
+    after, done, left = _wire(f"from fastapi import FastAPI\n\n{before}")
+    assert after == f"import bgmigrate\nfrom fastapi import FastAPI\n\n{expected}"
+    assert done is not None
+    assert left is None
+    assert _wire(after)[0] == after  # idempotent
+
+
+def test_a_lifespan_that_is_not_a_context_manager_function_is_left_with_a_reason() -> None:
+    source = "from fastapi import FastAPI\n\napp = FastAPI(lifespan=make_lifespan())\n"
+    after, done, left = _wire(source)
+    assert after == source
+    assert done is None
+    assert left is not None
+    assert "async with bgmigrate.lifespan()" in left
+
+
+def test_a_lifespan_with_two_yields_is_left_with_a_reason() -> None:
+    source = """\
+        from contextlib import asynccontextmanager
+
+        from fastapi import FastAPI
+
+
+        @asynccontextmanager
+        async def life(app):
+            if app:
+                yield
+            else:
+                yield
+
+
+        app = FastAPI(lifespan=life)
+        """
+    after, _done, left = _wire(source)
+    assert after == dedent(source)
+    assert left is not None
+    assert "no single yield" in left
+
+
+def test_a_module_without_an_app_is_not_touched() -> None:
+    assert _wire("x = 1\n") == ("x = 1\n", None, None)

@@ -1,0 +1,20 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.routes import router
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.ready = True
+    yield
+    app.state.ready = False
+
+
+app = FastAPI(
+    title="shop",
+    lifespan=lifespan,
+)
+app.include_router(router)

@@ -1,0 +1,101 @@
+"""Rewritten code stays clean for the project's own linter (ruff, as the trials' apps use it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bgmigrate.codemods.lint_friendly import line_length, wrap_comment
+from bgmigrate.codemods.string_refs import is_test_file, names_in_tests
+from tests.codemods.golden import FIXTURES
+
+CASE = FIXTURES / "lint_friendly"
+RUFF_RULES = "I,E501,F401,TC002,RUF100"
+
+
+def _ruff(tree: Path) -> list[str]:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff is not None, "ruff is in the dev extra: pip install -e '.[dev]'"
+    result = subprocess.run(
+        [
+            ruff,
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--select",
+            RUFF_RULES,
+            "--line-length",
+            "80",
+            "--output-format",
+            "concise",
+            "app",
+        ],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return sorted(line.split(":", 3)[-1] for line in result.stdout.splitlines() if ".py:" in line)
+
+
+def test_the_rewrite_adds_no_ruff_finding() -> None:
+    assert _ruff(CASE / "before") == []  # the case is clean before the rewrite
+    assert _ruff(CASE / "after") == []
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"pyproject.toml": "[tool.ruff]\nline-length = 80\n"}, 80),
+        ({"ruff.toml": "line-length = 100\n"}, 100),
+        ({"pyproject.toml": "[tool.black]\nline-length = 79\n"}, 79),
+        ({"setup.cfg": "[flake8]\nmax-line-length = 119\n"}, 119),
+        ({"pyproject.toml": "[project]\nname = 'x'\n"}, 88),
+        ({"setup.cfg": "not an ini file"}, 88),
+    ],
+)
+def test_the_line_length_comes_from_the_projects_linter(
+    tmp_path: Path, files: dict[str, str], expected: int
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert line_length(tmp_path) == expected
+
+
+def test_a_long_comment_is_wrapped_and_a_short_one_kept() -> None:
+    short = "# bgmigrate: BGM105 pass a function"
+    assert wrap_comment(short, 80) == [short]
+    lines = wrap_comment("# bgmigrate: BGM103 " + "word " * 30, 60)
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("# bgmigrate: BGM103")
+    assert all(line.startswith("#   ") for line in lines[1:])
+
+
+def test_dotted_names_in_test_strings_are_found(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text('patch("app.api.BackgroundTasks")\n')
+    (tmp_path / "tests" / "helpers.py").write_text('patch("app.other.BackgroundTasks")\n')
+    (tmp_path / ".venv" / "test_b.py").write_text('patch("lib.BackgroundTasks")\n')
+    found = names_in_tests(tmp_path, ["BackgroundTasks"])
+    assert found == {"app.api.BackgroundTasks"}
+    assert names_in_tests(tmp_path, []) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("tests/helpers.py", True),
+        ("app/test_api.py", True),
+        ("conftest.py", True),
+        ("app/api_test.py", True),
+        ("app/main.py", False),
+        ("app/testing.py", False),
+    ],
+)
+def test_test_modules_are_recognised(path: str, expected: bool) -> None:
+    assert is_test_file(Path(path)) is expected

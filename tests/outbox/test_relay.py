@@ -1,0 +1,145 @@
+"""The relay moves committed rows to real brokers, in order, and deletes them; a job it
+publishes twice (it died before deleting its rows) runs once on real workers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+import bgmigrate
+from bgmigrate.cli import app
+from bgmigrate.outbox import OutboxBatch
+from bgmigrate.outbox.relay import Relay
+from bgmigrate.testing.conformance_tasks import REDIS_URL_ENV
+from bgmigrate.testing.outbox_app import engine, ran, record
+from bgmigrate.testing.polling import wait_until
+from bgmigrate.testing.workers import WorkerFactory, WorkerProcess, bgmigrate_command
+
+FAIL_DELETES = """
+CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'relay died before deleting its rows'; END $$;
+CREATE TRIGGER fail_delete BEFORE DELETE ON bgmigrate_outbox EXECUTE FUNCTION fail_delete();
+"""
+
+
+def commit_tasks(url: str, log: str, numbers: range) -> None:
+    with Session(engine(url)) as session:
+        tasks = OutboxBatch(session)
+        for n in numbers:
+            tasks.add_task(record, log, n)
+        session.commit()
+
+
+def outbox_count(url: str, where: str = "true") -> int:
+    with engine(url).connect() as conn:
+        return int(
+            conn.execute(text(f"SELECT count(*) FROM bgmigrate_outbox WHERE {where}")).scalar_one()
+        )
+
+
+def start_worker(worker_factory: WorkerFactory, backend: str, redis_url: str) -> WorkerProcess:
+    env = {
+        "BGMIGRATE_TASK_MODULES": "bgmigrate.testing.outbox_app",
+        "BGMIGRATE_BROKER_URL": redis_url,
+        REDIS_URL_ENV: redis_url,
+    }
+    return worker_factory(bgmigrate_command(backend, concurrency=1), env=env)
+
+
+def relay_all(relay: Relay) -> None:
+    while relay.relay_batch():
+        pass
+
+
+@pytest.mark.parametrize("backend", ["arq", "celery"])
+def test_committed_jobs_run_in_order_and_their_rows_are_deleted(
+    backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
+) -> None:
+    runtime = bgmigrate.configure(
+        backend=backend, broker_url=redis_url, outbox_url=outbox_url, outbox_batch_size=7
+    )
+    commit_tasks(outbox_url, task_log, range(20))
+    relay = Relay(runtime.settings, runtime)
+    try:
+        relay_all(relay)
+    finally:
+        relay.close()
+    assert outbox_count(outbox_url) == 0
+    start_worker(worker_factory, backend, redis_url)
+    wait_until(lambda: len(ran(task_log)) >= 20, timeout=60, what="20 jobs to run")
+    assert ran(task_log) == list(range(20))
+
+
+@pytest.mark.parametrize("backend", ["arq", "celery"])
+def test_a_batch_published_again_after_a_failed_delete_runs_once(
+    backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
+) -> None:
+    runtime = bgmigrate.configure(backend=backend, broker_url=redis_url, outbox_url=outbox_url)
+    commit_tasks(outbox_url, task_log, range(5))
+    with engine(outbox_url).begin() as conn:
+        conn.exec_driver_sql(FAIL_DELETES)
+    relay = Relay(runtime.settings, runtime)
+    try:
+        with pytest.raises(Exception, match="relay died before deleting"):
+            relay.relay_batch()  # published, then the transaction rolled back: rows stay
+        assert outbox_count(outbox_url) == 5
+        with engine(outbox_url).begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER fail_delete ON bgmigrate_outbox")
+        relay_all(relay)  # the same jobs, published a second time
+    finally:
+        relay.close()
+    assert outbox_count(outbox_url) == 0
+    worker = start_worker(worker_factory, backend, redis_url)
+    wait_until(lambda: len(ran(task_log)) >= 5, timeout=60, what="5 jobs to run")
+    if backend == "celery":
+        worker.wait_for_log("published again by the outbox relay")
+    assert sorted(ran(task_log)) == list(range(5))
+
+
+def test_a_row_whose_task_is_not_registered_keeps_its_error_and_is_skipped(
+    outbox_url: str, redis_url: str, task_log: str
+) -> None:
+    runtime = bgmigrate.configure(backend="arq", broker_url=redis_url, outbox_url=outbox_url)
+    with engine(outbox_url).begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO bgmigrate_outbox (job_id, task, backend, payload) "
+            """VALUES ('j1', 'app.gone', 'arq', '{"args": [], "kwargs": {}}')"""
+        )
+    commit_tasks(outbox_url, task_log, range(1))
+    relay = Relay(runtime.settings, runtime)
+    try:
+        assert relay.relay_batch() == 2
+        assert relay.relay_batch() == 0
+    finally:
+        relay.close()
+    assert outbox_count(outbox_url, "error LIKE '%no task is registered as ''app.gone''%'") == 1
+    assert outbox_count(outbox_url) == 1
+
+
+def test_a_worker_started_with_relay_runs_the_committed_jobs(
+    outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
+) -> None:
+    bgmigrate.configure(backend="arq", broker_url=redis_url)
+    env = {
+        "BGMIGRATE_TASK_MODULES": "bgmigrate.testing.outbox_app",
+        "BGMIGRATE_BROKER_URL": redis_url,
+        "BGMIGRATE_OUTBOX_URL": outbox_url,
+        REDIS_URL_ENV: redis_url,
+    }
+    worker = worker_factory([*bgmigrate_command("arq"), "--relay"], env=env)
+    worker.wait_for_log("relay started")
+    commit_tasks(outbox_url, task_log, range(3))
+    wait_until(lambda: len(ran(task_log)) >= 3, timeout=60, what="3 jobs to run")
+    assert sorted(ran(task_log)) == [0, 1, 2]
+    assert outbox_count(outbox_url) == 0
+
+
+def test_relay_without_a_database_url_stops_the_worker_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BGMIGRATE_TASK_MODULES", "bgmigrate.testing.outbox_app")
+    result = CliRunner().invoke(app, ["worker", "--backend", "arq", "--relay"])
+    assert result.exit_code == 2
+    assert "--relay needs BGMIGRATE_OUTBOX_URL" in result.output

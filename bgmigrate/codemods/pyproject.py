@@ -124,6 +124,15 @@ DEFAULT_SLOW_CALLS: tuple[str, ...] = (
     "*.goto",
     "*.scrape",
     "*.crawl",
+    # Article extraction: each fetches the page, and parses or summarises it.
+    "newspaper.Article.*",
+    "newspaper.article.Article.*",
+    "newspaper.build",
+    "newspaper.fulltext",
+    "trafilatura.fetch_url",
+    "trafilatura.extract",
+    "goose3.Goose.extract",
+    "nltk.download",
     # Code loaded at run time (generated scripts, plugins): its length is unknown.
     "*.exec_module",
     "runpy.*",
@@ -179,6 +188,13 @@ DEFAULT_BLOCKING_CALLS: tuple[str, ...] = (
     "httpx.Client",
     "httpx.Client.*",
     "requests.Session.*",
+    "newspaper.Article.download",
+    "newspaper.article.Article.download",
+    "newspaper.build",
+    "newspaper.fulltext",
+    "trafilatura.fetch_url",
+    "goose3.Goose.extract",
+    "nltk.download",
 )
 
 # Work that must not be lost: database writes, email, payments, outbound webhooks.

@@ -85,7 +85,19 @@ def sending(
     """
     if _tracer is None or not traced:
         return nullcontext(_NO_CARRIERS)
+    if not _recording():
+        # OpenTelemetry's no-op spans carry the current span's context unchanged: every job
+        # gets the carrier of the current context, injected once for the whole batch.
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return nullcontext(dict.fromkeys((job.id for job in jobs), carrier))
     return _send_spans(system, jobs, destination)
+
+
+def _recording() -> bool:
+    """Whether an SDK is installed, whose spans may record (else every span is a no-op)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from arq.jobs import serialize_job
 
 from bgmigrate.adapters.results import describe_error
 from bgmigrate.backend import TaskStatus
+from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
@@ -59,6 +60,8 @@ class ArqJob:
     kwargs: dict[str, Any]
     defer_ms: int = 0
     """Milliseconds from enqueue until the job may start."""
+    encoded: EncodedCall | None = None
+    """The arguments as JSON texts, written as they are instead of ``args`` and ``kwargs``."""
 
 
 def dumps(data: dict[str, Any]) -> bytes:
@@ -141,6 +144,11 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
 
 def _serialized(job: ArqJob, now_ms: int) -> bytes:
     """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+    if job.encoded is not None:
+        # The same object serialize_job makes, from JSON texts that need no encoding.
+        function = json.dumps(job.function)
+        args, kwargs = job.encoded
+        return f'{{"t":null,"f":{function},"a":{args},"k":{kwargs},"et":{now_ms}}}'.encode()
     try:
         return serialize_job(
             job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps

@@ -198,7 +198,7 @@ class CeleryBackend(TaskBackend):
             declared: set[str | None] = set()
             with batch:
                 for job in jobs:
-                    payload = job.payload or {"args": [], "kwargs": {}}
+                    payload = job.decoded_payload()
                     changed = changed_options(job.task)
                     if job.publish_id is not None:
                         changed[ONCE] = job.publish_id

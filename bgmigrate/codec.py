@@ -71,6 +71,7 @@ def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
         return added
     return f"{obj.rstrip()[:-1]},{added[1:]}"
 
+
 _MODEL_CONFIG = ConfigDict(
     ser_json_bytes="base64",
     val_json_bytes="base64",

@@ -75,7 +75,9 @@ class Relay:
         self._runtime = runtime or Runtime(settings)
         self._conn: psycopg.Connection[Any] | None = None
         table = table_identifier(settings.outbox_table)
-        self._take, self._select = (sql.SQL(query).format(table, table) for query in (_TAKE, _SELECT))
+        self._take, self._select = (
+            sql.SQL(query).format(table, table) for query in (_TAKE, _SELECT)
+        )
         self._delete, self._refuse = (sql.SQL(query).format(table) for query in (_DELETE, _REFUSE))
 
     def close(self) -> None:
@@ -120,9 +122,7 @@ class Relay:
             conn.execute(self._delete, ([row[0] for row in rows if row[0] not in refused],))
         return len(rows)
 
-    def _jobs(
-        self, rows: Sequence[Any]
-    ) -> tuple[dict[str, list[Job]], dict[int, tuple[str, str]]]:
+    def _jobs(self, rows: Sequence[Any]) -> tuple[dict[str, list[Job]], dict[int, tuple[str, str]]]:
         """The rows' jobs by backend, and what and why of the rows that cannot become jobs."""
         groups: dict[str, list[Job]] = {}
         refused: dict[int, tuple[str, str]] = {}

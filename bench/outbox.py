@@ -203,6 +203,13 @@ def print_rates(rates: dict[str, list[float]]) -> None:
     """Each loop's median, and each relay's ratio to the raw loop and to its queue's client."""
     medians = {name: statistics.median(values) for name, values in rates.items()}
     raw = medians["raw"]
+    for name, values in rates.items():
+        ratios = ", ".join(
+            f"{value / raw_value:.2f}"
+            for value, raw_value in zip(values, rates["raw"], strict=True)
+        )
+        shown = ", ".join(f"{value:.0f}" for value in values)
+        print(f"{name:<14} rounds: {shown} jobs/s (x of raw: {ratios})")
     print(f"raw SKIP LOCKED + LPUSH loop          {raw:9.0f} jobs/s")
     for backend in ("arq", "celery"):
         rate, client = medians[backend], medians[f"{backend}-client"]

@@ -36,7 +36,7 @@ logger = logging.getLogger("bgmigrate.outbox")
 
 _COLUMNS = (
     # The payload's parts as text: they go to the broker as they are, never decoded here.
-    # NULLIF: most rows keep their task's options, and "{{}}" need not be parsed for them.
+    # NULLIF: most rows keep their task's options, and '{}' need not be parsed for them.
     "id, job_id, task, backend, (payload->'args')::text, (payload->'kwargs')::text, "
     "NULLIF(options, '{{}}')"
 )

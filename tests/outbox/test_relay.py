@@ -19,7 +19,7 @@ from bgmigrate.testing.workers import WorkerFactory, WorkerProcess, bgmigrate_co
 
 FAIL_DELETES = """
 CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS
-$$ BEGIN RAISE EXCEPTION 'relay died before deleting its rows'; END $$;
+$$ BEGIN RAISE EXCEPTION 'relay died before committing its batch'; END $$;
 CREATE CONSTRAINT TRIGGER fail_delete AFTER DELETE ON bgmigrate_outbox
 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_delete();
 """
@@ -74,7 +74,7 @@ def test_committed_jobs_run_in_order_and_their_rows_are_deleted(
 
 
 @pytest.mark.parametrize("backend", ["arq", "celery"])
-def test_a_batch_published_again_after_a_failed_delete_runs_once(
+def test_a_batch_published_again_after_a_failed_commit_runs_once(
     backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
 ) -> None:
     runtime = bgmigrate.configure(backend=backend, broker_url=redis_url, outbox_url=outbox_url)
@@ -83,7 +83,7 @@ def test_a_batch_published_again_after_a_failed_delete_runs_once(
         conn.exec_driver_sql(FAIL_DELETES)
     relay = Relay(runtime.settings, runtime)
     try:
-        with pytest.raises(Exception, match="relay died before deleting"):
+        with pytest.raises(Exception, match="relay died before committing"):
             relay.relay_batch()  # published, then the transaction rolled back: rows stay
         assert outbox_count(outbox_url) == 5
         with engine(outbox_url).begin() as conn:

@@ -22,6 +22,7 @@ from bgmigrate.errors import (
     UnknownJobError,
     UnknownTaskError,
     UnsupportedOption,
+    WorkerStartupError,
 )
 from bgmigrate.failed_jobs import FailedJob, FailedJobs, failed_jobs
 from bgmigrate.job_logs import JobLogFilter
@@ -63,6 +64,7 @@ __all__ = [
     "UnknownJobError",
     "UnknownTaskError",
     "UnsupportedOption",
+    "WorkerStartupError",
     "__version__",
     "configure",
     "failed_jobs",

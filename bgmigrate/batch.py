@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
+import itertools
+import operator
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
-from typing import Annotated, Any, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 from fastapi import BackgroundTasks, Depends, Request
 from packaging.specifiers import SpecifierSet
@@ -21,6 +23,12 @@ from bgmigrate.backend import Job, TaskBackend
 from bgmigrate.errors import EnqueueError, UnsupportedOption
 from bgmigrate.http_errors import enqueue_refused
 from bgmigrate.runtime import Runtime, get_runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import Session
+
+    from bgmigrate.after_commit import Held, TransactionWatch
 
 P = ParamSpec("P")
 
@@ -34,13 +42,44 @@ class RequestBatch:
 
     ``add_task`` has ``BackgroundTasks.add_task``'s signature and meaning: tasks run in the
     order added, and nothing is dispatched if the handler raises. Arguments are checked at the
-    ``add_task`` line.
+    ``add_task`` line. After :meth:`after_commit`, queued tasks added inside a transaction
+    wait for it to commit.
     """
 
     def __init__(self, runtime: Runtime | None = None, *, request_key: str | None = None) -> None:
         self._runtime = runtime or get_runtime()
         self._batches: dict[TaskBackend, list[Job]] = {}
         self._request_key = request_key
+        self._watch: TransactionWatch | None = None
+        self._released = 0  # jobs the watch handed to the spool (they keep their index)
+
+    def after_commit(self, session: Session | AsyncSession) -> None:
+        """Publish the queued tasks added from now on while ``session`` has a transaction open
+        when that transaction commits; drop them (logged by name) if it rolls back.
+
+        ``session`` is a SQLAlchemy ``Session`` or ``AsyncSession`` (SQLModel's too). Tasks
+        added with no transaction open are dispatched when the handler returns, as before.
+        A task published after the response cannot turn it into a ``503``: if the broker
+        refuses it, the runtime's spool retries it in the background, then logs it (see
+        :mod:`bgmigrate.spool`).
+        """
+        from bgmigrate.after_commit import TransactionWatch, sync_session
+
+        plain = sync_session(session)
+        if self._watch is not None:
+            if self._watch.session is plain:
+                return
+            raise ValueError(
+                "tasks.after_commit() was already called with another session in this "
+                "request: bind the one session whose commit the tasks depend on"
+            )
+        self._watch = TransactionWatch(plain, self._release)
+
+    def _release(self, held: Held) -> None:
+        """Hand jobs whose transaction committed to the spool, one entry per backend run."""
+        self._released += len(held)
+        for backend, run in itertools.groupby(held, key=operator.itemgetter(0)):
+            self._runtime.spool.put(backend, [job for _, job in run])
 
     def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         """Add ``func(*args, **kwargs)`` to this request's tasks.
@@ -51,10 +90,12 @@ class RequestBatch:
         backend, job = self._runtime.prepare(func, args, kwargs, caller_depth=2)
         if self._request_key is not None and backend.encodes_arguments:
             job = _keyed(backend, job, request_job_key(self._request_key, len(self), job))
-        self._batches.setdefault(backend, []).append(job)
+        if self._watch is None or not self._watch.hold(backend, job):
+            self._batches.setdefault(backend, []).append(job)
 
     def __len__(self) -> int:
-        return sum(len(jobs) for jobs in self._batches.values())
+        held = len(self._watch) if self._watch is not None else 0
+        return sum(len(jobs) for jobs in self._batches.values()) + held + self._released
 
     def __bool__(self) -> bool:
         # Always true, as a BackgroundTasks object is: apps test ``if background_tasks:`` to mean
@@ -70,6 +111,12 @@ class RequestBatch:
         """
         batches = sorted(self._batches.items(), key=lambda item: not item[0].encodes_arguments)
         self._batches = {}
+        if self._watch is not None and len(self._watch) == 0:
+            # Nothing is waiting for a commit: stop watching now. (With jobs held, the watch
+            # stays on the session until it is discarded: SQLAlchemy cannot remove a listener
+            # from inside the commit event that releases them.)
+            self._watch.close()
+            self._watch = None
         for backend, jobs in batches:
             with await self._runtime.adeliver(jobs):
                 await backend.dispatch_request(jobs, background)

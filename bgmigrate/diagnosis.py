@@ -263,10 +263,19 @@ def check_tasks(settings: Settings, app_modules: Sequence[str]) -> Iterator[Chec
             yield _coverage(app.tasks, set(worker.tasks))
 
 
+def check_worker_lifespan(settings: Settings) -> Iterator[Check]:
+    """The module of ``BGMIGRATE_WORKER_LIFESPAN`` imports as a worker would import it."""
+    if settings.worker_lifespan is not None:
+        module = settings.worker_lifespan.partition(":")[0]
+        yield from _import_results("worker lifespan module", [module], probe([module]).errors)
+
+
 def _import_results(kind: str, modules: Sequence[str], errors: dict[str, str]) -> Iterator[Check]:
     where = {
         "task module": "run the doctor (and the worker) from the directory your code is "
         "importable from, or set PYTHONPATH",
+        "worker lifespan module": "run the doctor (and the worker) from the directory your "
+        "code is importable from, or set PYTHONPATH",
         "app module": "run the doctor from the directory your app server starts in",
     }[kind]
     for module in modules:
@@ -339,6 +348,7 @@ def run_checks(app_modules: Sequence[str] = ()) -> list[Check]:
     checks += check_connections(settings)
     checks += check_blob_store(settings)
     checks += check_tasks(settings, app_modules)
+    checks += check_worker_lifespan(settings)
     return [scrub(check, settings) for check in checks]
 
 

@@ -14,6 +14,7 @@ them and re-raised as one of these types ``from`` the original::
     ├── BlobError            a file travelling with its job could not be stored or fetched
     │   └── MissingBlobError a job's file is not in the blob store (also a ``LookupError``)
     ├── UnsupportedOption    a backend cannot honour a task option
+    ├── WorkerStartupError   the application's lifespan failed to start in a worker
     └── TaskFailed           a task failed on a worker (``TaskHandle.result`` raises it)
 
 Warnings: :class:`ReadinessWarning` (a call a queue backend would reject; in-process only).
@@ -70,6 +71,11 @@ class ReadinessWarning(UserWarning):
     Emitted at the ``add_task``/``enqueue`` line with the in-process backend, so that problems
     show up before the switch; ``STRICT=true`` (or a queue backend) makes them errors.
     """
+
+
+class WorkerStartupError(BgmigrateError):
+    """The application's lifespan (``BGMIGRATE_WORKER_LIFESPAN``) failed in a worker, which
+    stops; the message names the setting and the original error."""
 
 
 class TaskFailed(BgmigrateError):

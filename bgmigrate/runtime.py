@@ -18,6 +18,7 @@ from bgmigrate.errors import ReadinessWarning, SerializationError, UnknownTaskEr
 from bgmigrate.portability import callable_kind
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings, load_settings
+from bgmigrate.spool import Spool
 from bgmigrate.task import AsyncTask, Task, is_async_callable
 from bgmigrate.urls import is_redis_url
 
@@ -33,6 +34,11 @@ class Runtime:
         # Sync endpoints run on many threads: two first requests must not build two backends.
         self._backends_lock = threading.Lock()
         self._warned_unregistered: set[str] = set()
+        self.spool = Spool(
+            max_jobs=settings.after_commit_spool_max,
+            retry_for=settings.after_commit_retry_timeout,
+        )
+        """Where ``tasks.after_commit`` puts the tasks whose transaction committed."""
         self._claim_policy = ClaimPolicy(
             store=settings.blob_store,
             inline_bytes=settings.blob_inline_bytes,
@@ -88,11 +94,13 @@ class Runtime:
             await backend.start()
 
     async def close(self) -> None:
-        """Close every backend created so far (the in-process one drains its pending tasks).
+        """Publish what the after-commit spool holds (up to ``drain_timeout`` seconds), then
+        close every backend created so far (the in-process one drains its pending tasks).
 
         The runtime forgets them, so that the next start (a second ``TestClient`` lifespan in
         one test run, say) builds fresh ones.
         """
+        await anyio.to_thread.run_sync(self.spool.drain, self.settings.drain_timeout)
         with self._backends_lock:
             closing = list(self._backends.values())
             self._backends.clear()

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     """Where Celery keeps results (Redis); unset means no results for Celery."""
     task_modules: Annotated[list[str], NoDecode] = []
     """Modules that workers import to register tasks (comma-separated or a JSON list)."""
+    worker_lifespan: str | None = None
+    """``module:attribute`` of your FastAPI app, whose lifespan (and ``on_event`` start-up and
+    shutdown handlers) each worker process runs around its work, or of a no-argument async
+    context manager factory; unset: a worker runs none."""
     routes: Annotated[dict[str, str], NoDecode] = {}
     """Task-name pattern -> backend, first match wins (``pattern=backend,...`` or JSON)."""
     strict: bool = False
@@ -135,7 +139,8 @@ class Settings(BaseSettings):
     from the threads sync endpoints use)."""
     drain_timeout: float = Field(10.0, ge=0)
     """Seconds to finish running tasks on shutdown: the in-process backend's pending tasks (then
-    dropped, each logged) and an arq worker's jobs on SIGTERM (then cancelled and re-queued)."""
+    dropped, each logged), the after-commit spool's jobs (then logged as lost) and an arq
+    worker's jobs on SIGTERM (then cancelled and re-queued)."""
     result_ttl: int = Field(3600, ge=1)
     """Seconds results (and idempotency keys) are kept."""
     max_payload_bytes: int = Field(1024 * 1024, ge=1)
@@ -172,6 +177,12 @@ class Settings(BaseSettings):
     """Failed jobs kept, the oldest dropped first; 0 keeps none."""
     failed_jobs_ttl: int = Field(7 * 24 * 3600, ge=1)
     """Seconds a failed job is kept."""
+    after_commit_retry_timeout: float = Field(300.0, ge=0)
+    """``tasks.after_commit``: seconds a committed task is retried while its broker refuses it,
+    before it is logged as lost."""
+    after_commit_spool_max: int = Field(10_000, ge=0)
+    """``tasks.after_commit``: committed tasks held in memory at most while brokers refuse
+    them; a task over it is logged as lost at once."""
     outbox_url: str | None = Field(None, repr=False)
     """PostgreSQL database of the outbox table, for ``bgmigrate relay`` and ``bgmigrate outbox``
     (``postgresql://...``; a SQLAlchemy ``postgresql+driver://`` URL is accepted)."""
@@ -252,6 +263,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blob_store_valid(cls, value: str | None) -> str | None:
         return None if value is None else check_blob_url(value)
+
+    @field_validator("worker_lifespan")
+    @classmethod
+    def _worker_lifespan_valid(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.]+:[\w.]+", value):
+            raise ConfigError(
+                f"BGMIGRATE_WORKER_LIFESPAN: {value!r} is not 'module:attribute' "
+                "(e.g. app.main:app)"
+            )
+        return value
 
     @field_validator("task_modules", mode="before")
     @classmethod

@@ -131,3 +131,11 @@ def test_the_settings_table_is_not_a_scan_option(tmp_path: Path) -> None:
         '[tool.bgmigrate]\nselect = ["BGM1"]\n\n[tool.bgmigrate.settings]\nbackend = "arq"\n'
     )
     assert load_config(path).select == ("BGM1",)
+
+
+def test_worker_lifespan_names_module_and_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_WORKER_LIFESPAN", "app.main:app")
+    assert load_settings().worker_lifespan == "app.main:app"
+    monkeypatch.setenv("BGMIGRATE_WORKER_LIFESPAN", "app.main")
+    with pytest.raises(ConfigError, match=r"BGMIGRATE_WORKER_LIFESPAN: 'app.main' is not"):
+        load_settings()

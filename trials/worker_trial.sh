@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Step d of a trial: start `bgmigrate worker --backend BACKEND` on Redis db 4, run the app's
-# trigger (one request), and report whether the worker did the task's work.
+# trigger (its requests), and report whether the worker did the tasks' work.
 # usage: worker_trial.sh BACKEND APP_DIR VENV TRIGGER [TRIGGER ARGS...]
-# The caller exports what the app and worker need (DATABASE_URL, BGMIGRATE_TASK_MODULES, ...).
+# The caller exports what the app and worker need (DATABASE_URL, BGMIGRATE_TASK_MODULES, ...)
+# and EXPECT_TASKS, the tasks the worker must be seen to run.
+# ONLY_BROKER=1 (the proof of issue #13, after `rewrite --backend BACKEND`): every BGMIGRATE_*
+# variable but BGMIGRATE_BROKER_URL is removed and the worker is `bgmigrate worker` with no
+# option: backend, task modules and worker lifespan come from the project's pyproject.toml.
 set -uo pipefail
 backend=$1 app_dir=$2 venv=$3
 shift 3
-export BGMIGRATE_BACKEND=$backend
 export BGMIGRATE_BROKER_URL=${BGMIGRATE_BROKER_URL:-redis://127.0.0.1:6379/4}
+cmd=("$venv/bin/bgmigrate" worker)
+if [[ ${ONLY_BROKER:-} == 1 ]]; then
+  for name in $(compgen -e | grep '^BGMIGRATE_' | grep -vx 'BGMIGRATE_BROKER_URL'); do unset "$name"; done
+  echo "BGMIGRATE_* in the environment: $(compgen -e | grep '^BGMIGRATE_' | tr '\n' ' ')"
+else
+  export BGMIGRATE_BACKEND=$backend
+  cmd+=(--backend "$backend")
+fi
 export PYTHONPATH=$app_dir${PYTHONPATH:+:$PYTHONPATH}
 cd "$app_dir" || exit 2
 log=$(mktemp /tmp/trial-worker-XXXX.log)
-"$venv/bin/bgmigrate" worker --backend "$backend" >"$log" 2>&1 &
+"${cmd[@]}" >"$log" 2>&1 &
 worker=$!
 # wait (with a deadline) until the worker says it is ready
 ready='Starting worker|ready\.|registered tasks'
@@ -26,4 +37,13 @@ kill -TERM "$worker" 2>/dev/null
 wait "$worker" 2>/dev/null
 echo "---- worker log ($backend): $log"
 tail -n 40 "$log"
+# EXPECT_TASKS: task names the worker itself must have run (an effect alone could have come
+# from the web process running the task in-process)
+for name in ${EXPECT_TASKS:-}; do
+  if grep -Eq "(← [^ ]+:$name ●|Task $name\[[^]]+\] succeeded)" "$log"; then
+    echo "worker ran $name"
+  else
+    echo "FAILED: the worker did not run $name"; rc=1
+  fi
+done
 exit $rc

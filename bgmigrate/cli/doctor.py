@@ -42,7 +42,8 @@ def doctor(
         ),
     ] = None,
 ) -> None:
-    """Check the configuration: settings, backends, broker, blob store, task modules, versions.
+    """Check the configuration: settings, backends, broker, blob store, task modules, worker
+    lifespan, versions.
 
     Prints a green or red line per check, with the fix under each red one; a check that
     does not apply, or whose input failed, is marked "- ... (skipped)" with the reason.

@@ -15,7 +15,7 @@ import typer
 
 from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.adapters.worker_setup import worker_settings
-from bgmigrate.errors import BgmigrateError, ConfigError
+from bgmigrate.errors import BgmigrateError, ConfigError, WorkerStartupError
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings, WorkerPool
 
@@ -162,6 +162,9 @@ def worker(
     configuration error.
 
     Configure it with the same BGMIGRATE_* variables as the application.
+    BGMIGRATE_WORKER_LIFESPAN=app.main:app runs your app's lifespan (and its on_event
+    start-up and shutdown handlers) in each worker process, so that tasks find what the
+    app sets up (an ORM, a client); if it fails, the worker stops with exit code 1.
 
     Examples:
 
@@ -184,6 +187,9 @@ def worker(
             raise ConfigError("--relay needs BGMIGRATE_OUTBOX_URL (postgresql://...)")
         with _relay_beside(relay, loglevel):
             runner(settings, options, _split(queues or []), loglevel.upper())
+    except WorkerStartupError as exc:
+        typer.secho(f"bgmigrate worker: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
     except BgmigrateError as exc:
         typer.secho(f"bgmigrate worker: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc

@@ -117,10 +117,11 @@ class Auditor:
         target = site.task.target
         found = self.project.resolve(target) if target else None
         name = f"{found[0].module}.{found[1].qualname}".lstrip(".") if found else target
+        endpoint = next((f for f in facts.functions if f.qualname == site.function), None)
         ctx = SiteContext(
             path=facts.display_path,
             site=site,
-            endpoint=next((f for f in facts.functions if f.qualname == site.function), None),
+            endpoint=endpoint,
             task=found[1] if found else None,
             task_name=name,
             task_path=found[0].display_path if found else None,
@@ -141,6 +142,7 @@ class Auditor:
             and target is not None
             and self.project.index.modules.split(target) is None,
             observed=self._observed(name),
+            dependencies=self._dependencies(endpoint),
             types=self.types,
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
@@ -155,6 +157,13 @@ class Auditor:
         if site.task.target is not None and site.task.kind in _NAMED:
             return (TracedCall(Call(site.task.target, site.at), facts.display_path, ()),)
         return ()
+
+    def _dependencies(
+        self, endpoint: FunctionFacts | None
+    ) -> tuple[tuple[str, FunctionFacts], ...]:
+        """The dependencies ``endpoint`` declares that are defined in the scanned tree."""
+        found = (self.project.resolve(name) for name in endpoint.depends) if endpoint else ()
+        return tuple((facts.display_path, function) for facts, function in filter(None, found))
 
     def _observed_name(self, task_name: str | None) -> str | None:
         """The evidence entry recorded for ``task_name`` (module prefixes may differ)."""

@@ -185,6 +185,8 @@ class FunctionFacts:
     parameters must stay BackgroundTasks."""
     router: str | None = None
     """Qualified name of the router (or app) whose decorator makes the function an endpoint."""
+    yield_line: int | None = None
+    """Line of the function's first ``yield``: a yield dependency's teardown runs after it."""
     returns: str | None = None
     """The class the function's return annotation names (``Path``; also inside ``X | None``,
     ``Iterator[X]`` and ``Generator[X, ...]`` of a context manager or a dependency)."""

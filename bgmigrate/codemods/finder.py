@@ -228,6 +228,7 @@ class ModuleAnalysis:
             depends=self.depends.of_function(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
+            yield_line=first_yield(item.node),
             returns=_returned_class(self.resolver, item.node.returns),
             closure=self._closure(item),
             best_effort=location(swallowing)
@@ -387,3 +388,16 @@ def _analyze_tree(
         classes=static_types.module_classes(analysis.resolver, tree),
         type_aliases=static_types.type_aliases(analysis.resolver, tree),
     )
+
+
+def first_yield(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int | None:
+    """The line of the first ``yield`` of ``node`` itself (not of functions nested in it)."""
+    pending: list[ast.AST] = list(node.body)
+    lines = []
+    while pending:
+        child = pending.pop()
+        if isinstance(child, ast.Yield | ast.YieldFrom):
+            lines.append(child.lineno)
+        elif not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            pending.extend(ast.iter_child_nodes(child))
+    return min(lines, default=None)

@@ -4,7 +4,8 @@
   ``bgmigrate`` import that replaces it (the project silenced the same check, e.g. ruff's
   ``TC002``, for the same kind of import);
 - an import kept only because the tests patch it by name gets ``# noqa: F401``;
-- ``# bgmigrate:`` comments are wrapped to the project's line length.
+- ``# bgmigrate:`` comments are wrapped to the project's line length;
+- names the rewrite adds to an existing ``from bgmigrate import`` keep isort's order.
 """
 
 from __future__ import annotations
@@ -122,6 +123,56 @@ def carry_noqa(before: cst.Module, after: cst.Module, names: frozenset[str]) -> 
             body[index] = statement.with_changes(trailing_whitespace=whitespace)
             return after.with_changes(body=body)
     return after
+
+
+def _type_order(alias: cst.ImportAlias) -> tuple[int, str]:
+    """isort's (and ruff's) default ``order-by-type``: CONSTANTS, Classes, then functions."""
+    name = str(alias.evaluated_name)
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name
+
+
+def _without_type_checking_codes(comment: cst.Comment | None) -> cst.Comment | None:
+    """The ``# noqa`` without ``TC00x``: an import that also brings a name used at run time
+    (``task``) is not reported as typing-only, so that code would be an unused ``noqa``."""
+    if comment is None or "noqa:" not in comment.value:
+        return comment
+    head, _, codes = comment.value.partition("noqa:")
+    kept = [c for c in codes.replace(",", " ").split() if not c.startswith(("TC00", "TCH00"))]
+    if not kept:
+        return None
+    return comment.with_changes(value=f"{head}noqa: {', '.join(kept)}")
+
+
+def sort_runtime_names(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Sort the names of a ``from bgmigrate import`` that the rewrite changed (libcst's
+    ``AddImportsVisitor`` puts added names first; one it left as it was keeps its order), and
+    drop a ``TC00x`` code from its ``noqa`` once it imports ``task``."""
+    kept = {_code(before, s) for s in before.body}
+    body = list(after.body)
+    for index, statement in enumerate(body):
+        if not _is_runtime_import(statement) or _code(after, statement) in kept:
+            continue
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        assert isinstance(small, cst.ImportFrom)
+        if isinstance(small.names, cst.ImportStar):
+            continue
+        names = list(small.names)
+        ordered = sorted(names, key=_type_order)
+        # the commas stay where they were: a parenthesised import keeps its layout
+        reordered = [a.with_changes(comma=names[i].comma) for i, a in enumerate(ordered)]
+        statement = statement.with_changes(body=[small.with_changes(names=reordered)])
+        if any(a.evaluated_name == "task" for a in names):
+            comment = _without_type_checking_codes(statement.trailing_whitespace.comment)
+            whitespace = statement.trailing_whitespace
+            if comment is None:
+                whitespace = whitespace.with_changes(whitespace=cst.SimpleWhitespace(""))
+            statement = statement.with_changes(
+                trailing_whitespace=whitespace.with_changes(comment=comment)
+            )
+        body[index] = statement
+    return after.with_changes(body=body)
 
 
 class _Uses(cst.CSTVisitor):

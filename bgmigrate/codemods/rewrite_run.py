@@ -53,11 +53,21 @@ def outside(path: Path, roots: tuple[Path, ...]) -> Path | None:
 
 
 def project_root(roots: tuple[Path, ...]) -> Path:
-    """The directory of the nearest ``pyproject.toml`` of the first path, else that path's
-    directory: where the project's tests, dependencies and settings live."""
+    """The directory of the nearest ``pyproject.toml`` of the first path, else the directory
+    its modules are imported from (above its packages): where the project's tests,
+    dependencies and settings live, and where the app and its workers start."""
     start = roots[0] if roots and roots[0].is_dir() else (roots[0].parent if roots else Path.cwd())
     found = find_pyproject(start)
-    return found.parent if found else start
+    if found is not None:
+        return found.parent
+    # `rewrite docapp` names the tasks `docapp.processing`: settings written inside the
+    # package would not be found by a worker started where that name imports.
+    if not (start / "__init__.py").is_file():
+        return start
+    start = start.resolve()
+    while (start / "__init__.py").is_file() and start.parent != start:
+        start = start.parent
+    return start
 
 
 def changes(run: Run, errors: list[ErrorReport], widen_types: bool = False) -> Iterator[Change]:

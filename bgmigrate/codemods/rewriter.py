@@ -17,7 +17,13 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
 from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
-from bgmigrate.codemods.lint_friendly import carry_noqa, mark_kept_for_tests, unused, wrap_comment
+from bgmigrate.codemods.lint_friendly import (
+    carry_noqa,
+    mark_kept_for_tests,
+    sort_runtime_names,
+    unused,
+    wrap_comment,
+)
 from bgmigrate.codemods.names import RUNTIME
 from bgmigrate.codemods.plan import FilePlan
 from bgmigrate.codemods.routes import ROUTE_METHODS
@@ -314,7 +320,7 @@ def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
             result = move_into_type_checking(result, unused(result, simple), first_party)
     if plan.named_in_tests:
         result = mark_kept_for_tests(result, simple)
-    result = carry_noqa(module, result, simple)
+    result = sort_runtime_names(module, carry_noqa(module, result, simple))
     output = result.bytes
     if output == source:
         return Rewritten(source)

@@ -101,6 +101,18 @@ def test_a_task_module_that_fails_to_import_is_named(monkeypatch: pytest.MonkeyP
     assert "No module named 'no_such_dependency'" in result.output
 
 
+def test_a_worker_lifespan_whose_module_fails_to_import_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Path("broken_app.py").write_text("import no_such_framework\n")
+    monkeypatch.setenv("PYTHONPATH", str(Path.cwd()))
+    monkeypatch.setenv("BGMIGRATE_WORKER_LIFESPAN", "broken_app:app")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "✗ worker lifespan module broken_app imports" in result.output
+    assert "No module named 'no_such_framework'" in result.output
+
+
 def test_checks_that_need_a_failed_import_say_they_were_skipped_not_green(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

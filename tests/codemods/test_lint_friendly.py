@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import libcst as cst
 import pytest
 
-from bgmigrate.codemods.lint_friendly import line_length, wrap_comment
+from bgmigrate.codemods.lint_friendly import line_length, sort_runtime_names, wrap_comment
 from bgmigrate.codemods.string_refs import is_test_file, names_in_tests
 from tests.codemods.golden import FIXTURES
 
@@ -99,3 +100,36 @@ def test_dotted_names_in_test_strings_are_found(tmp_path: Path) -> None:
 )
 def test_test_modules_are_recognised(path: str, expected: bool) -> None:
     assert is_test_file(Path(path)) is expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        (  # seapagan after a second `rewrite`: libcst put the added names first
+            "from bgmigrate import RequestBatch, Tasks  # noqa: TC002\n",
+            "from bgmigrate import RetryPolicy, task, RequestBatch, Tasks  # noqa: TC002\n",
+            # TC002 would now be an unused noqa (RUF100)
+            "from bgmigrate import RequestBatch, RetryPolicy, Tasks, task\n",
+        ),
+        (
+            "from bgmigrate import Tasks  # noqa: TC002, E501\n",
+            "from bgmigrate import task, Tasks  # noqa: TC002, E501\n",
+            "from bgmigrate import Tasks, task  # noqa: E501\n",
+        ),
+        (
+            "from bgmigrate import (\n    Tasks,\n)\n",
+            "from bgmigrate import (\n    task,\n    Tasks,\n)\n",
+            "from bgmigrate import (\n    Tasks,\n    task,\n)\n",
+        ),
+        (  # an import the rewrite did not change keeps its order
+            "from bgmigrate import task, Tasks\n",
+            "from bgmigrate import task, Tasks\n",
+            "from bgmigrate import task, Tasks\n",
+        ),
+    ],
+)
+def test_names_added_to_a_bgmigrate_import_keep_isorts_order_and_a_valid_noqa(
+    before: str, after: str, expected: str
+) -> None:
+    result = sort_runtime_names(cst.parse_module(before), cst.parse_module(after))
+    assert result.code == expected

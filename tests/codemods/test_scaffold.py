@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.codemods.golden import files
+from tests.codemods.golden import chdir, files, invoke
 from tests.codemods.scaffold_golden import CASES, FIXTURES, checklist, rewrite, run_case
 
 
@@ -88,3 +88,16 @@ def test_a_file_it_cannot_read_is_a_clear_error_and_nothing_is_written(
     assert code == 2
     assert name in err
     assert files(project) == before
+
+
+def test_a_package_without_a_pyproject_gets_its_settings_where_its_modules_import_from(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "docapp"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "docapp", package)
+    with chdir(tmp_path):
+        code, _, _ = invoke("rewrite", "--backend", "arq", "--no-progress", "--no-cache", "docapp")
+    assert code == 0
+    assert not (package / "pyproject.toml").exists()
+    settings = (tmp_path / "pyproject.toml").read_text()
+    assert 'task-modules = ["docapp.processing"]' in settings

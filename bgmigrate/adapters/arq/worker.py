@@ -30,6 +30,7 @@ from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.attempts import SyncRunner, in_executor, retry_delay, run_attempt
 from bgmigrate.adapters.call_options import with_call_options
 from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_lifespan import WorkerLifespan, worker_lifespan
 from bgmigrate.adapters.worker_options import WorkerOptions
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.blobs.redeem import Claim
@@ -48,6 +49,7 @@ ARQ_MAX_TRIES = sys.maxsize
 """arq's own bound on a job's tries, left open: a call may carry a policy with more attempts
 than the registered one, so the job function bounds each job by its own policy."""
 _EXECUTOR = "bgmigrate_executor"
+_LIFESPAN = "bgmigrate_lifespan"
 
 logger = logging.getLogger("bgmigrate.arq")
 
@@ -155,11 +157,19 @@ def _check_tries(task: Task[Any, Any], job_try: int) -> None:
         raise RuntimeError(f"task {task.name}: max {tries} tries exceeded (try {job_try})")
 
 
-async def _startup(ctx: dict[Any, Any], *, threads: int) -> None:
+async def _startup(
+    ctx: dict[Any, Any], *, threads: int, lifespan: WorkerLifespan | None = None
+) -> None:
     ctx[_EXECUTOR] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bgmigrate-arq")
+    if lifespan is not None:
+        await lifespan.start()
+        ctx[_LIFESPAN] = lifespan
 
 
 async def _shutdown(ctx: dict[Any, Any]) -> None:
+    lifespan = ctx.pop(_LIFESPAN, None)
+    if lifespan is not None:
+        await lifespan.stop()
     executor = ctx.pop(_EXECUTOR, None)
     if executor is not None:
         executor.shutdown(wait=True)
@@ -186,7 +196,9 @@ def build_worker_settings(
         "job_deserializer": load_job,
         "max_jobs": max_jobs,
         "keep_result": settings.result_ttl,
-        "on_startup": functools.partial(_startup, threads=max_jobs),
+        "on_startup": functools.partial(
+            _startup, threads=max_jobs, lifespan=worker_lifespan(settings)
+        ),
         "on_shutdown": _shutdown,
         # SIGTERM: stop taking jobs, let running ones finish this long, then cancel them (arq
         # puts a cancelled job back in the queue).

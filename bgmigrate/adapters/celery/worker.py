@@ -15,13 +15,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import signal
 from typing import Any
 
 import redis
 from celery import Celery
 from celery import Task as CeleryTask
+from celery.concurrency.solo import TaskPool as SoloPool
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
-from celery.signals import task_unknown, worker_process_shutdown
+from celery.platforms import EX_FAILURE
+from celery.signals import (
+    task_unknown,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
+from celery.worker import state as worker_state
 
 from bgmigrate.adapters.attempts import retry_delay, timed_out
 from bgmigrate.adapters.call_options import FIELD, with_call_options
@@ -30,10 +41,12 @@ from bgmigrate.adapters.celery.app_factory import make_app
 from bgmigrate.adapters.celery.once import ONCE, once_store_url, runs_publication
 from bgmigrate.adapters.redelivery import time_limits, warn_if_redelivered
 from bgmigrate.adapters.results import encode_result
+from bgmigrate.adapters.worker_lifespan import worker_lifespan
 from bgmigrate.adapters.worker_setup import worker_settings
 from bgmigrate.blobs.redeem import Claim
 from bgmigrate.blobs.stores import configured_store
 from bgmigrate.codec import codec_for
+from bgmigrate.errors import WorkerStartupError
 from bgmigrate.failed_jobs import failed_job, keep
 from bgmigrate.registry import registry
 from bgmigrate.settings import Settings
@@ -56,6 +69,9 @@ def _call(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -
         if timeout is None:
             raise
         raise timed_out(task) from exc
+    except WorkerStartupError as exc:  # the threads pool enters it on each thread's first task
+        _stop_worker(exc)
+        raise
 
 
 def register(app: Celery, task: Task[Any, Any], settings: Settings) -> None:
@@ -151,6 +167,33 @@ def _log_unknown(name: str | None = None, id: str | None = None, **_: Any) -> No
     )
 
 
+_main_pid = os.getpid()  # the worker's main process (this module is imported there)
+
+
+def _stop_worker(exc: WorkerStartupError) -> None:
+    """Stop the whole worker (exit code 1) rather than fail every task: in the main process as
+    Celery's own shutdown signal handlers do, from a pool child by SIGQUIT (cold shutdown)."""
+    logger.critical("%s", exc, exc_info=exc.__cause__)
+    if os.getpid() == _main_pid:
+        worker_state.should_stop = EX_FAILURE
+    else:
+        os.kill(_main_pid, signal.SIGQUIT)
+
+
+def _start_loop(**_: Any) -> None:
+    """Create this process's loop and enter the application's lifespan on it."""
+    try:
+        celery_loop.start()
+    except WorkerStartupError as exc:
+        _stop_worker(exc)
+
+
+def _start_solo_loop(sender: Any = None, **_: Any) -> None:
+    """The solo pool runs tasks in the main process: its lifespan starts with the worker."""
+    if isinstance(getattr(sender, "pool", None), SoloPool):
+        _start_loop()
+
+
 def _close_loop(**_: Any) -> None:
     celery_loop.close()
 
@@ -163,6 +206,10 @@ def build_worker_app(settings: Settings | None = None) -> Celery:
     for task in registry:
         register(app, task, settings)
     warn_if_redelivered(settings, registry)
+    celery_loop.use_lifespan(worker_lifespan(settings))
     task_unknown.connect(_log_unknown, weak=False)
+    worker_process_init.connect(_start_loop, weak=False)  # each prefork child
+    worker_ready.connect(_start_solo_loop, weak=False)
     worker_process_shutdown.connect(_close_loop, weak=False)
+    worker_shutdown.connect(_close_loop, weak=False)
     return app

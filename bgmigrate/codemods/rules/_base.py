@@ -55,6 +55,8 @@ class SiteContext:
     """The callable is a function of a library, not of the scanned tree (``requests.post``)."""
     observed: TaskStats | None = None
     """Runtime statistics of the task (``scan --evidence``), when there are any."""
+    dependencies: tuple[tuple[str, FunctionFacts], ...] = ()
+    """The endpoint's dependencies defined in the scanned tree, each with its file."""
     types: TypeTable | None = None
     """The project's classes and type aliases, for static argument types."""
 

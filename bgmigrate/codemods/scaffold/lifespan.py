@@ -119,6 +119,48 @@ def _context_managers(module: cst.Module) -> set[str]:
     return found
 
 
+def _builds_app(node: cst.CSTNode) -> bool:
+    apps = _Apps()
+    node.visit(apps)
+    return bool(apps.calls)
+
+
+def _app_name(module: cst.Module) -> str | None:
+    """The module-level name bound to the app: ``app = FastAPI(...)``, or ``app = make()``
+    where ``make`` is a function of this module that builds one."""
+    factories = {
+        s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and _builds_app(s)
+    }
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            target = small.target if isinstance(small, cst.AnnAssign) else None
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target = small.targets[0].target
+            value = getattr(small, "value", None)
+            if not isinstance(target, cst.Name) or not isinstance(value, cst.Call):
+                continue
+            if _is_app(value) or getattr(value.func, "value", None) in factories:
+                return target.value
+    return None
+
+
+def app_with_startup(source: bytes) -> str | None:
+    """The module-level name of the app built in ``source`` when the app has start-up code of
+    its own (a ``lifespan=`` other than ours, or ``on_event`` handlers), else ``None``: what a
+    worker must run (``BGMIGRATE_WORKER_LIFESPAN``) for its tasks to find what the app sets up."""
+    module = cst.parse_module(source)
+    apps = _Apps()
+    module.visit(apps)
+    if not apps.calls:
+        return None
+    arg = _lifespan_arg(apps.calls[0])
+    own_lifespan = arg is not None and _code(arg.value) != _OURS
+    hooks = any(f".{hook}" in module.code or f"{hook}=" in module.code for hook in _EVENT_HOOKS)
+    return _app_name(module) if own_lifespan or hooks else None
+
+
 def wire_lifespan(source: bytes, first_party: str) -> tuple[bytes, str | None, str | None]:
     """``(new source, what was done, what is left)`` for one module (``None``s: no app here)."""
     module = cst.parse_module(source)

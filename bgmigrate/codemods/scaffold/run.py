@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bgmigrate.codemods.discovery import SourceFile
 from bgmigrate.codemods.names import TASK_DECORATOR
 from bgmigrate.codemods.plan import FilePlan, plan
 from bgmigrate.codemods.rewrite_run import Change, project_root
 from bgmigrate.codemods.runner import Run
 from bgmigrate.codemods.scaffold.compose import add_services
 from bgmigrate.codemods.scaffold.dependencies import add_dependency
-from bgmigrate.codemods.scaffold.lifespan import wire_lifespan
+from bgmigrate.codemods.scaffold.lifespan import app_with_startup, wire_lifespan
 from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome
 from bgmigrate.codemods.scaffold.settings import write_settings
 from bgmigrate.codemods.string_refs import is_test_file
@@ -27,17 +28,33 @@ def task_modules(plans: dict[str, FilePlan]) -> list[str]:
     )
 
 
+def _app_sources(run: Run) -> list[SourceFile]:
+    """The project's files that build a FastAPI app (a test's own app is not the app)."""
+    return [
+        source
+        for source in run.project.files
+        if not is_test_file(Path(source.display_path))
+        and b"FastAPI(" in source.abs_path.read_bytes()
+    ]
+
+
+def worker_lifespan(run: Run) -> str | None:
+    """``module:name`` of the first app with start-up code of its own (see
+    :func:`app_with_startup`), for ``BGMIGRATE_WORKER_LIFESPAN``."""
+    for source in _app_sources(run):
+        name = app_with_startup(source.abs_path.read_bytes())
+        if name is not None:
+            return f"{run.project.facts[source.display_path].module}:{name}"
+    return None
+
+
 def _lifespan(run: Run, changes: list[Change]) -> Outcome:
     """Wire the lifespan into each module that builds a FastAPI app (after the code rewrite)."""
     rewritten = {c.source.display_path: c for c in changes}
     outcome = Outcome()
-    for source in run.project.files:
-        if is_test_file(Path(source.display_path)):  # a test's own app is not the app
-            continue
+    for source in _app_sources(run):
         change = rewritten.get(source.display_path)
         before = change.after if change else source.abs_path.read_bytes()
-        if b"FastAPI(" not in before:
-            continue
         module = run.project.facts[source.display_path].module
         after, done, left = wire_lifespan(before, module.partition(".")[0])
         outcome.done += [f"{source.display_path}: {done}"] if done else []
@@ -56,7 +73,8 @@ def scaffold(run: Run, backend: str, changes: list[Change]) -> Outcome:
     root = project_root(run.roots)
     files, outcome = Files(), Outcome()
     modules = task_modules(plan(run.project, run.sites))
-    outcome.add(files.apply(write_settings(files, root, backend, modules)))
+    settings = write_settings(files, root, backend, modules, worker_lifespan(run))
+    outcome.add(files.apply(settings))
     outcome.add(files.apply(_lifespan(run, changes)))
     outcome.add(files.apply(add_dependency(files, root, backend)))
     outcome.add(add_services(files, root))

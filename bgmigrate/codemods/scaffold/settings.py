@@ -21,9 +21,12 @@ def _table(document: tomlkit.TOMLDocument) -> Table:
     return table
 
 
-def write_settings(files: Files, root: Path, backend: str, modules: list[str]) -> Outcome:
-    """Set ``backend`` and add ``modules`` to ``task-modules`` in ``root/pyproject.toml``
-    (created when the project has none); a backend already set is left as it is."""
+def write_settings(
+    files: Files, root: Path, backend: str, modules: list[str], worker_lifespan: str | None
+) -> Outcome:
+    """Set ``backend``, add ``modules`` to ``task-modules`` and set ``worker-lifespan`` (the
+    app whose start-up workers run, when it has one) in ``root/pyproject.toml`` (created when
+    the project has none); a value already set is left as it is."""
     path = root / "pyproject.toml"
     before = files.read(path)
     document = parse_toml(path, before) if before is not None else tomlkit.document()
@@ -39,6 +42,8 @@ def write_settings(files: Files, root: Path, backend: str, modules: list[str]) -
     missing = [m for m in modules if m not in present]
     if missing or "task-modules" not in table:
         table["task-modules"] = [*present, *missing]
+    if worker_lifespan is not None and "worker-lifespan" not in table:
+        table["worker-lifespan"] = worker_lifespan
     if before is None or f"bgmigrate.{SETTINGS_TABLE}]".encode() not in before:
         table.add(tomlkit.nl())  # a blank line before the table that follows, if any
     after = (tomlkit.dumps(document).rstrip("\n") + "\n").encode("utf-8")
@@ -46,9 +51,18 @@ def write_settings(files: Files, root: Path, backend: str, modules: list[str]) -
         outcome.edits.append(Edit(path, "pyproject.toml", before, after))
     listed = ", ".join([*present, *missing]) or "none yet"
     outcome.done.append(f"{where}: backend = {table['backend']!r}, task modules: {listed}")
+    if "worker-lifespan" in table:
+        outcome.done.append(
+            f"{where}: worker-lifespan = {table['worker-lifespan']!r}: each worker process runs "
+            "the app's start-up and shutdown around its tasks"
+        )
     if not [*present, *missing]:
         outcome.left.append("no @task yet: run this again after adding some (it lists them)")
     outcome.left.append(
         "set BGMIGRATE_BROKER_URL (e.g. redis://redis:6379/0) for the app and the worker"
+    )
+    outcome.left.append(
+        "your tests read these settings too: run them with BGMIGRATE_BACKEND=inprocess, "
+        "or with a broker and a worker"
     )
     return outcome

@@ -6,7 +6,7 @@ from textwrap import dedent
 
 import pytest
 
-from bgmigrate.codemods.scaffold.lifespan import wire_lifespan
+from bgmigrate.codemods.scaffold.lifespan import app_with_startup, wire_lifespan
 
 
 def _wire(source: str) -> tuple[str, str | None, str | None]:
@@ -67,3 +67,42 @@ def test_a_lifespan_with_two_yields_is_left_with_a_reason() -> None:
 
 def test_a_module_without_an_app_is_not_touched() -> None:
     assert _wire("x = 1\n") == ("x = 1\n", None, None)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            """\
+            @asynccontextmanager
+            async def life(app):
+                yield
+
+            app = FastAPI(lifespan=life)
+            """,
+            "app",
+        ),
+        (  # the shape of testdrivenio/fastapi-tdd-docker: a factory, then on_event handlers
+            """\
+            def create_application() -> FastAPI:
+                application = FastAPI()
+                return application
+
+            app = create_application()
+
+            @app.on_event("startup")
+            async def startup_event():
+                init_db(app)
+            """,
+            "app",
+        ),
+        ("api: FastAPI = FastAPI()\napi.add_event_handler('startup', open_db)\n", "api"),
+        ("app = FastAPI()\n", None),
+        ("app = FastAPI(lifespan=bgmigrate.lifespan)\n", None),
+        ("x = 1\n", None),
+    ],
+)
+def test_an_app_with_startup_code_of_its_own_is_named_for_the_worker(
+    source: str, expected: str | None
+) -> None:
+    assert app_with_startup(dedent(source).encode()) == expected

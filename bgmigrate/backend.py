@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from starlette.background import BackgroundTasks
 
     from bgmigrate.blobs.claim import Outgoing
-    from bgmigrate.codec import Payload
+    from bgmigrate.codec import EncodedCall, Payload
     from bgmigrate.task import Task
 
 
@@ -64,6 +64,9 @@ class Job:
     """Keyword arguments as given."""
     payload: Payload | None = None
     """The arguments encoded as JSON, for backends that send them to another process."""
+    encoded: EncodedCall | None = None
+    """The same, still as JSON text, when the job arrives encoded (from the outbox) and
+    ``payload`` is ``None``: a backend writes it into its message as it is."""
     blobs: tuple[Outgoing, ...] = ()
     """Files to put in the blob store before the job is handed over (the payload carries
     their references)."""
@@ -73,6 +76,14 @@ class Job:
     """Set by the outbox relay, new each time it publishes the job: a Celery worker runs one
     publication of a job id and drops the others (a relay that died before deleting its rows
     publishes them again). ARQ needs none: it keeps one job per id."""
+
+    def decoded_payload(self) -> Payload:
+        """``payload`` (decoded from ``encoded`` if it is ``None``); empty when neither is set."""
+        if self.payload is not None:
+            return self.payload
+        if self.encoded is not None:
+            return self.encoded.decoded()
+        return {"args": [], "kwargs": {}}
 
 
 @dataclass(frozen=True, eq=False)

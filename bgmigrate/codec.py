@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import pydantic_core
 from pydantic import (
@@ -41,6 +42,35 @@ from bgmigrate.portability import is_plain_json, uncarriable_reason
 
 #: The JSON document sent for one call: ``{"args": [...], "kwargs": {...}}``.
 Payload = dict[str, Any]
+
+
+class EncodedCall(NamedTuple):
+    """A payload still as JSON text (as the outbox stores it): its two parts, ready to be
+    written into a message as they are, without decoding and encoding them again."""
+
+    args: str
+    """The JSON array of positional arguments."""
+    kwargs: str
+    """The JSON object of keyword arguments."""
+
+    def decoded(self) -> Payload:
+        """The payload as :func:`CallCodec.encode` returns it."""
+        return {"args": json.loads(self.args), "kwargs": json.loads(self.kwargs)}
+
+
+def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
+    """The JSON object ``obj`` (text) with ``fields`` added after its own members.
+
+    A field that ``obj`` also has appears twice; JSON decoders keep the last, so ``fields``
+    win, as in ``{**obj, **fields}``.
+    """
+    if not fields:
+        return obj
+    added = json.dumps(fields, separators=(",", ":"))
+    if obj.strip() == "{}":
+        return added
+    return f"{obj.rstrip()[:-1]},{added[1:]}"
+
 
 _MODEL_CONFIG = ConfigDict(
     ser_json_bytes="base64",

@@ -10,9 +10,10 @@ semantic conventions recommend (a new trace), or its *child* with ``BGMIGRATE_TR
 attempt that raises records the exception and ends with status ``ERROR``.
 
 OpenTelemetry is optional (the ``otel`` extra): without ``opentelemetry-api`` the import below
-fails once and every function here takes its no-op path. With the API and no SDK the spans are
-OpenTelemetry's own non-recording ones. Where ``opentelemetry-instrumentation-celery`` is active,
-it makes the Celery publish and run spans, and bgmigrate makes none of its own there.
+fails once and every function here takes its no-op path. With the API and no SDK no enqueue
+span is made (it could record nothing): each job carries the caller's context as it is. Where
+``opentelemetry-instrumentation-celery`` is active, it makes the Celery publish and run spans,
+and bgmigrate makes none of its own there.
 """
 
 from __future__ import annotations
@@ -85,7 +86,19 @@ def sending(
     """
     if _tracer is None or not traced:
         return nullcontext(_NO_CARRIERS)
+    if not _recording():
+        # OpenTelemetry's no-op spans carry the current span's context unchanged: every job
+        # gets the carrier of the current context, injected once for the whole batch.
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return nullcontext(dict.fromkeys((job.id for job in jobs), carrier))
     return _send_spans(system, jobs, destination)
+
+
+def _recording() -> bool:
+    """Whether an SDK is installed, whose spans may record (else every span is a no-op)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pydantic import BaseModel, field_serializer, field_validator
 from sqlalchemy import Column, Integer, Table
 from sqlalchemy.orm import declarative_base, registry
 
-from bgmigrate.codec import codec_for
+from bgmigrate.codec import EncodedCall, codec_for, with_fields
 from bgmigrate.errors import SerializationError
 from tests.codec_models import Resource, ResourceRow, kinds, sqlite_engine, state
 
@@ -439,3 +439,20 @@ def test_a_subclass_with_fields_of_its_own_is_refused_where_the_hint_names_its_b
     codec = codec_for(take, "tests.take_base")
     with pytest.raises(SerializationError, match=r"its fields \['region'\] would not be sent"):
         codec.encode((Extended(id=1),), {}, max_bytes=LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("obj", "fields"),
+    [("{}", {}), ("{}", {"x": 1}), ('{"a": [1, {}]}', {"x": {"y": None}}), ('{"x": 0}', {"x": 1})],
+)
+def test_fields_added_to_a_json_object_text_win_as_in_a_dict_merge(
+    obj: str, fields: dict[str, Any]
+) -> None:
+    assert json.loads(with_fields(obj, fields)) == {**json.loads(obj), **fields}
+
+
+def test_an_encoded_call_decodes_to_the_payload_it_stands_for() -> None:
+    assert EncodedCall('[1, "a"]', '{"b": null}').decoded() == {
+        "args": [1, "a"],
+        "kwargs": {"b": None},
+    }

@@ -225,6 +225,35 @@ def test_without_opentelemetry_jobs_run_and_logs_carry_the_job_id() -> None:
     assert result == f"{job_id}|"
 
 
+WITHOUT_SDK = """
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from bgmigrate import tracing
+from bgmigrate.backend import Job
+from bgmigrate.testing.outbox_app import record
+
+jobs = [Job(task=record, args=(), kwargs={}) for _ in range(3)]
+caller = SpanContext(trace_id=0xAB, span_id=0xCD, is_remote=True, trace_flags=TraceFlags(1))
+with trace.use_span(NonRecordingSpan(caller)):
+    with tracing.sending("arq", jobs, lambda job: "q") as carriers:
+        print(sorted({carriers[job.id]["traceparent"] for job in jobs}))
+with tracing.sending("arq", jobs, lambda job: "q") as carriers:
+    print([dict(carriers[job.id]) for job in jobs])
+"""
+
+
+def test_without_an_sdk_every_job_carries_the_callers_context_as_it_is() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SDK], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        f"['00-{0xAB:032x}-{0xCD:016x}-01']",
+        "[{}, {}, {}]",
+    ]
+
+
 @pytest.mark.parametrize(
     "carried",
     [None, "00-abc", ["traceparent"], {"traceparent": ["00-abc"]}, {"traceparent": 7}],

@@ -1,9 +1,10 @@
 """The relay: moves outbox rows to their broker in ``id`` order, at least once, then deletes them.
 
-Each batch is one PostgreSQL transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` takes up to
-``OUTBOX_BATCH_SIZE`` rows (relays running side by side take different rows), the backends
-enqueue them, and the rows are deleted in the same transaction. A relay that dies after the
-broker took a batch and before the delete committed leaves the rows for the next one, which
+Each batch is one PostgreSQL transaction: one ``DELETE ... WHERE id = ANY(ARRAY(SELECT ...
+FOR UPDATE SKIP LOCKED)) RETURNING`` takes up to ``OUTBOX_BATCH_SIZE`` rows (relays running side
+by side take different rows), the backends enqueue them, and the transaction commits only then:
+the rows leave the outbox in the same transaction as they reach the broker. A relay that dies
+after the broker took a batch and before the commit leaves the rows for the next one, which
 publishes them again under the same job ids: ARQ keeps one job per id, and Celery workers run
 one publication per id (see :mod:`bgmigrate.adapters.celery.once`). A broker that refuses a
 batch rolls it back; the rows wait and the relay tries again.
@@ -33,12 +34,17 @@ from bgmigrate.urls import libpq_url, redact_url
 
 logger = logging.getLogger("bgmigrate.outbox")
 
-_SELECT = (
-    # NULLIF: most rows keep their task's options, and "{}" need not be parsed for them.
-    "SELECT id, job_id, task, backend, payload, NULLIF(options, '{{}}') FROM {} "
-    "WHERE error IS NULL "
-    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+_COLUMNS = (
+    # The payload's parts as text: they go to the broker as they are, never decoded here.
+    # NULLIF: most rows keep their task's options, and '{}' need not be parsed for them.
+    "id, job_id, task, backend, (payload->'args')::text, (payload->'kwargs')::text, "
+    "NULLIF(options, '{{}}')"
 )
+_OLDEST = "SELECT id FROM {} WHERE error IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+_TAKE = f"DELETE FROM {{}} WHERE id = ANY(ARRAY({_OLDEST})) RETURNING {_COLUMNS}"
+"""One round trip takes a batch: its rows are locked and deleted, uncommitted until the
+brokers have them (a rollback puts them back)."""
+_SELECT = f"SELECT {_COLUMNS} FROM {{}} WHERE id = ANY(ARRAY({_OLDEST})) ORDER BY id"
 _DELETE = "DELETE FROM {} WHERE id = ANY(%s)"
 _REFUSE = "UPDATE {} SET error = %s WHERE id = %s"
 MAX_BACKOFF = 5.0
@@ -69,9 +75,10 @@ class Relay:
         self._runtime = runtime or Runtime(settings)
         self._conn: psycopg.Connection[Any] | None = None
         table = table_identifier(settings.outbox_table)
-        self._select, self._delete, self._refuse = (
-            sql.SQL(query).format(table) for query in (_SELECT, _DELETE, _REFUSE)
+        self._take, self._select = (
+            sql.SQL(query).format(table, table) for query in (_TAKE, _SELECT)
         )
+        self._delete, self._refuse = (sql.SQL(query).format(table) for query in (_DELETE, _REFUSE))
 
     def close(self) -> None:
         """Close the database connection and the brokers' clients."""
@@ -89,34 +96,51 @@ class Relay:
         return self._conn
 
     def relay_batch(self) -> int:
-        """Move one batch to the brokers; the number of rows it took off the outbox."""
+        """Move one batch to the brokers; the number of rows it took off the outbox.
+
+        A batch is taken and deleted in one statement and committed once the brokers have it.
+        A batch with a row that cannot become a job is rolled back and taken again the careful
+        way: selected, its bad rows marked, the others published and deleted.
+        """
         conn = self._connection()
+        size = self.settings.outbox_batch_size
         with conn.transaction():
-            rows = conn.execute(self._select, (self.settings.outbox_batch_size,)).fetchall()
-            if rows:
-                self._publish(conn, rows)
+            rows = conn.execute(self._take, (size,)).fetchall()
+            rows.sort()  # RETURNING follows no order; ids are unique, and rows go in id order
+            groups, refused = self._jobs(rows)
+            if not refused:
+                self._publish(groups)
+                return len(rows)
+            raise psycopg.Rollback()  # nothing was published: the rows are back, unlocked
+        with conn.transaction():
+            rows = conn.execute(self._select, (size,)).fetchall()
+            groups, refused = self._jobs(rows)
+            for row_id, (what, error) in refused.items():
+                logger.error("%s cannot be relayed: %s", what, error)
+                conn.execute(self._refuse, (error, row_id))
+            self._publish(groups)
+            conn.execute(self._delete, ([row[0] for row in rows if row[0] not in refused],))
         return len(rows)
 
-    def _publish(self, conn: psycopg.Connection[Any], rows: Sequence[Any]) -> None:
+    def _jobs(self, rows: Sequence[Any]) -> tuple[dict[str, list[Job]], dict[int, tuple[str, str]]]:
+        """The rows' jobs by backend, and what and why of the rows that cannot become jobs."""
         groups: dict[str, list[Job]] = {}
-        relayed: list[int] = []
+        refused: dict[int, tuple[str, str]] = {}
         # New for each publication of a batch: a second publication is told apart from a
         # re-delivery of the first (job ids keep the jobs of one batch apart).
         publish_id = new_job_id()
-        for row_id, job_id, task, backend, payload, options in rows:
+        for row_id, job_id, task, backend, args, kwargs, options in rows:
             try:
-                job = row_job(job_id, task, payload, options, publish_id)
+                job = row_job(job_id, task, (args, kwargs), options, publish_id)
             except (BgmigrateError, ValueError, TypeError) as exc:  # a bad row, not an outage
-                logger.error(
-                    "outbox row %d (job %s, %s) cannot be relayed: %s", row_id, job_id, task, exc
-                )
-                conn.execute(self._refuse, (str(exc), row_id))
+                refused[row_id] = (f"outbox row {row_id} (job {job_id}, {task})", str(exc))
                 continue
             groups.setdefault(backend, []).append(job)
-            relayed.append(row_id)
+        return groups, refused
+
+    def _publish(self, groups: dict[str, list[Job]]) -> None:
         for name, jobs in groups.items():
             self._runtime.backend(name).enqueue(jobs)
-        conn.execute(self._delete, (relayed,))
 
     def check(self) -> None:
         """Fail (``ConfigError``) if a relayed job could run twice: Celery needs Redis for that."""

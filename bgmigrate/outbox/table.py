@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from bgmigrate.adapters.call_options import FIELD, changed_options, with_call_options
 from bgmigrate.backend import Job, TaskBackend
+from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import ConfigError
 from bgmigrate.registry import registry
 from bgmigrate.settings import check_table_name
@@ -98,14 +99,33 @@ def job_row(backend_name: str, job: Job) -> dict[str, Any]:
 
 
 def row_job(
-    job_id: str, task_name: str, payload: Any, stored: Mapping[str, Any] | None, publish_id: str
+    job_id: str,
+    task_name: str,
+    call: tuple[str | None, str | None],
+    stored: Mapping[str, Any] | None,
+    publish_id: str,
 ) -> Job:
     """The job a row stands for, to be published as ``publish_id``; a ``BgmigrateError`` if it
-    cannot be rebuilt (its task is not registered in this process, its options are invalid)."""
+    cannot be rebuilt (its task is not registered in this process, its options are invalid),
+    a ``ValueError`` if its payload is not ``{"args": [...], "kwargs": {...}}``.
+
+    ``call`` is the payload's ``args`` and ``kwargs`` as PostgreSQL prints them (JSON text,
+    ``None`` where missing): they reach the broker as they are, never decoded here.
+    """
+    args, kwargs = call
+    if not (args and args[0] == "[" and kwargs and kwargs[0] == "{"):
+        raise ValueError(f"its payload is not an args array and a kwargs object: {call!r:.200}")
     task = registry.get(task_name)
     if stored:  # most rows use the registered task as it is: no copies for them
         task = _with_stored_options(task, stored)
-    return Job(task=task, args=(), kwargs={}, payload=payload, id=job_id, publish_id=publish_id)
+    return Job(
+        task=task,
+        args=(),
+        kwargs={},
+        encoded=EncodedCall(args, kwargs),
+        id=job_id,
+        publish_id=publish_id,
+    )
 
 
 def _with_stored_options(task: Task[Any, Any], stored: Mapping[str, Any]) -> Task[Any, Any]:

@@ -101,7 +101,7 @@ def test_restarting_postgresql_loses_no_job(
 
 # kombu's Redis transport takes a message off the queue (BRPOP) before it records it as
 # unacknowledged: one delivered at the instant Redis stops is lost, outbox or not (1 job lost in
-# 4 of 8 runs; docs/guarantees.md). ARQ keeps the job until it is done: none may be lost.
+# 5 of 10 runs; docs/guarantees.md). ARQ keeps the job until it is done: none may be lost.
 LOSS_WINDOW = {"arq": 0, "celery": 1}
 
 

@@ -19,8 +19,9 @@ from bgmigrate.testing.workers import WorkerFactory, WorkerProcess, bgmigrate_co
 
 FAIL_DELETES = """
 CREATE FUNCTION fail_delete() RETURNS trigger LANGUAGE plpgsql AS
-$$ BEGIN RAISE EXCEPTION 'relay died before deleting its rows'; END $$;
-CREATE TRIGGER fail_delete BEFORE DELETE ON bgmigrate_outbox EXECUTE FUNCTION fail_delete();
+$$ BEGIN RAISE EXCEPTION 'relay died before committing its batch'; END $$;
+CREATE CONSTRAINT TRIGGER fail_delete AFTER DELETE ON bgmigrate_outbox
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_delete();
 """
 
 
@@ -73,7 +74,7 @@ def test_committed_jobs_run_in_order_and_their_rows_are_deleted(
 
 
 @pytest.mark.parametrize("backend", ["arq", "celery"])
-def test_a_batch_published_again_after_a_failed_delete_runs_once(
+def test_a_batch_published_again_after_a_failed_commit_runs_once(
     backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
 ) -> None:
     runtime = bgmigrate.configure(backend=backend, broker_url=redis_url, outbox_url=outbox_url)
@@ -82,7 +83,7 @@ def test_a_batch_published_again_after_a_failed_delete_runs_once(
         conn.exec_driver_sql(FAIL_DELETES)
     relay = Relay(runtime.settings, runtime)
     try:
-        with pytest.raises(Exception, match="relay died before deleting"):
+        with pytest.raises(Exception, match="relay died before committing"):
             relay.relay_batch()  # published, then the transaction rolled back: rows stay
         assert outbox_count(outbox_url) == 5
         with engine(outbox_url).begin() as conn:
@@ -98,14 +99,22 @@ def test_a_batch_published_again_after_a_failed_delete_runs_once(
     assert sorted(ran(task_log)) == list(range(5))
 
 
-def test_a_row_whose_task_is_not_registered_keeps_its_error_and_is_skipped(
-    outbox_url: str, redis_url: str, task_log: str
+@pytest.mark.parametrize(
+    ("task", "payload", "error"),
+    [
+        ("app.gone", '{"args": [], "kwargs": {}}', "%no task is registered as ''app.gone''%"),
+        (record.name, '{"args": "x", "kwargs": {}}', "%not an args array and a kwargs object%"),
+    ],
+)
+def test_a_row_that_cannot_become_a_job_keeps_its_error_and_is_skipped(
+    task: str, payload: str, error: str, outbox_url: str, redis_url: str, task_log: str
 ) -> None:
     runtime = bgmigrate.configure(backend="arq", broker_url=redis_url, outbox_url=outbox_url)
     with engine(outbox_url).begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO bgmigrate_outbox (job_id, task, backend, payload) "
-            """VALUES ('j1', 'app.gone', 'arq', '{"args": [], "kwargs": {}}')"""
+            "VALUES ('j1', %(task)s, 'arq', %(payload)s)",
+            {"task": task, "payload": payload},
         )
     commit_tasks(outbox_url, task_log, range(1))
     relay = Relay(runtime.settings, runtime)
@@ -114,7 +123,7 @@ def test_a_row_whose_task_is_not_registered_keeps_its_error_and_is_skipped(
         assert relay.relay_batch() == 0
     finally:
         relay.close()
-    assert outbox_count(outbox_url, "error LIKE '%no task is registered as ''app.gone''%'") == 1
+    assert outbox_count(outbox_url, f"error LIKE '{error}'") == 1
     assert outbox_count(outbox_url) == 1
 
 

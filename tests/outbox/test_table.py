@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from bgmigrate.testing.outbox_app import record
 
 def round_trip(job: Job) -> Job:
     row = job_row("arq", job)
-    return row_job(row["job_id"], row["task"], row["payload"], row["options"], publish_id="p1")
+    call = (json.dumps(row["payload"]["args"]), json.dumps(row["payload"]["kwargs"]))
+    return row_job(row["job_id"], row["task"], call, row["options"], publish_id="p1")
 
 
 def test_a_plain_call_keeps_its_id_payload_and_registered_options() -> None:
@@ -24,7 +26,8 @@ def test_a_plain_call_keeps_its_id_payload_and_registered_options() -> None:
     row = job_row("arq", job)
     assert row["options"] == {}
     back = round_trip(job)
-    assert (back.id, back.task.name, back.payload) == (job.id, record.name, job.payload)
+    assert (back.id, back.task.name) == (job.id, record.name)
+    assert back.decoded_payload() == job.payload
     assert back.task is record
     assert back.publish_id == "p1"
 
@@ -48,7 +51,17 @@ def test_options_set_per_call_survive_and_a_delay_becomes_a_due_time() -> None:
 
 def test_a_row_of_a_task_not_registered_here_is_refused() -> None:
     with pytest.raises(UnknownTaskError, match=r"app\.gone"):
-        row_job("j1", "app.gone", {"args": [], "kwargs": {}}, {}, publish_id="p1")
+        row_job("j1", "app.gone", ("[]", "{}"), {}, publish_id="p1")
+
+
+@pytest.mark.parametrize(
+    "call", [(None, "{}"), ("[]", None), ('"a"', "{}"), ("[]", "[]"), ("{}", "{}")]
+)
+def test_a_row_whose_payload_is_not_args_and_kwargs_is_refused(
+    call: tuple[str | None, str | None],
+) -> None:
+    with pytest.raises(ValueError, match="not an args array and a kwargs object"):
+        row_job("j1", record.name, call, {}, publish_id="p1")
 
 
 def test_the_ddl_names_the_table_and_refuses_what_is_not_an_identifier() -> None:

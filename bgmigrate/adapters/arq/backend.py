@@ -33,6 +33,7 @@ from bgmigrate.adapters.arq.wire import (
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.codec import EncodedCall, with_fields
 from bgmigrate.errors import ConfigError, EnqueueError, StatusError, UnknownJobError
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task
@@ -133,18 +134,28 @@ class ArqBackend(TaskBackend):
     # -- enqueueing -------------------------------------------------------------------------
 
     def _arq_job(self, job: Job, carrier: Carrier) -> ArqJob:
-        options, payload = job.task.options, job.payload or {"args": [], "kwargs": {}}
         changed = changed_options(job.task)
-        kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
+        extra: dict[str, Any] = {FIELD: changed} if changed else {}
         if carrier:
-            kwargs = {**kwargs, TRACE_FIELD: dict(carrier)}
+            extra[TRACE_FIELD] = dict(carrier)
+        if job.encoded is not None:  # from the outbox: its JSON goes into the job as it is
+            encoded = EncodedCall(job.encoded.args, with_fields(job.encoded.kwargs, extra))
+            return self._arq_job_of(job, (), {}, encoded)
+        payload = job.decoded_payload()
+        return self._arq_job_of(job, payload["args"], {**payload["kwargs"], **extra}, None)
+
+    def _arq_job_of(
+        self, job: Job, args: Sequence[Any], kwargs: dict[str, Any], encoded: EncodedCall | None
+    ) -> ArqJob:
+        options = job.task.options
         return ArqJob(
             job_id=options.key or job.id,
             queue=self._queue_of(job),
             function=job.task.name,
-            args=payload["args"],
+            args=args,
             kwargs=kwargs,
             defer_ms=int(options.seconds_until_due() * 1000),
+            encoded=encoded,
         )
 
     def _queue_of(self, job: Job) -> str:

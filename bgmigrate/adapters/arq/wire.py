@@ -1,9 +1,10 @@
 """ARQ's storage format, spoken directly: JSON jobs, one-round-trip batch enqueue, status.
 
 arq's own ``enqueue_job`` costs a WATCH/EXISTS/MULTI/EXEC exchange per job. A request's batch
-is instead written by one Lua script call that does, per job and atomically, exactly what
-``enqueue_job`` does: skip the job when its job or result key exists (``_job_id``
-uniqueness), else ``PSETEX`` the job and ``ZADD`` it to its queue. A job's bytes come from
+is instead written by one Lua script call that does, atomically, what ``enqueue_job`` does per
+job: skip the job when its job or result key exists (``_job_id`` uniqueness), else ``PSETEX``
+the job and ``ZADD`` it to its queue (one ``ZADD`` per queue and 500 jobs: Lua's calls into
+Redis are most of a batch's cost). A job's bytes come from
 arq's own ``serialize_job`` (with the JSON serializer :func:`dumps`) and its keys from arq's
 key prefixes, so an unmodified arq worker (configured with :func:`dumps`/:func:`loads`) runs
 them. What the script writes where is arq's internal layout: it is tested against the arq
@@ -29,18 +30,30 @@ from arq.jobs import serialize_job
 
 from bgmigrate.adapters.results import describe_error
 from bgmigrate.backend import TaskStatus
+from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
-local added = {}
+local added, queued = {}, {}
 for i = 1, #KEYS, 3 do
   local n = (i - 1) / 3 * 4
   if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) == 0 then
     redis.call('PSETEX', KEYS[i], ARGV[n + 3], ARGV[n + 4])
-    redis.call('ZADD', KEYS[i + 2], ARGV[n + 2], ARGV[n + 1])
+    local members = queued[KEYS[i + 2]]
+    if members == nil then
+      members = {}
+      queued[KEYS[i + 2]] = members
+    end
+    members[#members + 1] = ARGV[n + 2]
+    members[#members + 1] = ARGV[n + 1]
     added[#added + 1] = 1
   else
     added[#added + 1] = 0
+  end
+end
+for queue, members in pairs(queued) do
+  for first = 1, #members, 1000 do
+    redis.call('ZADD', queue, unpack(members, first, math.min(first + 999, #members)))
   end
 end
 return added
@@ -59,6 +72,8 @@ class ArqJob:
     kwargs: dict[str, Any]
     defer_ms: int = 0
     """Milliseconds from enqueue until the job may start."""
+    encoded: EncodedCall | None = None
+    """The arguments as JSON texts, written as they are instead of ``args`` and ``kwargs``."""
 
 
 def dumps(data: dict[str, Any]) -> bytes:
@@ -141,6 +156,11 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
 
 def _serialized(job: ArqJob, now_ms: int) -> bytes:
     """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+    if job.encoded is not None:
+        # The same object serialize_job makes, from JSON texts that need no encoding.
+        function = json.dumps(job.function)
+        args, kwargs = job.encoded
+        return f'{{"t":null,"f":{function},"a":{args},"k":{kwargs},"et":{now_ms}}}'.encode()
     try:
         return serialize_job(
             job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps

@@ -198,7 +198,7 @@ class CeleryBackend(TaskBackend):
             declared: set[str | None] = set()
             with batch:
                 for job in jobs:
-                    payload = job.payload or {"args": [], "kwargs": {}}
+                    payload = job.decoded_payload()
                     changed = changed_options(job.task)
                     if job.publish_id is not None:
                         changed[ONCE] = job.publish_id
@@ -217,8 +217,8 @@ class CeleryBackend(TaskBackend):
                         task_id=job.id,
                         producer=producer,
                         # What Flower and the worker log show; JSON is cheaper than saferepr.
-                        argsrepr=_shown(payload["args"]),
-                        kwargsrepr=_shown(payload["kwargs"]),
+                        argsrepr=_shown(job, "args"),
+                        kwargsrepr=_shown(job, "kwargs"),
                         **self._options(job, changed),
                         **extra,
                     )
@@ -301,8 +301,12 @@ class CeleryBackend(TaskBackend):
             time.sleep(POLL_INTERVAL)
 
 
-def _shown(value: object) -> str:
-    text = json.dumps(value, separators=(",", ":"))
+def _shown(job: Job, part: str) -> str:
+    """The job's ``args`` or ``kwargs`` as JSON, shortened to ``ARGS_SHOWN`` characters."""
+    if job.encoded is not None:  # already JSON: no need to encode it again
+        text = job.encoded.args if part == "args" else job.encoded.kwargs
+    else:
+        text = json.dumps(job.decoded_payload()[part], separators=(",", ":"))
     return text if len(text) <= ARGS_SHOWN else text[: ARGS_SHOWN - 3] + "..."
 
 

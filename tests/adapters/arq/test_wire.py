@@ -22,6 +22,7 @@ from bgmigrate.adapters.arq.wire import (
     status_from,
 )
 from bgmigrate.backend import TaskStatus
+from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import SerializationError
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
 
@@ -61,7 +62,22 @@ def test_a_batch_of_ten_jobs_is_one_command_from_one_connection(server: RedisSer
     client.close()
     assert commands["cmdstat_eval"]["calls"] == 1
     assert commands["cmdstat_psetex"]["calls"] == 10
-    assert commands["cmdstat_zadd"]["calls"] == 10
+    assert commands["cmdstat_zadd"]["calls"] == 1  # one per queue
+
+
+def test_a_large_batch_over_two_queues_queues_every_job_in_order(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    client.config_resetstat()
+    jobs = [
+        ArqJob(job_id=f"j{i:04}", queue=f"q{i % 2}", function="f", args=[], kwargs={})
+        for i in range(1201)
+    ]
+    assert _run(client, jobs) == [1] * 1201
+    commands = _stats(client, "commandstats")
+    assert commands["cmdstat_zadd"]["calls"] == 4  # 601 and 600 jobs: two ZADDs of 500 at most
+    assert _queued(client, "q0") == [job.job_id for job in jobs[::2]]
+    assert _queued(client, "q1") == [job.job_id for job in jobs[1::2]]
+    client.close()
 
 
 def test_jobs_of_a_batch_keep_the_order_they_were_added_in(server: RedisServer) -> None:
@@ -122,6 +138,25 @@ def test_arq_itself_reads_a_job_the_script_wrote(
     assert info is not None
     assert (info.function, list(info.args), info.kwargs) == ("app.send", [1], {"b": 2})
     assert not info.job_try  # written as arq's enqueue_job writes it: no try yet
+
+
+def test_arq_itself_reads_a_job_whose_arguments_came_as_json_text(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    encoded = EncodedCall('[1, "é"]', '{"b": {"c": null}}')  # as PostgreSQL prints jsonb
+    _run(
+        client,
+        [ArqJob(job_id="j", queue="q", function="app.send", args=(), kwargs={}, encoded=encoded)],
+    )
+    client.close()
+    status, info = asyncio.run(_arq_reads(server.url, "j", "q"))
+    assert status is JobStatus.queued
+    assert info is not None
+    assert (info.function, list(info.args), info.kwargs) == (
+        "app.send",
+        [1, "é"],
+        {"b": {"c": None}},
+    )
+    assert not info.job_try
 
 
 def test_a_job_arq_cannot_serialize_is_a_bgmigrate_serialization_error() -> None:

@@ -105,6 +105,7 @@ def test_arq_jobs_running_through_a_redis_restart_free_their_slots(
     wait_until(lambda: done(results, after) == set(range(SLOTS)), timeout=WAIT, what="new jobs")
     # The jobs that ran through the outage (their end not recorded) ran again; no mark is left.
     settled(broker, queue)
+    assert runs(results, before) == dict.fromkeys(range(SLOTS), 2)
     assert worker.alive
 
 
@@ -140,6 +141,7 @@ def test_an_arq_job_being_started_when_redis_dies_does_not_take_a_slot_for_good(
     results.set(f"{run}:open", 1)
     wait_until(lambda: done(results, run) == set(range(SLOTS)), timeout=WAIT, what="the jobs")
     settled(broker, queue)
+    assert runs(results, run) == dict.fromkeys(range(SLOTS), 1)
 
 
 def start_arq_worker(
@@ -162,11 +164,17 @@ def start_arq_worker(
 def started(results: redis.Redis, run: str, jobs: set[int]) -> None:
     """Wait until every job in ``jobs`` of ``run`` has started (they are gated: all at once)."""
 
-    def probe() -> bool:
-        raw: dict[bytes, bytes] = results.hgetall(f"{run}:runs")  # type: ignore[assignment]
-        return {int(job) for job in raw} >= jobs
+    wait_until(
+        lambda: set(runs(results, run)) >= jobs,
+        timeout=WAIT,
+        what=f"jobs {sorted(jobs)} of {run} running at once",
+    )
 
-    wait_until(probe, timeout=WAIT, what=f"jobs {sorted(jobs)} of {run} running at once")
+
+def runs(results: redis.Redis, run: str) -> dict[int, int]:
+    """Executions of the jobs of ``run`` started so far, by job number."""
+    raw: dict[bytes, bytes] = results.hgetall(f"{run}:runs")  # type: ignore[assignment]
+    return {int(job): int(count) for job, count in raw.items()}
 
 
 def done(results: redis.Redis, run: str) -> set[int]:

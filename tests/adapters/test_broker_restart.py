@@ -32,7 +32,7 @@ OUTAGE_LOGGED = {
 """What each worker logs when it notices the broker is gone."""
 SLOTS = 2
 """Jobs the arq worker runs at once in the slot tests."""
-START_DELAY = 2.0
+START_DELAY = 3.0
 """Seconds before a job is due: the test pauses Redis's writes in that time."""
 
 

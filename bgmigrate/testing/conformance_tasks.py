@@ -208,3 +208,14 @@ def fails_while(flag: str, log: str, label: str) -> None:
     if Path(flag).exists():
         raise RuntimeError(f"flag {flag} is set")
     write(log, {"label": label})
+
+
+@task
+async def gated(run: str, job: int) -> None:
+    """:func:`atally` that works until the key ``<run>:open`` exists instead of a set time: a
+    test holds jobs running for as long as it needs (polled every 50 ms)."""
+    with _redis() as client:
+        client.hincrby(f"{run}:runs", str(job), 1)
+        while not client.exists(f"{run}:open"):
+            await asyncio.sleep(0.05)
+        client.sadd(f"{run}:done", job)

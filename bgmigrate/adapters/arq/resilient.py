@@ -19,8 +19,9 @@ import time
 from typing import Any
 
 import redis
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.jobs import serialize_result
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from bgmigrate.adapters.arq.wire import job_problem, loads
@@ -67,7 +68,15 @@ class ResilientWorker(Worker):
         await asyncio.sleep(delay)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """Refuse jobs whose queue score arq cannot handle (``-inf``), then start the rest."""
+        """Refuse jobs whose queue score arq cannot handle (``-inf``), then start the rest, up
+        to the free slots.
+
+        arq's own loop takes a slot for a job before it reads the job's in-progress mark and
+        gives the slot back only if the job turns out taken or a task was started for it: when
+        Redis goes away in between, the slot stays taken until the worker stops, and the worker
+        runs fewer jobs at once for good (none once every slot is lost). Here a slot that did
+        not become a running job is given back whatever happened.
+        """
         if job_ids:
             scores = await self.pool.zmscore(self.queue_name, job_ids)  # type: ignore[arg-type]
             for job_id, score in zip(job_ids, scores, strict=True):
@@ -79,7 +88,44 @@ class ResilientWorker(Worker):
                 for job_id, score in zip(job_ids, scores, strict=True)
                 if score is None or math.isfinite(score)
             ]
-        await super().start_jobs(job_ids)
+        for job_id in job_ids:
+            await self.sem.acquire()
+            if self.job_counter >= self.max_jobs:
+                self.sem.release()
+                return
+            self.job_counter += 1
+            started = False
+            try:
+                started = await self._start_job(job_id.decode())
+            finally:
+                if not started:
+                    self._release_sem_dec_counter_on_complete()
+
+    async def _start_job(self, job_id: str) -> bool:
+        """Mark ``job_id`` in progress and start it in a task that frees its slot when done;
+        ``False`` if it is running elsewhere, gone, or not due yet (arq's checks)."""
+        in_progress_key = in_progress_key_prefix + job_id
+        async with self.pool.pipeline(transaction=True) as pipe:
+            await pipe.watch(in_progress_key)
+            try:
+                ongoing_exists = await pipe.exists(in_progress_key)
+                score = await pipe.zscore(self.queue_name, job_id)
+            except redis.WatchError as exc:  # redis-py's word for a connection lost meanwhile
+                raise redis.ConnectionError(f"Redis went away while starting job {job_id}") from exc
+            if ongoing_exists or not score or score > timestamp_ms():
+                logger.debug("job %s already running elsewhere", job_id)
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.psetex(in_progress_key, int(self.in_progress_timeout_s * 1000), b"1")
+            try:
+                await pipe.execute()
+            except (redis.ResponseError, redis.WatchError):
+                logger.debug("multi-exec error, job %s already started elsewhere", job_id)
+                return False
+        task = self.loop.create_task(self.run_job(job_id, int(score)))
+        task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+        self.tasks[job_id] = task
+        return True
 
     async def run_job(self, job_id: str, score: int) -> None:
         """Check the job's fields before arq reads them; refuse it if arq fails on it anyway."""

@@ -5,9 +5,10 @@ demo:
 	@scripts/bootstrap
 	.venv/bin/python examples/demo.py
 
+# Four processes on two cores: most tests wait on workers, brokers and databases, not the CPU.
 test:
 	@scripts/bootstrap
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 4 --dist loadfile
 
 lint:
 	@scripts/bootstrap

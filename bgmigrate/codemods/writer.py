@@ -6,7 +6,10 @@ import contextlib
 import difflib
 import errno
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 _NO_NEWLINE = b"\\ No newline at end of file\n"
@@ -45,6 +48,23 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     return b"diff --git " + old + b" " + new + b"\n" + b"".join(out)
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) waits until the file is replaced or left as it was: an interrupt right
+    after the temporary file is made, before anything can remove it, would leave it behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if received:
+        signal.raise_signal(signal.SIGINT)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` via a temporary file and a rename, keeping its mode.
 
@@ -58,15 +78,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise PermissionError(
             errno.EACCES, f"read-only file (mode {mode:04o}), not replaced", str(path)
         )
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bgmigrate", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with _interrupts_deferred():
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".bgmigrate", dir=path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise

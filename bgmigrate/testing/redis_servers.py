@@ -45,9 +45,18 @@ def with_db(url: str, db: int) -> str:
 
 
 def configured_test_redis_url() -> str:
-    """The configured test Redis URL, with the reserved test database when none is given."""
+    """The configured test Redis URL, with the reserved test database when none is given.
+
+    Under pytest-xdist each worker process is a test session of its own that flushes its
+    database: worker ``gwN`` takes the database N below the configured one (modulo 16).
+    """
     url = os.environ.get(TEST_REDIS_URL_ENV, DEFAULT_TEST_REDIS_URL)
-    return url if urlsplit(url).path.strip("/") else with_db(url, TEST_DB)
+    named = urlsplit(url).path.strip("/")
+    db = int(named) if named.isdigit() else TEST_DB
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        db = (db - int(worker[2:])) % 16
+    return with_db(url, db)
 
 
 def answers(url: str) -> bool:

@@ -8,6 +8,7 @@ committed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -67,7 +68,7 @@ def test_killing_the_web_process_after_its_commits_loses_no_job(
     backend: str, rig: Rig, record_property: Report
 ) -> None:
     tally = kill_web(rig)
-    record_property("tally", tally)
+    record_property("tally", dataclasses.asdict(tally))
     print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.ok, tally
     assert tally.duplicates == 0
@@ -79,7 +80,7 @@ def test_killing_the_relay_mid_batch_runs_every_job_once(
     backend: str, rig: Rig, record_property: Report
 ) -> None:
     tally, dropped = kill_relay(rig, jobs=1000)
-    record_property("tally", tally)
+    record_property("tally", dataclasses.asdict(tally))
     print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     record_property("second_publications_dropped", dropped)
     print(f"second publications dropped by Celery workers: {dropped}")
@@ -93,7 +94,7 @@ def test_restarting_postgresql_loses_no_job(
     backend: str, rig: Rig, database: tuple[PostgresServer, str], record_property: Report
 ) -> None:
     tally = restart_database(rig, database[0])
-    record_property("tally", tally)
+    record_property("tally", dataclasses.asdict(tally))
     print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.ok, tally
     assert tally.duplicates == 0
@@ -110,7 +111,7 @@ def test_a_broker_outage_fails_no_request_and_loses_no_job_but_celerys_window(
     backend: str, rig: Rig, broker: RedisServer, record_property: Report
 ) -> None:
     tally = stop_broker(rig, broker, seconds=3, lost_allowed=LOSS_WINDOW[backend])
-    record_property("tally", tally)
+    record_property("tally", dataclasses.asdict(tally))
     print(tally)  # shown by pytest -rP: the figures docs/guarantees.md quotes
     assert tally.uncommitted == 0, tally
     assert tally.lost <= LOSS_WINDOW[backend], tally

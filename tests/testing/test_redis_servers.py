@@ -18,10 +18,21 @@ from bgmigrate.testing.redis_servers import (
 def test_the_configured_url_gets_the_reserved_test_database_when_it_names_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.setenv("BGMIGRATE_TEST_REDIS_URL", "redis://example:6380")
     assert configured_test_redis_url() == "redis://example:6380/15"
     monkeypatch.setenv("BGMIGRATE_TEST_REDIS_URL", "redis://example:6380/3")
     assert configured_test_redis_url() == "redis://example:6380/3"
+
+
+def test_each_xdist_worker_gets_a_database_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BGMIGRATE_TEST_REDIS_URL", "redis://example:6380/15")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert configured_test_redis_url() == "redis://example:6380/15"
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    assert configured_test_redis_url() == "redis://example:6380/12"
+    monkeypatch.setenv("BGMIGRATE_TEST_REDIS_URL", "redis://example:6380/1")
+    assert configured_test_redis_url() == "redis://example:6380/14"
 
 
 def test_with_db_replaces_the_database_number() -> None:

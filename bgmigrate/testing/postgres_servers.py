@@ -21,13 +21,13 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from bgmigrate.testing.polling import WaitTimeout, wait_until
+from bgmigrate.testing.private_servers import ServerPool, signal_and_wait
 from bgmigrate.testing.redis_servers import free_port
 
 TEST_POSTGRES_URL_ENV = "BGMIGRATE_TEST_POSTGRES_URL"
@@ -159,46 +159,33 @@ class PostgresServer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Shut the server down cleanly (fast shutdown: open transactions roll back)."""
-        self._signal(signal.SIGINT, timeout)
+        signal_and_wait(self.process, signal.SIGINT, timeout)
 
     def kill(self, timeout: float = 30.0) -> None:
         """Kill the server abruptly, as a crash would (it recovers from its WAL on start)."""
-        self._signal(signal.SIGKILL, timeout)
+        signal_and_wait(self.process, signal.SIGKILL, timeout)
 
     def restart(self) -> None:
         """Stop the server and start it again on the same port with the same data."""
         self.stop()
         self.start()
 
-    def _signal(self, signum: int, timeout: float) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signum)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
-
-class PostgresServerFactory:
+class PostgresServerFactory(ServerPool[PostgresServer]):
     """Starts private PostgreSQL servers and removes all of them on :meth:`close`."""
 
     def __init__(self) -> None:
-        self._servers: list[PostgresServer] = []
-        self._dirs: list[tempfile.TemporaryDirectory[str]] = []
+        super().__init__(prefix="bgmigrate-postgres-")
 
     def __call__(self) -> PostgresServer:
         """Create a cluster in a temporary directory and start it on a free port."""
         if not _binaries_available():
             raise PostgresUnavailable(NO_POSTGRES_FIX.format(url=configured_test_postgres_url()))
         for _attempt in range(3):
-            workdir = tempfile.TemporaryDirectory(prefix="bgmigrate-postgres-")
-            self._dirs.append(workdir)
-            datadir = Path(workdir.name) / "data"
+            datadir = self.workdir() / "data"
             datadir.mkdir()
             server = PostgresServer(free_port(), datadir)
-            self._servers.append(server)
+            self.keep(server)
             server.init()
             try:
                 server.start()
@@ -208,15 +195,6 @@ class PostgresServerFactory:
                 continue
             return server
         raise PostgresUnavailable("could not start a private postgres after 3 attempts")
-
-    def close(self) -> None:
-        """Kill every server this factory started and delete their data directories."""
-        for server in self._servers:
-            server.kill()
-        for workdir in self._dirs:
-            workdir.cleanup()
-        self._servers.clear()
-        self._dirs.clear()
 
 
 def find_or_start_test_postgres(factory: PostgresServerFactory) -> str:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from bgmigrate.testing.polling import WaitTimeout, wait_until
+from bgmigrate.testing.private_servers import ServerPool, signal_and_wait
 
 TEST_REDIS_URL_ENV = "BGMIGRATE_TEST_REDIS_URL"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379"
@@ -118,43 +118,29 @@ class RedisServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the server (it exits cleanly) and wait for it."""
-        self._signal(signal.SIGTERM, timeout)
+        signal_and_wait(self.process, signal.SIGTERM, timeout)
 
     def kill(self, timeout: float = 10.0) -> None:
         """Kill the server abruptly, as a crash would."""
-        self._signal(signal.SIGKILL, timeout)
+        signal_and_wait(self.process, signal.SIGKILL, timeout)
 
     def restart(self) -> None:
         """Start the server again on the same port (with its AOF data, if enabled)."""
         self.stop()
         self.start()
 
-    def _signal(self, signum: int, timeout: float) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signum)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
-
-class RedisServerFactory:
+class RedisServerFactory(ServerPool[RedisServer]):
     """Starts private ``redis-server`` processes and removes all of them on :meth:`close`."""
 
     def __init__(self) -> None:
-        self._servers: list[RedisServer] = []
-        self._dirs: list[tempfile.TemporaryDirectory[str]] = []
+        super().__init__(prefix="bgmigrate-redis-")
 
     def __call__(self, *, aof: bool = False, password: str | None = None) -> RedisServer:
         """Start a new server on a free port; ``aof=True`` persists every write (fsync always),
         ``password`` requires clients to authenticate."""
         for _attempt in range(3):
-            workdir = tempfile.TemporaryDirectory(prefix="bgmigrate-redis-")
-            self._dirs.append(workdir)
-            server = RedisServer(free_port(), Path(workdir.name), aof=aof, password=password)
-            self._servers.append(server)
+            server = self.keep(RedisServer(free_port(), self.workdir(), aof=aof, password=password))
             try:
                 server.start()
             except (RedisUnavailable, WaitTimeout):
@@ -165,15 +151,6 @@ class RedisServerFactory:
                 continue
             return server
         raise RedisUnavailable("could not start a private redis-server after 3 attempts")
-
-    def close(self) -> None:
-        """Kill every server this factory started and delete their data directories."""
-        for server in self._servers:
-            server.kill()
-        for workdir in self._dirs:
-            workdir.cleanup()
-        self._servers.clear()
-        self._dirs.clear()
 
 
 def find_or_start_test_redis(factory: RedisServerFactory) -> str:

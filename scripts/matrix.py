@@ -108,7 +108,19 @@ def _installed(python: Path, log: Path) -> str:
     return _run([str(python), "-c", code], log).stdout.strip()
 
 
-def run_session(session: Session) -> Outcome:
+NO_UV = (
+    "make matrix needs uv (it builds each session's environment): pip install uv, "
+    "into .venv or on PATH"
+)
+
+
+def find_uv() -> str | None:
+    """``uv`` on PATH, else beside this interpreter (``pip install uv`` into .venv)."""
+    beside = Path(sys.executable).parent / "uv"
+    return shutil.which("uv") or (str(beside) if beside.exists() else None)
+
+
+def run_session(session: Session, uv: str) -> Outcome:
     """Build the session's environment and run its tests; the full log goes to .matrix/."""
     start = time.monotonic()
     venv = VENVS / session.name
@@ -118,9 +130,9 @@ def run_session(session: Session) -> Outcome:
     interpreter = PYENV / session.python / "bin" / "python"
     python = venv / "bin" / "python"
     steps = [
-        ["uv", "venv", "--quiet", "--python", str(interpreter), str(venv)],
+        [uv, "venv", "--quiet", "--python", str(interpreter), str(venv)],
         [
-            "uv",
+            uv,
             "pip",
             "install",
             "--quiet",
@@ -149,11 +161,15 @@ def run_session(session: Session) -> Outcome:
 def main(names: list[str]) -> int:
     """Run the named sessions (all by default), print one line each; 1 if any failed."""
     chosen = [s for s in SESSIONS if not names or s.name in names]
+    uv = find_uv()
+    if uv is None:
+        print(NO_UV, file=sys.stderr)
+        return 2
     VENVS.mkdir(exist_ok=True)
     failed = False
     start = time.monotonic()
     for session in chosen:
-        outcome = run_session(session)
+        outcome = run_session(session, uv)
         failed |= not outcome.ok
         mark = "ok  " if outcome.ok else "FAIL"
         print(f"{mark} {session.name:<22} {outcome.seconds:6.0f} s  {outcome.summary}", flush=True)

@@ -119,13 +119,16 @@ def failed(
         _render(jobs, Console(highlight=False, soft_wrap=True))
 
 
-def _act(job_id: str | None, every: bool, task: str | None, verb: str) -> list[str]:
-    """The ids ``retry``/``discard`` act on: ``job_id``, or all (of ``task``) with ``--all``."""
+def _act(
+    store: FailedJobs, job_id: str | None, every: bool, task: str | None, verb: str
+) -> list[str]:
+    """The ids ``retry``/``discard`` act on: ``job_id``, or all (of ``task``) in ``store`` with
+    ``--all``."""
     if (job_id is None) == (not every):
         raise typer.BadParameter(f"give a job id or --all to {verb}")
     if job_id is not None:
         return [job_id]
-    return [job.id for job in _store().list(task=task)]
+    return [job.id for job in store.list(task=task)]
 
 
 @app.command(
@@ -143,7 +146,7 @@ def retry(
     The tasks are found by importing BGMIGRATE_TASK_MODULES, and routed as any call of them.
     """
     store = _store()
-    ids = _act(job_id, every, task, "retry")
+    ids = _act(store, job_id, every, task, "retry")
     try:
         if store.settings.task_modules:  # else retry() names the setting if a task is unknown
             import_task_modules(store.settings)
@@ -171,7 +174,7 @@ def discard(
 ) -> None:
     """Remove failed jobs for good: they will not run."""
     store = _store()
-    ids = _act(job_id, every, task, "discard")
+    ids = _act(store, job_id, every, task, "discard")
     try:
         removed = [failed_id for failed_id in ids if store.discard(failed_id)]
     except BgmigrateError as exc:

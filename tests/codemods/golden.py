@@ -92,16 +92,20 @@ def run_case(case: str, work: Path) -> tuple[list[str], dict[str, bytes]]:
     return summarize(load_report(out)), files(project)
 
 
+def replace_tree(target: Path, tree: dict[str, bytes]) -> None:
+    """Make ``target`` hold exactly ``tree`` (relative path -> content)."""
+    shutil.rmtree(target, ignore_errors=True)
+    for name, data in tree.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_bytes(data)
+
+
 def regenerate(work: Path) -> None:
     """Rewrite every case's ``expected.txt`` and ``after/`` from the current code."""
     for case in CASES:
         summary, after = run_case(case, work)
         (FIXTURES / case / "expected.txt").write_text("\n".join(summary) + "\n")
-        target = FIXTURES / case / "after"
-        shutil.rmtree(target, ignore_errors=True)
-        for name, data in after.items():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(data)
+        replace_tree(FIXTURES / case / "after", after)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tests.codemods.golden import chdir, files, invoke
+from tests.codemods.golden import chdir, files, invoke, replace_tree
 
 FIXTURES = Path(__file__).parent / "scaffold_fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "before").is_dir())
@@ -41,11 +41,7 @@ def regenerate(work: Path) -> None:
     for case in CASES:
         text, after = run_case(case, work)
         (FIXTURES / case / "checklist.txt").write_text(text)
-        target = FIXTURES / case / "after"
-        shutil.rmtree(target, ignore_errors=True)
-        for name, data in after.items():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(data)
+        replace_tree(FIXTURES / case / "after", after)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 import pydantic_core
+from packaging.version import Version
+from pydantic import VERSION as PYDANTIC_VERSION
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -72,12 +74,19 @@ def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
     return f"{obj.rstrip()[:-1]},{added[1:]}"
 
 
+BY_NAME = Version(PYDANTIC_VERSION) >= Version("2.11")
+"""Whether values cross by field name. pydantic >= 2.11 validates every nested model by field
+name on request (``by_name``), so a model whose serialization alias differs from its validation
+alias reads back its own output. Older releases validate by alias only: values are sent by alias
+there, and such a model is refused at ``add_task`` (the encoded call is validated as the worker
+will validate it)."""
+_VALIDATE_OPTIONS: dict[str, Any] = {"by_name": True} if BY_NAME else {}
+
 _MODEL_CONFIG = ConfigDict(
     ser_json_bytes="base64",
     val_json_bytes="base64",
     ser_json_inf_nan="constants",
     arbitrary_types_allowed=True,
-    populate_by_name=False,
 )
 
 
@@ -116,13 +125,17 @@ class CallCodec:
         with self._refusing():
             for param, value in bound.arguments.items():
                 self._check_carriable(param, value)
-            instance = self.model.model_validate(bound.arguments, strict=True, by_alias=True)
+            fields = {self.field_of[param]: value for param, value in bound.arguments.items()}
+            instance = self.model.model_validate(fields, strict=True)
             # Parameters left out of the call are not sent (the worker applies their defaults);
-            # inside a value nothing is left out. Field names, not aliases, so that a model whose
-            # serialization alias differs from its validation alias reads back its own output;
-            # round_trip leaves computed fields out, as a model with extra='forbid' rejects them.
+            # inside a value nothing is left out. Field names or aliases: see BY_NAME. round_trip
+            # leaves computed fields out, as a model with extra='forbid' rejects them.
             encoded = self.model.__pydantic_serializer__.to_json(
-                instance, include=instance.model_fields_set, round_trip=True, warnings="error"
+                instance,
+                include=instance.model_fields_set,
+                by_alias=not BY_NAME,
+                round_trip=True,
+                warnings="error",
             )
             # Encoded once: the cap measures these bytes, add_task validates them as the worker
             # will, and the broker client is handed their parsed form (it wants Python values).
@@ -162,7 +175,7 @@ class CallCodec:
         return decoded.args, decoded.kwargs
 
     def _validate(self, encoded: bytes) -> BaseModel:
-        return self.model.model_validate_json(encoded, strict=True, by_name=True)
+        return self.model.model_validate_json(encoded, strict=True, **_VALIDATE_OPTIONS)
 
     def _bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
         try:
@@ -261,10 +274,10 @@ def codec_for(func: Callable[..., Any], name: str) -> CallCodec:
         elif (carried := file_parameter(annotation)) is not None:
             files[param_name], annotation = carried
         # Field names are generated so that parameter names such as "json" or "_private"
-        # cannot clash with pydantic's own attributes; the parameter name is the alias.
+        # cannot clash with pydantic's own attributes; errors name the parameter (_explain).
         field = f"p{index}"
         field_of[param_name] = field
-        fields[field] = (_wire_type(annotation), Field(None, alias=param_name))
+        fields[field] = (_wire_type(annotation), Field(None))
     model = create_model(f"Arguments[{name}]", __config__=_MODEL_CONFIG, **fields)
     return CallCodec(name, signature, model, field_of, frozenset(unannotated), files)
 
@@ -315,6 +328,6 @@ def _twin(model: type[BaseModel]) -> type[BaseModel]:
     }
     return create_model(
         f"{model.__name__}Fields",
-        __config__=ConfigDict(validate_by_name=True, arbitrary_types_allowed=True),
+        __config__=ConfigDict(populate_by_name=True, arbitrary_types_allowed=True),
         **fields,
     )

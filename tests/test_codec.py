@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import inspect
 import io
 import json
 import re
@@ -22,7 +23,7 @@ from pydantic import BaseModel, field_serializer, field_validator
 from sqlalchemy import Column, Integer, Table
 from sqlalchemy.orm import declarative_base, registry
 
-from bgmigrate.codec import EncodedCall, codec_for, with_fields
+from bgmigrate.codec import BY_NAME, EncodedCall, codec_for, with_fields
 from bgmigrate.errors import SerializationError
 from tests.codec_models import Resource, ResourceRow, kinds, sqlite_engine, state
 
@@ -81,6 +82,9 @@ def _whole_minute_offset(value: datetime) -> bool:
     return offset is None or offset.seconds % 60 == 0
 
 
+# Keys of **scores that name another parameter would bind to it, not to **scores.
+_PARAMETERS = frozenset(inspect.signature(everything).parameters)
+
 aware_datetimes = st.datetimes(timezones=st.timezones()).filter(_whole_minute_offset)
 
 calls = st.tuples(
@@ -95,7 +99,9 @@ calls = st.tuples(
     st.builds(Chunk, index=st.integers(), text=st.text()),
     st.lists(st.integers(), max_size=3),
     st.text(),
-    st.dictionaries(st.text(min_size=1).filter(lambda k: k != "note"), st.floats(allow_nan=False)),
+    st.dictionaries(
+        st.text(min_size=1).filter(lambda k: k not in _PARAMETERS), st.floats(allow_nan=False)
+    ),
 )
 
 
@@ -194,6 +200,12 @@ def test_every_field_of_a_model_arrives_however_the_model_was_made(
     annotation, values = KINDS[kind]
     value = data.draw(values)
     codec = codec_for(_taking(annotation), f"tests.take_{kind}")
+    if kind == "aliases" and not BY_NAME:
+        # Before pydantic 2.11 values cross by alias: `shown` goes out as "shownAs", which its
+        # validation does not read, and add_task says so rather than lose it.
+        with pytest.raises(SerializationError, match=r"\['shown'\]: Field required"):
+            codec.encode((value,), {}, max_bytes=LIMIT)
+        return
     payload = codec.encode((value,), {}, max_bytes=LIMIT)
     (decoded,), _ = codec.decode(_wire(payload), max_bytes=LIMIT)
     assert state(decoded) == state(value)

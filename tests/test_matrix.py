@@ -60,5 +60,6 @@ def test_the_declared_lower_bounds_are_the_oldest_releases_the_matrix_runs() -> 
     assert _declared("fastapi").specifier == SUPPORTED_FASTAPI
     assert _declared("celery").specifier.contains("5.5.0")
     assert not _declared("celery").specifier.contains("5.4.99")
+    assert _declared("pydantic").specifier == f">={MATRIX.OLDEST_PYDANTIC.rsplit('.', 1)[0]}"
     assert _declared("arq").specifier.contains("0.26.0")
     assert not _declared("arq").specifier.contains("0.25.99")

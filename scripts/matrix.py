@@ -32,7 +32,11 @@ WORKER_TESTS = ("tests/adapters/test_conformance.py", "-k", "not rabbitmq")
 # What the tests need beside bgmigrate: Starlette's TestClient speaks httpx up to Starlette 0.x
 # (before 0.28: older Starlettes pass it ``app=``) and httpx2 from 1.0; both are installed so
 # that every Starlette finds its client.
-TEST_TOOLS = ("pytest>=8", "pytest-timeout>=2.3", "httpx<0.28", "httpx2")
+# The codec tests draw values with hypothesis and round-trip SQLAlchemy and SQLModel rows.
+TEST_TOOLS = (
+    *("pytest>=8", "pytest-timeout>=2.3", "httpx<0.28", "httpx2"),
+    *("hypothesis>=6.100", "sqlalchemy>=2.0", "sqlmodel>=0.0.22"),
+)
 # Warnings are errors in the tests; these come from older releases meeting newer ones (an old
 # Starlette on today's anyio), not from bgmigrate.
 IGNORED_WARNINGS = (

@@ -27,7 +27,7 @@ from bgmigrate.errors import (
 from bgmigrate.failed_jobs import FailedJob, FailedJobs, failed_jobs
 from bgmigrate.job_logs import JobLogFilter
 from bgmigrate.retry import RetryPolicy
-from bgmigrate.runtime import configure, get_runtime, lifespan
+from bgmigrate.runtime import configure, get_runtime, lifespan, shutdown, startup
 from bgmigrate.settings import Settings
 from bgmigrate.task import Task, task
 from bgmigrate.task_options import TaskOptions
@@ -71,5 +71,7 @@ __all__ = [
     "get_request_batch",
     "get_runtime",
     "lifespan",
+    "shutdown",
+    "startup",
     "task",
 ]

@@ -233,9 +233,20 @@ async def lifespan(app: object | None = None) -> AsyncIterator[None]:
     Use it as FastAPI's lifespan (``FastAPI(lifespan=bgmigrate.lifespan)``) or enter it from
     your own (``async with bgmigrate.lifespan(): yield``).
     """
-    runtime = get_runtime()
-    await runtime.start()
+    await startup()
     try:
         yield
     finally:
-        await runtime.close()
+        await shutdown()
+
+
+async def startup() -> None:
+    """``lifespan``'s start-up, for an app that starts with event handlers instead of a lifespan:
+    ``app.router.add_event_handler("startup", bgmigrate.startup)``."""
+    await get_runtime().start()
+
+
+async def shutdown() -> None:
+    """``lifespan``'s shutdown (drain and close the backends), for an app that starts with event
+    handlers: ``app.router.add_event_handler("shutdown", bgmigrate.shutdown)``."""
+    await get_runtime().close()

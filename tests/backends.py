@@ -35,6 +35,19 @@ class RecordingBackend(TaskBackend):
         raise NotImplementedError
 
 
+class LifecycleBackend(RecordingBackend):
+    """Records its start and close in ``events`` (class-level: one per test process)."""
+
+    alias = "lifecycle"
+    events: ClassVar[list[str]] = []
+
+    async def start(self) -> None:
+        type(self).events.append("start")
+
+    async def close(self) -> None:
+        type(self).events.append("close")
+
+
 class DownBackend(RecordingBackend):
     """A broker that refuses every batch, as a stopped Redis would."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -13,7 +14,7 @@ import bgmigrate
 from bgmigrate import task
 from bgmigrate.adapters.inprocess import InProcessBackend
 from bgmigrate.errors import ConfigError, SerializationError
-from tests.backends import RecordingBackend
+from tests.backends import LifecycleBackend, RecordingBackend
 
 RECORDING = "tests.backends:RecordingBackend"
 
@@ -76,6 +77,28 @@ def test_a_backend_path_that_does_not_resolve_fails_at_start_up(backend: str, me
     app = FastAPI(lifespan=bgmigrate.lifespan)
     with pytest.raises(ConfigError, match=message), TestClient(app):
         pass
+
+
+def _wired_by_event_handlers() -> FastAPI:
+    app = FastAPI()
+    app.router.add_event_handler("startup", bgmigrate.startup)
+    app.router.add_event_handler("shutdown", bgmigrate.shutdown)
+    return app
+
+
+@pytest.mark.parametrize(
+    "make_app",
+    [lambda: FastAPI(lifespan=bgmigrate.lifespan), _wired_by_event_handlers],
+    ids=["lifespan", "event handlers"],
+)
+def test_the_app_starts_the_backends_and_closes_them_at_shutdown(
+    make_app: Callable[[], FastAPI],
+) -> None:
+    LifecycleBackend.events.clear()
+    bgmigrate.configure(backend="tests.backends:LifecycleBackend")
+    with TestClient(make_app()):
+        assert LifecycleBackend.events == ["start"]
+    assert LifecycleBackend.events == ["start", "close"]
 
 
 def test_a_routed_backend_that_does_not_resolve_fails_at_start_up() -> None:

@@ -68,7 +68,8 @@ def test_the_settings_table_is_what_the_runtime_reads(
 
 def test_the_checklist_says_what_is_left(tmp_path: Path) -> None:
     text, _ = run_case("arq_requirements_on_event", tmp_path)
-    assert "[ ] app/main.py: the app starts with on_event handlers" in text
+    assert "[x] app/main.py: bgmigrate.startup and bgmigrate.shutdown registered" in text
+    assert "[ ] set BGMIGRATE_BROKER_URL" in text
     assert checklist("x\nChecklist:\n  [x] a\n") == "Checklist:\n  [x] a\n"
 
 

@@ -1,7 +1,10 @@
 """``bgmigrate.lifespan`` in the FastAPI app: ``FastAPI(lifespan=bgmigrate.lifespan)`` when the
 app has no lifespan, or ``async with bgmigrate.lifespan(): yield`` nested in the app's own
-``@asynccontextmanager`` lifespan. An app that starts with ``on_event`` handlers is left as it
-is (FastAPI runs them only without a lifespan) and the checklist says what to do."""
+``@asynccontextmanager`` lifespan. An app that starts with ``on_event`` handlers (which FastAPI
+runs only without a lifespan) gets ours the same way, as event handlers registered right after
+the module-level statement that builds the app: ``app.router.add_event_handler("startup",
+bgmigrate.startup)`` and ``("shutdown", bgmigrate.shutdown)``. What cannot be done safely is
+left as it is and the checklist says what to do."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from bgmigrate.codemods.import_placement import place_runtime_import
 from bgmigrate.codemods.names import RUNTIME
 
 _OURS = f"{RUNTIME}.lifespan"
+_OUR_EVENTS = tuple(f"{RUNTIME}.{event}" for event in ("startup", "shutdown"))
 _BY_HAND = "enter `async with bgmigrate.lifespan():` around its yield"
 _EVENT_HOOKS = ("on_event", "add_event_handler", "on_startup", "on_shutdown")
 
@@ -126,12 +130,19 @@ def _builds_app(node: cst.CSTNode) -> bool:
 
 
 def _app_name(module: cst.Module) -> str | None:
-    """The module-level name bound to the app: ``app = FastAPI(...)``, or ``app = make()``
-    where ``make`` is a function of this module that builds one."""
+    """The module-level name bound to the app (see :func:`_app_binding`)."""
+    binding = _app_binding(module)
+    return binding[1] if binding else None
+
+
+def _app_binding(module: cst.Module) -> tuple[int, str] | None:
+    """The module-level statement (its index) that binds the app, and the name: ``app =
+    FastAPI(...)``, or ``app = make()`` where ``make`` is a function of this module that builds
+    one."""
     factories = {
         s.name.value for s in module.body if isinstance(s, cst.FunctionDef) and _builds_app(s)
     }
-    for statement in module.body:
+    for index, statement in enumerate(module.body):
         if not isinstance(statement, cst.SimpleStatementLine):
             continue
         for small in statement.body:
@@ -142,7 +153,7 @@ def _app_name(module: cst.Module) -> str | None:
             if not isinstance(target, cst.Name) or not isinstance(value, cst.Call):
                 continue
             if _is_app(value) or getattr(value.func, "value", None) in factories:
-                return target.value
+                return index, target.value
     return None
 
 
@@ -168,7 +179,7 @@ def wire_lifespan(source: bytes, first_party: str) -> tuple[bytes, str | None, s
     module.visit(apps)
     if not apps.calls:
         return source, None, None
-    if _OURS in module.code:
+    if _OURS in module.code or _OUR_EVENTS[0] in module.code:
         return source, "bgmigrate.lifespan is already wired", None
     arg = _lifespan_arg(apps.calls[0])
     function: str | None = None
@@ -182,18 +193,45 @@ def wire_lifespan(source: bytes, first_party: str) -> tuple[bytes, str | None, s
             )
         function = name
     elif any(f".{hook}" in module.code or f"{hook}=" in module.code for hook in _EVENT_HOOKS):
-        left = (
-            "the app starts with on_event handlers, which FastAPI skips once it has a lifespan: "
-            f"move them into one and {_BY_HAND}"
-        )
-        return source, None, left
+        return _wire_event_handlers(module, first_party)
     wire = _Wire(function)
     result = module.visit(wire)
     if not wire.done:
         return source, None, f"the app's lifespan has no single yield: {_BY_HAND}"
+    how = f"nested in {function}()" if function else "FastAPI(lifespan=bgmigrate.lifespan)"
+    return (
+        _with_runtime_import(result, first_party, module),
+        f"bgmigrate.lifespan wired: {how}",
+        None,
+    )
+
+
+def _wire_event_handlers(
+    module: cst.Module, first_party: str
+) -> tuple[bytes, str | None, str | None]:
+    """Ours registered as event handlers right after the statement that builds the app."""
+    binding = _app_binding(module)
+    if binding is None:
+        left = (
+            "the app starts with event handlers and is not built at module level here: "
+            "register `bgmigrate.startup` and `bgmigrate.shutdown` beside them "
+            '(`app.router.add_event_handler("startup", bgmigrate.startup)`)'
+        )
+        return module.bytes, None, left
+    index, name = binding
+    body = list(module.body)
+    body[index + 1 : index + 1] = [
+        cst.parse_statement(f'{name}.router.add_event_handler("{event}", {ours})\n')
+        for event, ours in zip(("startup", "shutdown"), _OUR_EVENTS, strict=True)
+    ]
+    wired = _with_runtime_import(module.with_changes(body=body), first_party, module)
+    done = "bgmigrate.startup and bgmigrate.shutdown registered beside the app's event handlers"
+    return wired, done, None
+
+
+def _with_runtime_import(result: cst.Module, first_party: str, original: cst.Module) -> bytes:
+    """``result`` with ``import bgmigrate`` where the project's import style puts it."""
     context = CodemodContext()
     AddImportsVisitor.add_needed_import(context, RUNTIME)
     result = AddImportsVisitor(context).transform_module(result)
-    result = place_runtime_import(result, first_party, module)
-    how = f"nested in {function}()" if function else "FastAPI(lifespan=bgmigrate.lifespan)"
-    return result.bytes, f"bgmigrate.lifespan wired: {how}", None
+    return place_runtime_import(result, first_party, original).bytes

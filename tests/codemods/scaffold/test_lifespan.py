@@ -65,6 +65,66 @@ def test_a_lifespan_with_two_yields_is_left_with_a_reason() -> None:
     assert "no single yield" in left
 
 
+def test_an_app_with_event_handlers_gets_ours_registered_right_after_it_is_built() -> None:
+    # the shape of testdrivenio/fastapi-tdd-docker: a factory, then on_event handlers
+    before = """\
+        from fastapi import FastAPI
+
+
+        def create_application() -> FastAPI:
+            return FastAPI()
+
+
+        app = create_application()
+
+
+        @app.on_event("startup")
+        async def startup_event():
+            init_db(app)
+        """
+    after, done, left = _wire(before)
+    assert after == dedent(
+        """\
+        import bgmigrate
+        from fastapi import FastAPI
+
+
+        def create_application() -> FastAPI:
+            return FastAPI()
+
+
+        app = create_application()
+        app.router.add_event_handler("startup", bgmigrate.startup)
+        app.router.add_event_handler("shutdown", bgmigrate.shutdown)
+
+
+        @app.on_event("startup")
+        async def startup_event():
+            init_db(app)
+        """
+    )
+    assert done is not None
+    assert left is None
+    assert _wire(after)[0] == after  # idempotent
+
+
+def test_event_handlers_on_an_app_not_built_at_module_level_are_left_with_a_reason() -> None:
+    source = """\
+        from fastapi import FastAPI
+
+
+        def create_app():
+            app = FastAPI()
+            app.router.add_event_handler("startup", open_db)
+            return app
+        """
+    after, done, left = _wire(source)
+    assert after == dedent(source)
+    assert done is None
+    assert left is not None
+    assert "bgmigrate.startup" in left
+
+
 def test_a_module_without_an_app_is_not_touched() -> None:
     assert _wire("x = 1\n") == ("x = 1\n", None, None)
 

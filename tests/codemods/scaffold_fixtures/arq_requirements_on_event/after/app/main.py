@@ -1,12 +1,15 @@
 import logging
 import time
 
+import bgmigrate
 from bgmigrate import Tasks, task
 from fastapi import FastAPI
 
 log = logging.getLogger("uvicorn")
 
 app = FastAPI()
+app.router.add_event_handler("startup", bgmigrate.startup)
+app.router.add_event_handler("shutdown", bgmigrate.shutdown)
 
 
 # bgmigrate: timeout 3300 s: default for long-running tasks (BGM101), not measured

@@ -58,9 +58,14 @@ class S3Server:
         argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
         with (self.workdir / "moto.log").open("ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._ready, timeout=timeout, what=f"moto server on port {self.port}")
-        request = urllib.request.Request(f"{self.endpoint}/{BUCKET}", method="PUT")
-        urllib.request.urlopen(request, timeout=10).close()
+        try:
+            wait_until(self._ready, timeout=timeout, what=f"moto server on port {self.port}")
+            # moto loads S3's models on its first request: slow on a loaded machine.
+            request = urllib.request.Request(f"{self.endpoint}/{BUCKET}", method="PUT")
+            urllib.request.urlopen(request, timeout=timeout).close()
+        except BaseException:
+            self.stop()  # a server that did not come up is not left running
+            raise
 
     def stop(self) -> None:
         """Stop the server, wait for it, and remove its log."""
@@ -76,6 +81,6 @@ class S3Server:
             raise S3Unavailable(f"moto server on port {self.port} exited:\n{tail}")
         try:
             urllib.request.urlopen(self.endpoint, timeout=1).close()
-        except urllib.error.URLError:
+        except (urllib.error.URLError, TimeoutError):  # a slow answer is not yet an answer
             return False
         return True

@@ -61,13 +61,17 @@ OLDEST_FASTAPI = "0.106.0"
 """The oldest FastAPI the matrix proves; ``pyproject.toml``'s lower bound."""
 OLDEST_PYDANTIC = "2.9.2"
 """The oldest pydantic the matrix proves (its minor release is ``pyproject.toml``'s bound)."""
+OLDEST_PYDANTIC_SETTINGS = "2.7.0"
+"""The oldest pydantic-settings (``NoDecode``); ``pyproject.toml``'s lower bound."""
 OLDEST = (
     f"fastapi=={OLDEST_FASTAPI}",
     f"pydantic=={OLDEST_PYDANTIC}",
+    f"pydantic-settings=={OLDEST_PYDANTIC_SETTINGS}",
     "celery[redis]==5.5.*",
     "kombu==5.5.*",
     "arq==0.26.*",
 )
+"""The oldest releases bgmigrate supports, as the oldest sessions install them."""
 
 SESSIONS = (
     Session("py3.11-oldest", "3.11.7", OLDEST, (*RUNTIME_TESTS, *CODEC_TESTS, *WORKER_TESTS)),
@@ -110,7 +114,7 @@ def _installed(python: Path, log: Path) -> str:
     code = (
         "from importlib.metadata import version as v; "
         "print(' '.join(f'{n}={v(n)}' for n in ('fastapi', 'starlette', 'pydantic', "
-        "'celery', 'kombu', 'arq', 'anyio')))"
+        "'pydantic-settings', 'celery', 'kombu', 'arq', 'anyio')))"
     )
     return _run([str(python), "-c", code], log).stdout.strip()
 

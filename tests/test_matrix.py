@@ -44,6 +44,8 @@ def _declared(name: str) -> Requirement:
     [
         f"fastapi=={MATRIX.OLDEST_FASTAPI}",
         "fastapi",  # the newest release
+        f"pydantic=={MATRIX.OLDEST_PYDANTIC}",
+        f"pydantic-settings=={MATRIX.OLDEST_PYDANTIC_SETTINGS}",
         "celery[redis]==5.5.*",
         "celery[redis]==5.6.*",
         "arq==0.26.*",
@@ -63,3 +65,4 @@ def test_the_declared_lower_bounds_are_the_oldest_releases_the_matrix_runs() -> 
     assert _declared("pydantic").specifier == f">={MATRIX.OLDEST_PYDANTIC.rsplit('.', 1)[0]}"
     assert _declared("arq").specifier.contains("0.26.0")
     assert not _declared("arq").specifier.contains("0.25.99")
+    assert _declared("pydantic-settings").specifier == f">={MATRIX.OLDEST_PYDANTIC_SETTINGS[:-2]}"

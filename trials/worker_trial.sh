@@ -3,7 +3,8 @@
 # trigger (its requests), and report whether the worker did the tasks' work.
 # usage: worker_trial.sh BACKEND APP_DIR VENV TRIGGER [TRIGGER ARGS...]
 # The caller exports what the app and worker need (DATABASE_URL, BGMIGRATE_TASK_MODULES, ...)
-# and EXPECT_TASKS, the tasks the worker must be seen to run.
+# and EXPECT_TASKS, the tasks the worker must be seen to run (NAME, or NAME=N: at least N runs);
+# WORKER_LOG names the worker's log file (default: a new file in /tmp).
 # ONLY_BROKER=1 (the proof of issue #13, after `rewrite --backend BACKEND`): every BGMIGRATE_*
 # variable but BGMIGRATE_BROKER_URL is removed and the worker is `bgmigrate worker` with no
 # option: backend, task modules and worker lifespan come from the project's pyproject.toml.
@@ -21,7 +22,7 @@ else
 fi
 export PYTHONPATH=$app_dir${PYTHONPATH:+:$PYTHONPATH}
 cd "$app_dir" || exit 2
-log=$(mktemp /tmp/trial-worker-XXXX.log)
+log=${WORKER_LOG:-$(mktemp /tmp/trial-worker-XXXX.log)}
 "${cmd[@]}" >"$log" 2>&1 &
 worker=$!
 # wait (with a deadline) until the worker says it is ready
@@ -39,11 +40,15 @@ echo "---- worker log ($backend): $log"
 tail -n 40 "$log"
 # EXPECT_TASKS: task names the worker itself must have run (an effect alone could have come
 # from the web process running the task in-process)
-for name in ${EXPECT_TASKS:-}; do
-  if grep -Eq "(← [^ ]+:$name ●|Task $name\[[^]]+\] succeeded)" "$log"; then
-    echo "worker ran $name"
+for spec in ${EXPECT_TASKS:-}; do
+  name=${spec%%=*} want=1
+  [[ $spec == *=* ]] && want=${spec#*=}
+  # distinct job ids: a line can be logged twice (arq's handler and the root logger's)
+  runs=$(grep -oE "(← [^ ]+:$name ●|Task $name\[[^]]+\] succeeded)" "$log" | sort -u | wc -l)
+  if ((runs >= want)); then
+    echo "worker ran $name ($runs runs, $want expected)"
   else
-    echo "FAILED: the worker did not run $name"; rc=1
+    echo "FAILED: the worker ran $name $runs times, $want expected"; rc=1
   fi
 done
 exit $rc

@@ -115,9 +115,10 @@ def rewrite(
     BGMIGRATE_BROKER_URL; worker-lifespan, module:app, when the app has start-up code of its
     own, which each worker process then runs), bgmigrate.lifespan in the FastAPI app (nested
     in its own @asynccontextmanager lifespan), bgmigrate[BACKEND] in its dependencies
-    (pyproject.toml or requirements.txt; lock files are left to re-lock), and Redis and a
-    worker service in its compose file (or a new compose.yaml). A second run changes nothing;
-    git checkout undoes it.
+    (pyproject.toml or requirements.txt; lock files are left to re-lock, and exact pins that
+    bgmigrate cannot be installed beside, such as pydantic==2.8.2, are named), and Redis and
+    a worker service in its compose file (or a new compose.yaml). A second run changes
+    nothing; git checkout undoes it.
 
     --diff and --check combine. Exit codes: 0 done (or nothing to change); 1 with --check when a
     file would change; 2 a file could not be parsed or rewritten, or a usage, configuration or

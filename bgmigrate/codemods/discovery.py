@@ -37,10 +37,67 @@ def module_name(relative: Path) -> str:
 
 
 def package_root(directory: Path) -> Path:
-    """The directory module names count from: above every enclosing package (``__init__.py``)."""
+    """The directory module names count from: above every enclosing package (``__init__.py``),
+    and above a namespace package (no ``__init__.py``) that its own code imports by name."""
     while (directory / "__init__.py").is_file() and directory.parent != directory:
         directory = directory.parent
+    if directory.parent != directory and imports_itself(directory):
+        return directory.parent
     return directory
+
+
+_PROBE_FILES = 200
+"""How many of a directory's files :func:`imports_itself` reads at most."""
+_PROBE_BYTES = 65_536
+"""How much of each file it reads: imports come first."""
+
+
+def _probe_files(directory: Path) -> Iterator[Path]:
+    """Regular ``.py`` files (no links, FIFOs or devices) in ``directory`` and its
+    non-hidden subdirectories."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirectories = []
+    for entry in entries:
+        if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+            yield Path(entry.path)
+        elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+            subdirectories.append(entry.path)
+    for sub in subdirectories:
+        try:
+            found = sorted(os.scandir(sub), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in found:
+            if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                yield Path(entry.path)
+
+
+def imports_itself(directory: Path) -> bool:
+    """Whether code in ``directory`` (its files and its subdirectories' files) imports one of
+    its entries through the directory's name: ``from api.core import x`` in ``api/`` (no
+    ``__init__.py``) makes ``api`` a namespace package whose modules are ``api.core...``, where
+    a source root (``src/`` holding ``app/``) is never named in its own imports."""
+    if not directory.name.isidentifier():
+        return False
+    pattern = re.compile(rf"^[ \t]*(?:from|import)[ \t]+{directory.name}\.(\w+)", re.MULTILINE)
+    try:
+        entries = {Path(e.name).stem for e in os.scandir(directory)}
+    except OSError:
+        return False
+    for index, path in enumerate(_probe_files(directory)):
+        if index == _PROBE_FILES:
+            break
+        try:
+            with path.open("rb") as file:
+                text = file.read(_PROBE_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        if any(match in entries for match in pattern.findall(text)):
+            return True
+    return False
 
 
 class Excludes:

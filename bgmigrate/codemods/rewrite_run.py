@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-from bgmigrate.codemods.discovery import SourceFile
+from bgmigrate.codemods.discovery import SourceFile, package_root
 from bgmigrate.codemods.lint_friendly import line_length
 from bgmigrate.codemods.long_tasks import TaskSettings
 from bgmigrate.codemods.model import ErrorReport
@@ -62,12 +62,7 @@ def project_root(roots: tuple[Path, ...]) -> Path:
         return found.parent
     # `rewrite docapp` names the tasks `docapp.processing`: settings written inside the
     # package would not be found by a worker started where that name imports.
-    if not (start / "__init__.py").is_file():
-        return start
-    start = start.resolve()
-    while (start / "__init__.py").is_file() and start.parent != start:
-        start = start.parent
-    return start
+    return package_root(start.resolve())
 
 
 def changes(run: Run, errors: list[ErrorReport], widen_types: bool = False) -> Iterator[Change]:

@@ -91,3 +91,21 @@ def test_only_regular_python_files_are_found(tmp_path: Path) -> None:
     config = CodemodConfig()
     assert [s.display_path for s in discover([tmp_path], config, tmp_path)] == ["real.py"]
     assert list(discover([tmp_path / "fifo.py"], config, tmp_path)) == []
+
+
+def test_a_namespace_package_its_code_imports_by_name_keeps_that_name(tmp_path: Path) -> None:
+    # api/ has no __init__.py, and its code imports `api.core...`: the modules are api.*
+    _touch(tmp_path, "api/core/__init__.py", "api/routes/__init__.py")
+    (tmp_path / "api/core/mail.py").write_text("def send(to): ...\n")
+    (tmp_path / "api/routes/users.py").write_text("from api.core.mail import send\n")
+    found = {s.display_path: s.module for s in discover([Path("api")], CodemodConfig(), tmp_path)}
+    assert found["api/core/mail.py"] == "api.core.mail"
+    assert found["api/routes/users.py"] == "api.routes.users"
+
+
+def test_a_source_root_is_not_taken_for_a_namespace_package(tmp_path: Path) -> None:
+    # src/ holds the package app/, whose code imports `app...`, never `src...`
+    _touch(tmp_path, "src/app/__init__.py")
+    (tmp_path / "src/app/main.py").write_text("from app import tasks\nimport src_helpers\n")
+    found = {s.display_path: s.module for s in discover([Path("src")], CodemodConfig(), tmp_path)}
+    assert found["src/app/main.py"] == "app.main"

@@ -102,3 +102,29 @@ def test_a_package_without_a_pyproject_gets_its_settings_where_its_modules_impor
     assert not (package / "pyproject.toml").exists()
     settings = (tmp_path / "pyproject.toml").read_text()
     assert 'task-modules = ["docapp.processing"]' in settings
+
+
+def test_a_namespace_package_gets_its_settings_and_task_modules_where_it_imports_from(
+    tmp_path: Path,
+) -> None:
+    # api/ has no __init__.py; its code imports itself as `api.…` from the directory above
+    (tmp_path / "api" / "mail").mkdir(parents=True)
+    (tmp_path / "api" / "mail" / "__init__.py").write_text("")
+    (tmp_path / "api" / "mail" / "sender.py").write_text(
+        "import smtplib\n\n\ndef send_welcome(to: str) -> None:\n"
+        "    with smtplib.SMTP('localhost') as smtp:\n"
+        "        smtp.sendmail('app@example.com', [to], 'welcome')\n"
+    )
+    (tmp_path / "api" / "routes.py").write_text(
+        "from fastapi import APIRouter, BackgroundTasks\n\n"
+        "from api.mail.sender import send_welcome\n\nrouter = APIRouter()\n\n\n"
+        "@router.post('/register')\n"
+        "def register(email: str, background_tasks: BackgroundTasks) -> None:\n"
+        "    background_tasks.add_task(send_welcome, email)\n"
+    )
+    with chdir(tmp_path):
+        code, _, _ = invoke("rewrite", "--backend", "arq", "--no-progress", "--no-cache", "api")
+    assert code == 0
+    assert not (tmp_path / "api" / "pyproject.toml").exists()
+    settings = (tmp_path / "pyproject.toml").read_text()
+    assert 'task-modules = ["api.mail.sender"]' in settings

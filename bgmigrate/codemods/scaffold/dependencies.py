@@ -1,13 +1,19 @@
 """``bgmigrate[celery]``/``bgmigrate[arq]`` in the project's dependencies: PEP 621
 ``[project] dependencies``, Poetry's ``[tool.poetry.dependencies]`` or ``requirements.txt``,
-whichever the project uses. Lock files are never touched: the checklist says to re-lock."""
+whichever the project uses. Lock files are never touched: the checklist says to re-lock, and
+names the exact pins (``pydantic==2.8.2``) that bgmigrate's own requirements exclude."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import tomlkit
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from tomlkit.items import Array, Table
 
 from bgmigrate import __version__
@@ -15,6 +21,10 @@ from bgmigrate.codemods.scaffold.model import Edit, Files, Outcome, parse_toml, 
 
 _LOCKS = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
 _NAME = re.compile(r"^\s*bgmigrate\s*(\[[^\]]*\])?", re.IGNORECASE)
+_PIN = re.compile(
+    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;,#]+)\s*(?:[;#]|$)"
+)
+"""An exact pin: ``name==version`` (extras, a marker or a comment may follow)."""
 
 
 def _floor() -> str:
@@ -36,6 +46,52 @@ def _with_extra(line: str, backend: str) -> str | None:
     joined = ",".join([*extras, backend])
     name_end = match.start(1) if match.group(1) else match.end()
     return f"{line[:name_end]}[{joined}]{line[match.end() :]}"
+
+
+def _needs(backend: str) -> dict[str, SpecifierSet]:
+    """What installed bgmigrate requires with the backend's extra, by normalised name (none
+    when its metadata cannot be read, e.g. run from a source tree)."""
+    try:
+        raw = importlib.metadata.requires("bgmigrate") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    needs: dict[str, SpecifierSet] = {}
+    for line in raw:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": backend}):
+            name = canonicalize_name(requirement.name)
+            needs[name] = needs.get(name, SpecifierSet()) & requirement.specifier
+    return needs
+
+
+def pin_conflicts(requirements: Iterable[str], backend: str) -> list[str]:
+    """The exact pins (``name==version``) among ``requirements`` that bgmigrate[backend]'s own
+    requirements exclude, each with what bgmigrate needs."""
+    needs = _needs(backend)
+    conflicts = []
+    for line in requirements:
+        match = _PIN.match(line)
+        if match is None:
+            continue
+        name, version = match.groups()
+        needed = needs.get(canonicalize_name(name))
+        if needed is not None and not needed.contains(version, prereleases=True):
+            conflicts.append(f"{name}=={version} (needs {canonicalize_name(name)}{needed})")
+    return conflicts
+
+
+def _pins_left(where: str, requirements: Iterable[str], backend: str) -> list[str]:
+    """The checklist line about pins bgmigrate cannot install beside, if any."""
+    conflicts = pin_conflicts(requirements, backend)
+    if not conflicts:
+        return []
+    return [
+        f"{where} pins {', '.join(conflicts)}: bgmigrate[{backend}] cannot be installed beside "
+        "them; raise those pins and re-resolve what they pin in turn"
+    ]
 
 
 def _pep621(dependencies: Array, backend: str) -> bool:
@@ -81,6 +137,8 @@ def _pyproject(files: Files, path: Path, backend: str) -> tuple[Outcome, bool]:
     else:
         return Outcome(), False
     outcome = Outcome(done=[f"{where}: bgmigrate[{backend}]"])
+    if isinstance(project.get("dependencies"), Array):
+        outcome.left += _pins_left(where, map(str, project["dependencies"]), backend)
     if changed:
         after = tomlkit.dumps(document).encode("utf-8")
         outcome.edits.append(Edit(path, "pyproject.toml", before, after))
@@ -92,6 +150,7 @@ def _requirements(files: Files, path: Path, backend: str) -> Outcome:
     assert before is not None
     lines = text(path, before).splitlines(keepends=True)
     outcome = Outcome(done=[f"{path.name}: bgmigrate[{backend}]"])
+    outcome.left += _pins_left(path.name, lines, backend)
     for index, line in enumerate(lines):
         if _NAME.match(line) and not line.lstrip().startswith("#"):
             extended = _with_extra(line, backend)

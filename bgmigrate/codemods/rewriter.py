@@ -16,7 +16,11 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.import_placement import (
+    imports_from_runtime,
+    keep_group_breaks,
+    place_runtime_import,
+)
 from bgmigrate.codemods.lint_friendly import (
     carry_noqa,
     mark_kept_for_tests,
@@ -313,11 +317,10 @@ def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
     rewriter = Rewriter(context, plan)
     result = rewriter.transform_module(add_hints(module, plan.hints, context))
     simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
-    if not imports_runtime(module):
-        first_party = module_name.partition(".")[0]
-        result = place_runtime_import(result, first_party)
-        if not plan.keep_imports:
-            result = move_into_type_checking(result, unused(result, simple), first_party)
+    first_party = module_name.partition(".")[0]
+    result = place_runtime_import(keep_group_breaks(module, result), first_party, before=module)
+    if not (plan.keep_imports or imports_from_runtime(module)):
+        result = move_into_type_checking(result, unused(result, simple), first_party)
     if plan.named_in_tests:
         result = mark_kept_for_tests(result, simple)
     result = sort_runtime_names(module, carry_noqa(module, result, simple))

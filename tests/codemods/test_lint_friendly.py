@@ -10,7 +10,12 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from bgmigrate.codemods.lint_friendly import line_length, sort_runtime_names, wrap_comment
+from bgmigrate.codemods.lint_friendly import (
+    line_length,
+    sort_runtime_names,
+    split_aliased,
+    wrap_comment,
+)
 from bgmigrate.codemods.string_refs import is_test_file, names_in_tests
 from tests.codemods.golden import CASES, FIXTURES
 
@@ -138,4 +143,29 @@ def test_names_added_to_a_bgmigrate_import_keep_isorts_order_and_a_valid_noqa(
     before: str, after: str, expected: str
 ) -> None:
     result = sort_runtime_names(cst.parse_module(before), cst.parse_module(after))
+    assert result.code == expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(
+            "import os\nfrom bgmigrate import task as queued  # noqa: F401\n",
+            "import os\nfrom bgmigrate import Tasks, task as queued  # noqa: F401\n",
+            "import os\nfrom bgmigrate import Tasks\n"
+            "from bgmigrate import task as queued  # noqa: F401\n",
+            id="added-names-apart-from-an-alias-only-import",
+        ),
+        pytest.param(
+            "from bgmigrate import RetryPolicy, task as queued\n",
+            "from bgmigrate import RetryPolicy, Tasks, task as queued\n",
+            "from bgmigrate import RetryPolicy, Tasks, task as queued\n",
+            id="a-combined-import-stays-combined",
+        ),
+    ],
+)
+def test_names_added_to_an_aliased_bgmigrate_import_go_on_their_own_line(
+    before: str, after: str, expected: str
+) -> None:
+    result = split_aliased(cst.parse_module(before), cst.parse_module(after))
     assert result.code == expected

@@ -100,8 +100,11 @@ def rewrite(
 
     add_task calls stay as they are; a '# bgmigrate: BGMxxx ...' comment (wrapped to the
     project's line length) marks what a human must fix. An import that the project's tests
-    patch by name stays. A task parameter without a hint gets the type its arguments have
-    (BGM115), so that the codec takes them; --widen-types also widens hints they do not fit.
+    patch by name stays. @task is never stacked on another queue's task (Celery's
+    @shared_task or @app.task and the like: BGM119 asks to pick one) and never shadows a name
+    the module binds to something else (then it writes @bgmigrate.task). A task parameter
+    without a hint gets the type its arguments have (BGM115), so that the codec takes them;
+    --widen-types also widens hints they do not fit.
     Each @task added gets timeout= (and a RetryPolicy for tasks that must
     not be lost or failed when measured), from --evidence when given, else defaults, with a
     comment saying where the numbers came from; with --evidence, a bare @task (or one an

@@ -65,6 +65,16 @@ def _callers(project: Project) -> dict[FunctionKey, set[FunctionKey]]:
     return callers
 
 
+def _foreign_decorators(project: Project, task: FunctionFacts) -> tuple[tuple[str, str], ...]:
+    """``task``'s decorators other than bgmigrate's ``@task`` and the tree's own functions, each
+    as resolved and as written."""
+    return tuple(
+        (name, written)
+        for name, written in zip(task.decorators, task.written_decorators, strict=True)
+        if name != TASK_DECORATOR and project.resolve(name) is None
+    )
+
+
 class Auditor:
     """Runs the rules over a settled ``Project``."""
 
@@ -144,6 +154,7 @@ class Auditor:
             observed=self._observed(name),
             dependencies=self._dependencies(endpoint),
             types=self.types,
+            foreign_decorators=_foreign_decorators(self.project, found[1]) if found else (),
         )
         return ctx, (found[0].display_path, found[1].qualname) if found else None
 

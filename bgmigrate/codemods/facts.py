@@ -198,6 +198,8 @@ class FunctionFacts:
     it (the work is allowed to fail), when it is."""
     return_type: str | None = None
     """The return annotation as a type (``static_types`` form), when it can be read."""
+    written_decorators: tuple[str, ...] = ()
+    """The decorators of ``decorators`` as the source writes them (``celery_app.task``)."""
 
 
 @dataclasses.dataclass(frozen=True)

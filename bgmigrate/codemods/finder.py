@@ -227,6 +227,7 @@ class ModuleAnalysis:
             attached=result.attached,
             depends=self.depends.of_function(item.node),
             decorators=tuple(self.resolver.qualify(d) or ast.unparse(d) for d in decorators),
+            written_decorators=tuple(ast.unparse(d) for d in decorators),
             router=self._qualify(route_owner(item.node.decorator_list)),
             yield_line=first_yield(item.node),
             returns=_returned_class(self.resolver, item.node.returns),

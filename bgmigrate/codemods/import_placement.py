@@ -2,12 +2,16 @@
 
 libcst's ``AddImportsVisitor`` appends a new import after the last one at the top of the
 module, which lands ``from bgmigrate import Tasks`` among the project's own imports (or the
-standard library's). This moves it into the third-party group, in alphabetical order, or makes
-it a group of its own after the standard library's when the file has no third-party imports.
+standard library's, or after ``from fastapi import ...`` when the module already has
+``import bgmigrate``). This moves it into the third-party group, in isort's order (``import``
+lines first, then ``from`` lines, each alphabetical), or makes it a group of its own after the
+standard library's when the file has no third-party imports. An existing ``bgmigrate`` import
+that only got a name more keeps its place.
 """
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -80,19 +84,63 @@ def _leading(statement: cst.BaseStatement) -> Sequence[cst.EmptyLine]:
     return statement.leading_lines
 
 
-def imports_runtime(module: cst.Module) -> bool:
-    """Whether the module already imports bgmigrate at top level (then its place is kept)."""
-    return any(_root(statement) == RUNTIME for statement in module.body)
+def _key(module: cst.Module, statement: cst.BaseStatement) -> str:
+    """What a rewrite keeps of an import statement it changes: its kind and module."""
+    assert isinstance(statement, cst.SimpleStatementLine)
+    node = statement.body[0]
+    if isinstance(node, cst.ImportFrom):
+        name = module.code_for_node(node.module) if node.module else ""
+        return f"from {'.' * len(node.relative)}{name}"
+    assert isinstance(node, cst.Import)
+    return f"import {module.code_for_node(node.names[0].name)}"
+
+
+def keep_group_breaks(before: cst.Module, after: cst.Module) -> cst.Module:
+    """``after`` with the blank lines above each import the rewrite removed given to the import
+    that followed it (when it has none): the blank line between two import groups stays."""
+    old = [before.body[i] for i in _leading_imports(before.body)]
+    new = _leading_imports(after.body)
+    matcher = difflib.SequenceMatcher(
+        a=[_key(before, s) for s in old],
+        b=[_key(after, after.body[i]) for i in new],
+        autojunk=False,
+    )
+    body: list[cst.BaseStatement] = list(after.body)
+    for tag, first, _, target, _ in matcher.get_opcodes():
+        if tag != "delete" or target >= len(new) or _leading(body[new[target]]):
+            continue
+        blank = [line for line in _leading(old[first]) if line.comment is None]
+        body[new[target]] = _with_leading(body[new[target]], blank)
+    return after.with_changes(body=body)
+
+
+def imports_from_runtime(module: cst.Module) -> bool:
+    """Whether the module already has a top-level ``from bgmigrate import ...`` (names the
+    rewrite needs are added to it)."""
+    return any(
+        _root(statement) == RUNTIME
+        and isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.ImportFrom)
+        for statement in module.body
+    )
+
+
+def _runtime_imports(body: Sequence[cst.BaseStatement]) -> list[int]:
+    """Indices of the ``bgmigrate`` imports in the leading import block of ``body``."""
+    return [i for i in _leading_imports(body) if _root(body[i]) == RUNTIME]
 
 
 def place_runtime_import(
     module: cst.Module, first_party: str, before: cst.Module | None = None
 ) -> cst.Module:
     """Move the (single, newly added) ``bgmigrate`` import into the third-party group; with
-    ``before`` (the module before the import was added) the one not in it."""
+    ``before`` (the module before the import was added) the one not in it, if one was added
+    (not when a name was only added to an import already there)."""
     body: list[cst.BaseStatement] = list(module.body)
-    ours = [i for i in _leading_imports(body) if _root(body[i]) == RUNTIME]
+    ours = _runtime_imports(body)
     if before is not None:
+        if len(ours) <= len(_runtime_imports(before.body)):
+            return module
         old = {before.code_for_node(s).strip() for s in before.body}
         ours = [i for i in ours if module.code_for_node(body[i]).strip() not in old]
     if len(ours) != 1:

@@ -5,7 +5,9 @@
   ``TC002``, for the same kind of import);
 - an import kept only because the tests patch it by name gets ``# noqa: F401``;
 - ``# bgmigrate:`` comments are wrapped to the project's line length;
-- names the rewrite adds to an existing ``from bgmigrate import`` keep isort's order.
+- names the rewrite adds to an existing ``from bgmigrate import`` keep isort's order, and
+  go on a line of their own when that import held only ``as`` names (isort's default keeps
+  ``from bgmigrate import task as queued`` apart).
 """
 
 from __future__ import annotations
@@ -172,6 +174,51 @@ def sort_runtime_names(before: cst.Module, after: cst.Module) -> cst.Module:
                 trailing_whitespace=whitespace.with_changes(comment=comment)
             )
         body[index] = statement
+    return after.with_changes(body=body)
+
+
+def _imported(statement: cst.BaseStatement) -> list[cst.ImportAlias]:
+    """The names of a ``from bgmigrate import`` (none for a star or another statement)."""
+    if not _is_runtime_import(statement):
+        return []
+    assert isinstance(statement, cst.SimpleStatementLine)
+    node = statement.body[0]
+    assert isinstance(node, cst.ImportFrom)
+    return [] if isinstance(node.names, cst.ImportStar) else list(node.names)
+
+
+def _from_runtime(
+    statement: cst.SimpleStatementLine, names: list[cst.ImportAlias]
+) -> cst.SimpleStatementLine:
+    """``statement`` importing only ``names`` (the last without its comma)."""
+    node = statement.body[0]
+    assert isinstance(node, cst.ImportFrom)
+    names[-1] = names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return statement.with_changes(body=[node.with_changes(names=names)])
+
+
+def split_aliased(before: cst.Module, after: cst.Module) -> cst.Module:
+    """A ``from bgmigrate import a as b`` the rewrite added plain names to: those names on a
+    ``from bgmigrate import`` line of their own, right above it."""
+    aliased_only = [
+        {(a.evaluated_name, a.evaluated_alias) for a in names}
+        for names in map(_imported, before.body)
+        if names and all(a.asname is not None for a in names)
+    ]
+    body: list[cst.BaseStatement] = []
+    for statement in after.body:
+        names = _imported(statement)
+        plain = [a for a in names if a.asname is None]
+        aliased = [a for a in names if a.asname is not None]
+        kept = {(a.evaluated_name, a.evaluated_alias) for a in aliased}
+        if not (plain and aliased and kept in aliased_only):
+            body.append(statement)
+            continue
+        assert isinstance(statement, cst.SimpleStatementLine)
+        added = _from_runtime(statement, plain).with_changes(
+            trailing_whitespace=cst.TrailingWhitespace()
+        )
+        body += [added, _from_runtime(statement, aliased).with_changes(leading_lines=())]
     return after.with_changes(body=body)
 
 

@@ -110,14 +110,39 @@ class Resolver:
 
 
 def _bound_names(stmt: ast.stmt) -> Iterable[str]:
+    """Names a module-level statement binds in the module: a definition, assignment targets
+    (tuples too), a ``for`` or ``with ... as`` target, and what the blocks of ``if``, ``try``,
+    ``with``, ``for`` and ``while`` bind (``if CELERY: task = app.task``)."""
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         yield stmt.name
-    elif isinstance(stmt, ast.Assign):
-        for target in stmt.targets:
-            if isinstance(target, ast.Name):
-                yield target.id
-    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-        yield stmt.target.id
+        return
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AnnAssign | ast.AugAssign | ast.For):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.With):
+        targets = [item.optional_vars for item in stmt.items if item.optional_vars]
+    else:
+        targets = []
+    for target in targets:
+        yield from _target_names(target)
+    if isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.Try | ast.TryStar):
+        blocks = [getattr(stmt, field, []) for field in ("body", "orelse", "finalbody")]
+        blocks += [handler.body for handler in getattr(stmt, "handlers", [])]
+        for block in blocks:
+            for inner in block:
+                yield from _bound_names(inner)
+
+
+def _target_names(target: ast.expr) -> Iterable[str]:
+    """The names an assignment target binds (``a``, ``a, (b, *c)``)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
 
 
 def string_annotation(node: ast.expr) -> ast.expr | None:

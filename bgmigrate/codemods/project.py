@@ -128,8 +128,8 @@ class Project:
 
     def follow_tasks(self) -> None:
         """Stage 3: read what the audit looks into — the functions handed the object, the
-        dependencies, each call site's task and every function it reaches (each file is read
-        once, however deep)."""
+        dependencies, each call site's task, its decorators and every function it reaches (each
+        file is read once, however deep)."""
         analysed = list(self.facts.values())
         self.follow(p.callee for f in analysed for p in f.passes)
         self.follow(d for f in analysed for function in f.functions for d in function.depends)
@@ -142,6 +142,7 @@ class Project:
                 found = self.following(self.returned_target(target)) if target else None
                 if found is not None:
                     self.summaries.of(*found)
+                    self.follow(found[1].decorators)  # the app's own, told from a queue's
         follow_types(self)
 
     def following(self, name: str | None) -> Found | None:

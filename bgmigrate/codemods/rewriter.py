@@ -16,11 +16,16 @@ from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import PositionProvider
 
-from bgmigrate.codemods.import_placement import imports_runtime, place_runtime_import
+from bgmigrate.codemods.import_placement import (
+    imports_from_runtime,
+    keep_group_breaks,
+    place_runtime_import,
+)
 from bgmigrate.codemods.lint_friendly import (
     carry_noqa,
     mark_kept_for_tests,
     sort_runtime_names,
+    split_aliased,
     unused,
     wrap_comment,
 )
@@ -93,6 +98,17 @@ def _top_level_imports(tree: cst.Module) -> set[str]:
     return names
 
 
+def _runtime_locals(tree: cst.Module, imports: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """What the module's top-level imports call bgmigrate and its names (``imports``: local name
+    -> what it imports): ``{"bgmigrate": "bgm", "bgmigrate.task": "queued"}``."""
+    top_level = _top_level_imports(tree)
+    found: dict[str, str] = {}
+    for local, qual in imports:
+        if local in top_level and qual.partition(".")[0] == RUNTIME:
+            found.setdefault(qual, local)
+    return found
+
+
 def _is_view(node: cst.ClassDef) -> bool:
     """A class-based view: decorated (``@cbv(router)``) and holding route methods."""
     methods = [s for s in node.body.body if isinstance(s, cst.FunctionDef)]
@@ -124,6 +140,8 @@ class Rewriter(VisitorBasedCodemodCommand):
         self.configured: set[str] = set()
         """Qualnames whose ``@task`` got settings written."""
         """bgmigrate names whose last use this rewrite may have removed."""
+        self.runtime_locals: dict[str, str] = {}
+        """What the module already calls bgmigrate and its names (see ``_runtime_locals``)."""
         self.views: list[bool] = []
         """For each enclosing class: is it a class-based view (FastAPI injects its attributes)?"""
 
@@ -189,8 +207,22 @@ class Rewriter(VisitorBasedCodemodCommand):
         return configured
 
     def _spell(self, name: str) -> str:
-        """How this file spells bgmigrate's ``name`` (qualified when the bare name is taken)."""
-        return f"{RUNTIME}.{name}" if self.plan.qualified else name
+        """How this file spells bgmigrate's ``name``: as an import already there names it
+        (``queued`` for ``from bgmigrate import task as queued``), else qualified when the bare
+        name is taken (``bgm.task`` after ``import bgmigrate as bgm``), else bare."""
+        qualified = f"{RUNTIME}.{name}"
+        if qualified in self.runtime_locals:
+            return self.runtime_locals[qualified]
+        if self.plan.qualified:
+            return f"{self.runtime_locals.get(RUNTIME, RUNTIME)}.{name}"
+        return name
+
+    def _imports_needed(self) -> list[str]:
+        """The names used that no import of the module gives yet (``""``: ``import bgmigrate``)."""
+        missing = sorted(n for n in self.used if f"{RUNTIME}.{n}" not in self.runtime_locals)
+        if not self.plan.qualified:
+            return missing
+        return [""] if missing and RUNTIME not in self.runtime_locals else []
 
     def _swap(self, annotation: cst.Annotation, replacement: str) -> cst.Annotation:
         spelled = self._spell(replacement)
@@ -262,11 +294,10 @@ class Rewriter(VisitorBasedCodemodCommand):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         """Rewrite, then add the runtime imports used and drop unused BackgroundTasks imports."""
+        self.runtime_locals = _runtime_locals(tree, self.plan.facts.imports)
         updated = tree.visit(self)
-        if self.plan.qualified and self.used:
-            AddImportsVisitor.add_needed_import(self.context, RUNTIME)
-        for name in sorted(self.used) if not self.plan.qualified else ():
-            AddImportsVisitor.add_needed_import(self.context, RUNTIME, name)
+        for name in self._imports_needed():
+            AddImportsVisitor.add_needed_import(self.context, RUNTIME, name or None)
         for name in self.unused - self.used:
             RemoveImportsVisitor.remove_unused_import(self.context, RUNTIME, name)
         if not self.plan.keep_imports:
@@ -313,14 +344,13 @@ def rewrite_source(source: bytes, plan: FilePlan) -> Rewritten:
     rewriter = Rewriter(context, plan)
     result = rewriter.transform_module(add_hints(module, plan.hints, context))
     simple = frozenset(n for n in plan.facts.bg_local_names if "." not in n)
-    if not imports_runtime(module):
-        first_party = module_name.partition(".")[0]
-        result = place_runtime_import(result, first_party)
-        if not plan.keep_imports:
-            result = move_into_type_checking(result, unused(result, simple), first_party)
+    first_party = module_name.partition(".")[0]
+    result = place_runtime_import(keep_group_breaks(module, result), first_party, before=module)
+    if not (plan.keep_imports or imports_from_runtime(module)):
+        result = move_into_type_checking(result, unused(result, simple), first_party)
     if plan.named_in_tests:
         result = mark_kept_for_tests(result, simple)
-    result = sort_runtime_names(module, carry_noqa(module, result, simple))
+    result = split_aliased(module, sort_runtime_names(module, carry_noqa(module, result, simple)))
     output = result.bytes
     if output == source:
         return Rewritten(source)

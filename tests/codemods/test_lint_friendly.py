@@ -10,42 +10,53 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from bgmigrate.codemods.lint_friendly import line_length, sort_runtime_names, wrap_comment
+from bgmigrate.codemods.lint_friendly import (
+    line_length,
+    sort_runtime_names,
+    split_aliased,
+    wrap_comment,
+)
 from bgmigrate.codemods.string_refs import is_test_file, names_in_tests
-from tests.codemods.golden import FIXTURES
+from tests.codemods.golden import CASES, FIXTURES
 
 CASE = FIXTURES / "lint_friendly"
 RUFF_RULES = "I,E501,F401,TC002,RUF100"
 
 
-def _ruff(tree: Path) -> list[str]:
+def _ruff(tree: Path, *options: str) -> list[str]:
+    """``path:line:column: finding`` lines of ``ruff check OPTIONS .`` run in ``tree``."""
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     assert ruff is not None, "ruff is in the dev extra: pip install -e '.[dev]'"
     result = subprocess.run(
-        [
-            ruff,
-            "check",
-            "--no-cache",
-            "--isolated",
-            "--select",
-            RUFF_RULES,
-            "--line-length",
-            "80",
-            "--output-format",
-            "concise",
-            "app",
-        ],
+        [ruff, "check", "--no-cache", "--isolated", "--output-format", "concise", *options, "."],
         cwd=tree,
         capture_output=True,
         text=True,
         check=False,
     )
-    return sorted(line.split(":", 3)[-1] for line in result.stdout.splitlines() if ".py:" in line)
+    return sorted(line for line in result.stdout.splitlines() if ".py:" in line)
+
+
+def _findings(tree: Path) -> list[str]:
+    """What the rules the rewrite could break say about ``app/``, without file positions."""
+    found = _ruff(tree, "--select", RUFF_RULES, "--line-length", "80")
+    return sorted(line.split(":", 3)[-1] for line in found if line.startswith("app"))
 
 
 def test_the_rewrite_adds_no_ruff_finding() -> None:
-    assert _ruff(CASE / "before") == []  # the case is clean before the rewrite
-    assert _ruff(CASE / "after") == []
+    assert _findings(CASE / "before") == []  # the case is clean before the rewrite
+    assert _findings(CASE / "after") == []
+
+
+def _unsorted(tree: Path) -> set[str]:
+    """Files whose imports ruff's isort rule (I001) would reorder (the tree's top-level packages
+    are first-party, ``bgmigrate`` third-party, as in a user's project)."""
+    return {line.partition(":")[0] for line in _ruff(tree, "--select", "I")}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_rewrite_leaves_imports_as_isort_sorts_them(case: str) -> None:
+    assert _unsorted(FIXTURES / case / "after") <= _unsorted(FIXTURES / case / "before")
 
 
 @pytest.mark.parametrize(
@@ -132,4 +143,29 @@ def test_names_added_to_a_bgmigrate_import_keep_isorts_order_and_a_valid_noqa(
     before: str, after: str, expected: str
 ) -> None:
     result = sort_runtime_names(cst.parse_module(before), cst.parse_module(after))
+    assert result.code == expected
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(
+            "import os\nfrom bgmigrate import task as queued  # noqa: F401\n",
+            "import os\nfrom bgmigrate import Tasks, task as queued  # noqa: F401\n",
+            "import os\nfrom bgmigrate import Tasks\n"
+            "from bgmigrate import task as queued  # noqa: F401\n",
+            id="added-names-apart-from-an-alias-only-import",
+        ),
+        pytest.param(
+            "from bgmigrate import RetryPolicy, task as queued\n",
+            "from bgmigrate import RetryPolicy, Tasks, task as queued\n",
+            "from bgmigrate import RetryPolicy, Tasks, task as queued\n",
+            id="a-combined-import-stays-combined",
+        ),
+    ],
+)
+def test_names_added_to_an_aliased_bgmigrate_import_go_on_their_own_line(
+    before: str, after: str, expected: str
+) -> None:
+    result = split_aliased(cst.parse_module(before), cst.parse_module(after))
     assert result.code == expected

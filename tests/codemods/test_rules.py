@@ -94,7 +94,7 @@ def test_codes_are_stable_and_unique() -> None:
     assert list(RULES) == [
         *("BGM101", "BGM102", "BGM103", "BGM104", "BGM105", "BGM106", "BGM107", "BGM108"),
         *("BGM111", "BGM112", "BGM113", "BGM114", "BGM115", "BGM116", "BGM117", "BGM118"),
-        "BGM199",
+        *("BGM119", "BGM199"),
         *("BGM201", "BGM202", "BGM203"),
     ]
     # BGM1xx read the source, BGM2xx runtime statistics.

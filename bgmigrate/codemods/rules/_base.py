@@ -59,6 +59,9 @@ class SiteContext:
     """The endpoint's dependencies defined in the scanned tree, each with its file."""
     types: TypeTable | None = None
     """The project's classes and type aliases, for static argument types."""
+    foreign_decorators: tuple[tuple[str, str], ...] = ()
+    """The task's decorators that are neither bgmigrate's ``@task`` nor functions of the scanned
+    tree: ``(resolved name, as written)``, ``("app.worker.celery_app.task", "celery_app.task")``."""
 
     @property
     def best_effort(self) -> bool:

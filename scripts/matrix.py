@@ -25,23 +25,27 @@ PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 VENVS = ROOT / ".matrix"
 
 RUNTIME_TESTS = ("tests/test_batch.py", "tests/test_runtime.py")
-# The codec carries arguments through pydantic; its oldest release sends values another way.
-CODEC_TESTS = ("tests/test_codec.py",)
+# On the oldest releases only: the codec (pydantic before 2.11 sends values another way) and
+# every command's --help (typer on click).
+OLDEST_ONLY_TESTS = ("tests/test_codec.py", "tests/cli/test_help.py")
 # Celery on Redis and ARQ (the conformance suite's RabbitMQ run adds a broker, not a release).
 WORKER_TESTS = ("tests/adapters/test_conformance.py", "-k", "not rabbitmq")
 # What the tests need beside bgmigrate: Starlette's TestClient speaks httpx up to Starlette 0.x
 # (before 0.28: older Starlettes pass it ``app=``) and httpx2 from 1.0; both are installed so
 # that every Starlette finds its client.
-# The codec tests draw values with hypothesis and round-trip SQLAlchemy and SQLModel rows.
+# The codec tests draw values with hypothesis and round-trip SQLAlchemy and SQLModel rows; the
+# CLI tests check JSON reports against their schema.
 TEST_TOOLS = (
     *("pytest>=8", "pytest-timeout>=2.3", "httpx<0.28", "httpx2"),
-    *("hypothesis>=6.100", "sqlalchemy>=2.0", "sqlmodel>=0.0.22"),
+    *("hypothesis>=6.100", "sqlalchemy>=2.0", "sqlmodel>=0.0.22", "jsonschema>=4.18"),
 )
 # Warnings are errors in the tests; these come from older releases meeting newer ones (an old
 # Starlette on today's anyio), not from bgmigrate.
 IGNORED_WARNINGS = (
     *("-W", "ignore:The anyio.abc.BlockingPortal alias:DeprecationWarning"),
     *("-W", "ignore:The 'app' shortcut is now deprecated:DeprecationWarning"),
+    # typer 0.16 on click >= 8.5 (typer's own imports)
+    *("-W", "ignore:'click.utils.:DeprecationWarning"),
 )
 
 
@@ -63,10 +67,13 @@ OLDEST_PYDANTIC = "2.9.2"
 """The oldest pydantic the matrix proves (its minor release is ``pyproject.toml``'s bound)."""
 OLDEST_PYDANTIC_SETTINGS = "2.7.0"
 """The oldest pydantic-settings (``NoDecode``); ``pyproject.toml``'s lower bound."""
+OLDEST_TYPER = "0.16.0"
+"""The oldest typer (the first that runs under click 8.2); ``pyproject.toml``'s lower bound."""
 OLDEST = (
     f"fastapi=={OLDEST_FASTAPI}",
     f"pydantic=={OLDEST_PYDANTIC}",
     f"pydantic-settings=={OLDEST_PYDANTIC_SETTINGS}",
+    f"typer=={OLDEST_TYPER}",
     "celery[redis]==5.5.*",
     "kombu==5.5.*",
     "arq==0.26.*",
@@ -74,8 +81,8 @@ OLDEST = (
 """The oldest releases bgmigrate supports, as the oldest sessions install them."""
 
 SESSIONS = (
-    Session("py3.11-oldest", "3.11.7", OLDEST, (*RUNTIME_TESTS, *CODEC_TESTS, *WORKER_TESTS)),
-    Session("py3.13-oldest", "3.13.0", OLDEST, (*RUNTIME_TESTS, *CODEC_TESTS, *WORKER_TESTS)),
+    Session("py3.11-oldest", "3.11.7", OLDEST, (*RUNTIME_TESTS, *OLDEST_ONLY_TESTS, *WORKER_TESTS)),
+    Session("py3.13-oldest", "3.13.0", OLDEST, (*RUNTIME_TESTS, *OLDEST_ONLY_TESTS, *WORKER_TESTS)),
     Session(
         "py3.11-newest",
         "3.11.7",
@@ -114,7 +121,7 @@ def _installed(python: Path, log: Path) -> str:
     code = (
         "from importlib.metadata import version as v; "
         "print(' '.join(f'{n}={v(n)}' for n in ('fastapi', 'starlette', 'pydantic', "
-        "'pydantic-settings', 'celery', 'kombu', 'arq', 'anyio')))"
+        "'pydantic-settings', 'typer', 'celery', 'kombu', 'arq', 'anyio')))"
     )
     return _run([str(python), "-c", code], log).stdout.strip()
 

@@ -46,6 +46,7 @@ def _declared(name: str) -> Requirement:
         "fastapi",  # the newest release
         f"pydantic=={MATRIX.OLDEST_PYDANTIC}",
         f"pydantic-settings=={MATRIX.OLDEST_PYDANTIC_SETTINGS}",
+        f"typer=={MATRIX.OLDEST_TYPER}",
         "celery[redis]==5.5.*",
         "celery[redis]==5.6.*",
         "arq==0.26.*",
@@ -66,3 +67,4 @@ def test_the_declared_lower_bounds_are_the_oldest_releases_the_matrix_runs() -> 
     assert _declared("arq").specifier.contains("0.26.0")
     assert not _declared("arq").specifier.contains("0.25.99")
     assert _declared("pydantic-settings").specifier == f">={MATRIX.OLDEST_PYDANTIC_SETTINGS[:-2]}"
+    assert _declared("typer").specifier == f">={MATRIX.OLDEST_TYPER[:-2]}"

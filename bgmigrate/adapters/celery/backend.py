@@ -261,7 +261,7 @@ class CeleryBackend(TaskBackend):
     def _warn_long_delay(self, job: Job) -> None:
         """Warn when a Redis broker would re-deliver ``job`` before it is due."""
         options = job.task.options
-        if not is_redis_url(self.settings.broker_url) or not options.deferred:
+        if not options.deferred or not is_redis_url(self.settings.broker_url):
             return
         delay = options.seconds_until_due()
         if delay > self.settings.visibility_timeout:

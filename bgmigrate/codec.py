@@ -60,6 +60,10 @@ class EncodedCall(NamedTuple):
         return {"args": json.loads(self.args), "kwargs": json.loads(self.kwargs)}
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=(",", ":"))`` without making an encoder per call."""
+
+
 def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
     """The JSON object ``obj`` (text) with ``fields`` added after its own members.
 
@@ -68,7 +72,7 @@ def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
     """
     if not fields:
         return obj
-    added = json.dumps(fields, separators=(",", ":"))
+    added = _COMPACT.encode(fields)
     if obj.strip() == "{}":
         return added
     return f"{obj.rstrip()[:-1]},{added[1:]}"

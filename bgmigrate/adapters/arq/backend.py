@@ -139,7 +139,9 @@ class ArqBackend(TaskBackend):
         if carrier:
             extra[TRACE_FIELD] = dict(carrier)
         if job.encoded is not None:  # from the outbox: its JSON goes into the job as it is
-            encoded = EncodedCall(job.encoded.args, with_fields(job.encoded.kwargs, extra))
+            encoded = job.encoded
+            if extra:
+                encoded = EncodedCall(encoded.args, with_fields(encoded.kwargs, extra))
             return self._arq_job_of(job, (), {}, encoded)
         payload = job.decoded_payload()
         return self._arq_job_of(job, payload["args"], {**payload["kwargs"], **extra}, None)

@@ -13,11 +13,11 @@ versions that ``pyproject.toml`` allows (see docs/backends.md).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from arq.constants import (
     expires_extra_ms,
@@ -61,9 +61,12 @@ return added
 """KEYS: (job key, result key, queue) per job; ARGV: (job id, score, expiry ms, data) per job."""
 
 
-@dataclass(frozen=True, slots=True)
-class ArqJob:
-    """One job as arq stores it: its id, queue, function name, JSON arguments and start time."""
+class ArqJob(NamedTuple):
+    """One job as arq stores it: its id, queue, function name, JSON arguments and start time.
+
+    A named tuple: a relay batch builds a thousand of them, and a frozen dataclass costs
+    several times as much to make.
+    """
 
     job_id: str
     queue: str
@@ -142,31 +145,37 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for ``jobs``, stamped with the current time."""
     now_ns = time.time_ns()
     now_ms = now_ns // 1_000_000
+    now_us = now_ns // 1000
     keys: list[str] = []
     argv: list[Any] = []
     for index, job in enumerate(jobs):
-        keys += [job_key_prefix + job.job_id, result_key_prefix + job.job_id, job.queue]
-        data = _serialized(job, now_ms)
+        job_id, defer_ms = job.job_id, job.defer_ms
+        keys += [job_key_prefix + job_id, result_key_prefix + job_id, job.queue]
         # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
         # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
-        score = (now_ns // 1000 + index) / 1000 + job.defer_ms
-        argv += [job.job_id, repr(score), job.defer_ms + expires_extra_ms, data]
+        score = (now_us + index) / 1000 + defer_ms
+        argv += [job_id, repr(score), defer_ms + expires_extra_ms, _serialized(job, now_ms)]
     return keys, argv
 
 
-def _serialized(job: ArqJob, now_ms: int) -> bytes:
-    """The job's bytes, as arq's ``enqueue_job`` writes them (no try yet), in JSON."""
+def _serialized(job: ArqJob, now_ms: int) -> str | bytes:
+    """The job's JSON, as arq's ``enqueue_job`` writes it (no try yet)."""
     if job.encoded is not None:
         # The same object serialize_job makes, from JSON texts that need no encoding.
-        function = json.dumps(job.function)
         args, kwargs = job.encoded
-        return f'{{"t":null,"f":{function},"a":{args},"k":{kwargs},"et":{now_ms}}}'.encode()
+        return f'{_job_head(job.function)}{args},"k":{kwargs},"et":{now_ms}}}'
     try:
         return serialize_job(
             job.function, tuple(job.args), job.kwargs, None, now_ms, serializer=dumps
         )
     except ArqSerializationError as exc:
         raise SerializationError(f"arq job {job.function!r} cannot be encoded: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _job_head(function: str) -> str:
+    """A job's JSON up to its ``args``, which follow: the same for every job of ``function``."""
+    return f'{{"t":null,"f":{json.dumps(function)},"a":'
 
 
 def status_keys(job_id: str) -> tuple[str, str, str]:

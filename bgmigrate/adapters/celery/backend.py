@@ -24,17 +24,20 @@ from typing import Any
 
 import redis
 from amqp.exceptions import AMQPError
+from celery import Celery, signals
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
+from kombu.utils.json import dumps
 
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.once import ONCE
-from bgmigrate.adapters.celery.redis_batch import one_round_trip
+from bgmigrate.adapters.celery.redis_batch import Template, one_round_trip
 from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
+from bgmigrate.codec import with_fields
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
@@ -190,38 +193,51 @@ class CeleryBackend(TaskBackend):
         with (
             sending(self.alias, jobs, self._queue_of, traced=traced) as carriers,
             self.app.producer_or_acquire() as producer,
-        ):
             # One message gains nothing from a transaction; a batch is sent in one round trip.
-            batch = one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext()
+            one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext() as batch,
+        ):
             # Celery declares the target queue on every publish (a kombu entity copy and a cache
             # lookup each time): once per queue and batch is enough on one producer.
             declared: set[str | None] = set()
-            with batch:
-                for job in jobs:
-                    payload = job.decoded_payload()
-                    changed = changed_options(job.task)
-                    if job.publish_id is not None:
-                        changed[ONCE] = job.publish_id
-                    kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
-                    queue = job.task.options.queue
-                    extra: dict[str, Any] = {"declare": []} if queue in declared else {}
-                    declared.add(queue)
-                    # The enqueue span's trace context, where Celery's instrumentation puts it.
-                    carrier = carriers.get(job.id, NO_CARRIER)
-                    if carrier:
-                        extra["headers"] = dict(carrier)
-                    self.app.send_task(
-                        job.task.name,
-                        args=payload["args"],
-                        kwargs=kwargs,
-                        task_id=job.id,
-                        producer=producer,
-                        # What Flower and the worker log show; JSON is cheaper than saferepr.
-                        argsrepr=_shown(job, "args"),
-                        kwargsrepr=_shown(job, "kwargs"),
-                        **self._options(job, changed),
-                        **extra,
-                    )
+            # Where send_task does nothing per message but build it, Celery builds the first
+            # message of each task and options, and the others are copies of it.
+            templates: dict[tuple[Any, ...], Template | None] = {}
+            copying = batch is not None and _builds_only(self.app)
+            for job in jobs:
+                changed = changed_options(job.task)
+                if job.publish_id is not None:
+                    changed[ONCE] = job.publish_id
+                options = self._options(job, changed)
+                # The enqueue span's trace context, where Celery's instrumentation puts it.
+                carrier = carriers.get(job.id, NO_CARRIER)
+                like = (job.task.name, *sorted(options.items()), *sorted(carrier))
+                template = templates.get(like) if copying else None
+                if batch is not None and template is not None:
+                    batch.push_like(template, job.id, _call(job, changed), _shown(job), carrier)
+                    continue
+                payload = job.decoded_payload()
+                kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
+                queue = job.task.options.queue
+                extra: dict[str, Any] = {"declare": []} if queue in declared else {}
+                declared.add(queue)
+                if carrier:
+                    extra["headers"] = dict(carrier)
+                argsrepr, kwargsrepr = _shown(job)
+                self.app.send_task(
+                    job.task.name,
+                    args=payload["args"],
+                    kwargs=kwargs,
+                    task_id=job.id,
+                    producer=producer,
+                    # What Flower and the worker log show; JSON is cheaper than saferepr.
+                    argsrepr=argsrepr,
+                    kwargsrepr=kwargsrepr,
+                    **options,
+                    **extra,
+                )
+                if batch is not None and copying and not job.task.options.deferred:
+                    # A deferred job's message holds its due time: it is no template.
+                    templates[like] = batch.template(carrier)
 
     def _queue_of(self, job: Job) -> str:
         return str(job.task.options.queue or self.app.conf.task_default_queue)
@@ -245,7 +261,7 @@ class CeleryBackend(TaskBackend):
     def _warn_long_delay(self, job: Job) -> None:
         """Warn when a Redis broker would re-deliver ``job`` before it is due."""
         options = job.task.options
-        if not is_redis_url(self.settings.broker_url) or not options.deferred:
+        if not options.deferred or not is_redis_url(self.settings.broker_url):
             return
         delay = options.seconds_until_due()
         if delay > self.settings.visibility_timeout:
@@ -301,12 +317,45 @@ class CeleryBackend(TaskBackend):
             time.sleep(POLL_INTERVAL)
 
 
-def _shown(job: Job, part: str) -> str:
-    """The job's ``args`` or ``kwargs`` as JSON, shortened to ``ARGS_SHOWN`` characters."""
+def _builds_only(app: Celery) -> bool:
+    """Whether ``send_task`` does nothing per message but build and publish it: no publish
+    signal has a receiver (OpenTelemetry's Celery instrumentation is one), no task routes, no
+    sent events, no result backend to subscribe to results, and no task is running in this
+    thread (whose ids a message would carry)."""
+    return not (
+        signals.before_task_publish.receivers
+        or signals.after_task_publish.receivers
+        or signals.task_sent.receivers
+        or app.amqp.routes
+        or app.conf.task_send_sent_event
+        or app.conf.result_backend
+        or app.current_worker_task
+    )
+
+
+def _call(job: Job, changed: dict[str, Any]) -> tuple[str, str]:
+    """The JSON texts of the job's args and kwargs, with its call options in the kwargs."""
     if job.encoded is not None:  # already JSON: no need to encode it again
-        text = job.encoded.args if part == "args" else job.encoded.kwargs
+        args, kwargs = job.encoded
     else:
-        text = json.dumps(job.decoded_payload()[part], separators=(",", ":"))
+        payload = job.decoded_payload()
+        args, kwargs = dumps(payload["args"]), dumps(payload["kwargs"])
+    return args, with_fields(kwargs, {FIELD: changed}) if changed else kwargs
+
+
+def _shown(job: Job) -> tuple[str, str]:
+    """The job's ``args`` and ``kwargs`` as JSON, each shortened to ``ARGS_SHOWN`` characters."""
+    if job.encoded is not None:  # already JSON: no need to encode it again
+        args, kwargs = job.encoded
+    else:
+        payload = job.decoded_payload()
+        args, kwargs = (
+            json.dumps(payload[part], separators=(",", ":")) for part in ("args", "kwargs")
+        )
+    return _shortened(args), _shortened(kwargs)
+
+
+def _shortened(text: str) -> str:
     return text if len(text) <= ARGS_SHOWN else text[: ARGS_SHOWN - 3] + "..."
 
 

@@ -2,45 +2,179 @@
 
 kombu's Redis transport costs two round trips per message: it reads the exchange's bindings
 (``SMEMBERS``) and then ``LPUSH``-es the message. For a request's batch, bgmigrate queues the
-pushes in one ``MULTI``/``EXEC`` transaction and reads each exchange's bindings once, so the
-batch costs one round trip and is all or nothing, like an ARQ batch.
+pushes in one ``MULTI``/``EXEC`` transaction (messages that follow one another to the same list
+in one ``LPUSH``) and reads each exchange's bindings once, so the batch costs one round trip
+and is all or nothing, like an ARQ batch.
 
 This overrides two methods of one ``kombu.transport.redis.Channel`` (``_put`` and
 ``get_table``) while the batch is published, and restores them after. kombu is pinned to
 5.6.x; the tests check the commands Redis receives and that real workers run the tasks.
+
+A message that Celery built for one job is also a :class:`Template` for the other jobs of the
+same task and options: :meth:`RedisBatch.push_like` writes its JSON again with another job's
+id, arguments, trace headers and delivery tag, which is all that differs between two such
+messages (a test compares a copy with the message Celery builds for the same job). The caller
+copies only where Celery itself would do nothing more per message than build it (see
+``bgmigrate.adapters.celery.backend``).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any
 
 from kombu.transport.redis import Channel as RedisChannel
 from kombu.utils.json import dumps
+from kombu.utils.uuid import uuid
+
+_MARK = f"bgmigrate-{uuid()}:"
+"""Prefix of the placeholders a template's JSON text is cut at (random: no Celery value holds
+it)."""
+_PLACEHOLDER = re.compile(f'"{re.escape(_MARK)}([^"]*)"')
+MAX_PUSHED = 1000
+"""Most messages pushed by one ``LPUSH``."""
+SHOWN = ("argsrepr", "kwargsrepr")
+"""The headers (and, as Celery sends them, properties) that show a message's arguments."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message Celery built (a kombu envelope) as JSON text cut where another job's message
+    differs: its id, arguments, trace headers and delivery tag."""
+
+    key: str
+    """The Redis list it went to (its queue, with the priority's suffix)."""
+    parts: tuple[str, ...]
+    """The text between the differing values."""
+    fields: tuple[str, ...]
+    """The names of the differing values, one between each two parts."""
+    embed: str
+    """The JSON text of the body's third part (callbacks, errbacks, chain, chord)."""
+
+
+class RedisBatch:
+    """The pushes of one transaction: Celery's own messages, and copies of them.
+
+    Messages that follow one another to the same list go in one ``LPUSH``, which leaves the
+    list as one ``LPUSH`` per message would.
+    """
+
+    def __init__(self, channel: RedisChannel, pipe: Any) -> None:
+        self._channel = channel
+        self._pipe = pipe
+        self._last: tuple[str, dict[str, Any]] | None = None
+        self._key: str | None = None
+        self._pushed: list[str] = []
+
+    def put(self, queue: str, message: dict[str, Any], **_: Any) -> None:
+        """As ``RedisChannel._put`` does it, into the transaction instead of straight to Redis."""
+        priority = self._channel._get_message_priority(message, reverse=False)
+        key = self._channel._q_for_pri(queue, priority)
+        self._push(key, dumps(message))
+        self._last = (key, message)
+
+    def _push(self, key: str, data: str) -> None:
+        if key != self._key or len(self._pushed) == MAX_PUSHED:
+            self.flush()
+            self._key = key
+        self._pushed.append(data)
+
+    def flush(self) -> None:
+        """Queue the pending ``LPUSH`` in the transaction."""
+        if self._pushed:
+            self._pipe.lpush(self._key, *self._pushed)
+            self._pushed = []
+
+    def template(self, headers: Mapping[str, str]) -> Template | None:
+        """The last message Celery published in this batch, sent with the trace ``headers``, as
+        a template; ``None`` if there is none, or if it cannot be copied (its body is not
+        base64-encoded JSON, or it belongs to a parent task)."""
+        if self._last is None:
+            return None
+        key, message = self._last
+        properties, sent_headers = message["properties"], message["headers"]
+        job_id = sent_headers.get("id")
+        if (
+            sent_headers.get("root_id") != job_id  # a task's own root: sent from no task
+            or sent_headers.get("parent_id") is not None
+            or properties.get("correlation_id") != job_id
+            or message.get("content-type") != "application/json"
+            or message.get("content-encoding") != "utf-8"
+            or properties.get("body_encoding") != "base64"
+        ):
+            return None
+        body = json.loads(base64.b64decode(message["body"]))
+        shown = {name: _MARK + name for name in SHOWN}
+        marked = {
+            **message,
+            "body": _MARK + "body",
+            "headers": {
+                **sent_headers,
+                **{name: _MARK + "header:" + name for name in headers},
+                **shown,
+                "id": _MARK + "id",
+                "root_id": _MARK + "id",
+            },
+            "properties": {
+                **properties,
+                **{name: value for name, value in shown.items() if name in properties},
+                "correlation_id": _MARK + "id",
+                "delivery_tag": _MARK + "delivery_tag",
+            },
+        }
+        cut = _PLACEHOLDER.split(dumps(marked))
+        return Template(key, tuple(cut[::2]), tuple(cut[1::2]), json.dumps(body[2]))
+
+    def push_like(
+        self,
+        template: Template,
+        job_id: str,
+        call: tuple[str, str],
+        shown: tuple[str, str],
+        headers: Mapping[str, str],
+    ) -> None:
+        """Push a copy of ``template`` for another job: its id, its ``call`` (the JSON texts of
+        its args and kwargs), what is ``shown`` of them (``argsrepr``, ``kwargsrepr``) and its
+        trace ``headers`` (the same names as the template's); the copy gets its own delivery
+        tag, as kombu gives every message."""
+        body = f"[{call[0]}, {call[1]}, {template.embed}]"
+        values = {
+            "id": job_id,
+            "body": base64.b64encode(body.encode()).decode(),
+            "delivery_tag": uuid(),
+            **dict(zip(SHOWN, shown, strict=True)),
+            **{"header:" + name: value for name, value in headers.items()},
+        }
+        parts = template.parts
+        text = [parts[0]]
+        for field, part in zip(template.fields, parts[1:], strict=True):
+            text += [_quoted(values[field]), part]
+        self._push(template.key, "".join(text))
 
 
 @contextmanager
-def one_round_trip(channel: Any) -> Iterator[None]:
+def one_round_trip(channel: Any) -> Iterator[RedisBatch | None]:
     """Buffer what is published on ``channel`` inside the block; send it all at the end.
 
-    Other transports (AMQP) publish as usual.
+    Yields the batch on a Redis channel; other transports (AMQP) publish as usual, and get
+    ``None``.
     """
     if not isinstance(channel, RedisChannel):
-        yield
+        yield None
         return
     pipe = channel._create_client().pipeline(transaction=True)
-    bindings = functools.cache(channel.get_table)
-
-    def put(queue: str, message: dict[str, Any], **_: Any) -> None:
-        # As RedisChannel._put does it, into the transaction instead of straight to Redis.
-        priority = channel._get_message_priority(message, reverse=False)
-        pipe.lpush(channel._q_for_pri(queue, priority), dumps(message))
-
-    channel._put, channel.get_table = put, bindings
+    batch = RedisBatch(channel, pipe)
+    channel._put, channel.get_table = batch.put, functools.cache(channel.get_table)
     try:
-        yield
+        yield batch
+        batch.flush()
         pipe.execute()
     finally:
         del channel._put, channel.get_table

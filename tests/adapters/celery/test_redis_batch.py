@@ -1,13 +1,21 @@
-"""A Celery batch on a Redis broker: one MULTI/EXEC round trip, all or nothing."""
+"""A Celery batch on a Redis broker: one MULTI/EXEC round trip, all or nothing, its messages
+copied from the first one Celery builds wherever Celery would do nothing more per message."""
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
 import redis
+from celery import signals
 
 import bgmigrate
+from bgmigrate.adapters.celery.backend import CeleryBackend
+from bgmigrate.adapters.celery.redis_batch import one_round_trip
 from bgmigrate.backend import Job
 from bgmigrate.errors import SerializationError
 from bgmigrate.runtime import Runtime
@@ -40,7 +48,7 @@ def test_ten_messages_are_pushed_in_one_transaction(
         client.config_resetstat()
         backend.enqueue(_jobs(runtime, 10))
         assert _calls(client, "exec") == 1
-        assert _calls(client, "lpush") == 10
+        assert _calls(client, "lpush") == 1  # ten messages to one list: one LPUSH
         assert _calls(client, "smembers") <= 1  # exchange bindings: read once, if at all
         assert client.llen("q") == 11
 
@@ -55,3 +63,94 @@ def test_a_batch_that_fails_to_publish_enqueues_nothing(server: RedisServer) -> 
         backend.enqueue([*jobs, broken])
     with redis.Redis.from_url(server.url) as client:
         assert client.llen("q") == 1
+
+
+def _celery(url: str) -> CeleryBackend:
+    runtime = bgmigrate.configure(backend="celery", broker_url=url, default_queue="q")
+    return cast(CeleryBackend, runtime.backend("celery"))
+
+
+def _messages(client: redis.Redis, queue: str) -> list[dict[str, Any]]:
+    """The queue's messages in the order a worker takes them, their bodies decoded."""
+    messages = []
+    for raw in reversed(cast(list[bytes], client.lrange(queue, 0, -1))):
+        message = json.loads(raw)
+        message["body"] = json.loads(base64.b64decode(message["body"]))
+        messages.append(message)
+    return messages
+
+
+def _without_delivery_tag(message: dict[str, Any]) -> dict[str, Any]:
+    tag = message["properties"].pop("delivery_tag")
+    assert uuid.UUID(tag).version == 4
+    return message
+
+
+def test_a_copied_message_is_the_message_celery_builds_for_that_job(server: RedisServer) -> None:
+    app = _celery(server.url).app
+    # As PostgreSQL prints JSON: not ASCII-escaped, spaced.
+    call = ('["\u00e9\\"x", 2]', '{"k": null}')
+    sent: dict[str, Any] = {
+        "args": ['\u00e9"x', 2],
+        "kwargs": {"k": None},
+        "argsrepr": call[0],
+        "kwargsrepr": call[1],
+    }
+    with app.producer_or_acquire() as producer:
+        with one_round_trip(producer.channel) as batch:
+            assert batch is not None
+            app.send_task(
+                tasks.add.name, task_id="a", producer=producer, headers={"t": "1"}, **sent
+            )
+            template = batch.template({"t": "1"})
+            assert template is not None
+            batch.push_like(template, "b", call, call, {"t": "2"})
+        app.send_task(tasks.add.name, task_id="b", producer=producer, headers={"t": "2"}, **sent)
+    with redis.Redis.from_url(server.url) as client:
+        first, copied, built = _messages(client, "q")
+    assert copied["properties"]["delivery_tag"] != first["properties"]["delivery_tag"]
+    assert _without_delivery_tag(copied) == _without_delivery_tag(built)
+    assert (copied["headers"]["id"], copied["headers"]["t"]) == ("b", "2")
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, str]]]:
+    """The (signal, job id) of every before/after_task_publish signal sent meanwhile."""
+    seen: list[tuple[str, str]] = []
+
+    def before(headers: dict[str, Any], **_: Any) -> None:
+        seen.append(("before", headers["id"]))
+
+    def after(headers: dict[str, Any], **_: Any) -> None:
+        seen.append(("after", headers["id"]))
+
+    signals.before_task_publish.connect(before, weak=False)
+    signals.after_task_publish.connect(after, weak=False)
+    yield seen
+    signals.before_task_publish.disconnect(before)
+    signals.after_task_publish.disconnect(after)
+
+
+def test_with_publish_signal_receivers_celery_builds_and_signals_every_message(
+    server: RedisServer, published: list[tuple[str, str]]
+) -> None:
+    runtime = bgmigrate.configure(backend="celery", broker_url=server.url, default_queue="q")
+    jobs = _jobs(runtime, 3)
+    runtime.backend("celery").enqueue(jobs)
+    assert published == [(signal, job.id) for job in jobs for signal in ("before", "after")]
+
+
+def _by_first_argument(
+    name: str, args: list[Any], kwargs: dict[str, Any], options: dict[str, Any], **_: Any
+) -> dict[str, str]:
+    return {"queue": f"q{args[0] % 2}"}
+
+
+def test_a_task_router_sees_every_message(server: RedisServer) -> None:
+    runtime = bgmigrate.configure(backend="celery", broker_url=server.url)
+    backend = cast(CeleryBackend, runtime.backend("celery"))
+    backend.app.conf.task_routes = (_by_first_argument,)
+    backend.enqueue(_jobs(runtime, 5))
+    with redis.Redis.from_url(server.url) as client:
+        assert [m["body"][0][0] for m in _messages(client, "q0")] == [0, 2, 4]
+        assert [m["body"][0][0] for m in _messages(client, "q1")] == [1, 3]

@@ -108,8 +108,8 @@ class Spool:
                 entry.backend.enqueue(entry.jobs)
             except Exception as exc:  # every failure is retried, then logged with its jobs
                 if time.monotonic() - entry.since >= self._retry_for:
-                    self._remove(entry)
-                    log_lost(entry.jobs, f"{exc} (retried for {self._retry_for} s)")
+                    if self._remove(entry):
+                        log_lost(entry.jobs, f"{exc} (retried for {self._retry_for} s)")
                     continue
                 self._refused(entry, exc, delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
@@ -125,24 +125,31 @@ class Spool:
                 return None
             return self._entries[0]
 
-    def _remove(self, entry: _Entry) -> None:
+    def _remove(self, entry: _Entry) -> bool:
+        """Take ``entry`` off the spool; ``False`` if drain() took it (and logged it) first."""
         with self._changed:
-            if self._entries and self._entries[0] is entry:  # else drain() took it
+            held = bool(self._entries) and self._entries[0] is entry
+            if held:
                 self._entries.popleft()
                 self._held -= len(entry.jobs)
             self._changed.notify_all()
+            return held
 
     def _refused(self, entry: _Entry, exc: Exception, delay: float) -> None:
-        """Log the first refusal of ``entry``, then wait ``delay`` s (or until drain clears it)."""
-        entry.refusals += 1
-        if entry.refusals == 1:
-            names = ", ".join(job.task.name for job in entry.jobs)
-            logger.warning(
-                "committed tasks %s not enqueued yet (%s); retrying for up to %s s",
-                names,
-                exc,
-                self._retry_for,
-            )
+        """Log the first refusal of ``entry``, then wait ``delay`` s (or until drain clears it).
+
+        Nothing is said of an entry that drain() took while its publish was under way: drain
+        has logged it as lost."""
         with self._changed:
-            if self._entries and self._entries[0] is entry:
-                self._changed.wait(delay)
+            if not self._entries or self._entries[0] is not entry:
+                return
+            entry.refusals += 1
+            if entry.refusals == 1:
+                names = ", ".join(job.task.name for job in entry.jobs)
+                logger.warning(
+                    "committed tasks %s not enqueued yet (%s); retrying for up to %s s",
+                    names,
+                    exc,
+                    self._retry_for,
+                )
+            self._changed.wait(delay)

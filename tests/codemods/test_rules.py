@@ -15,6 +15,7 @@ from bgmigrate.codemods.project import build
 from bgmigrate.codemods.pyproject import CodemodConfig
 from bgmigrate.codemods.reporters import json_report
 from bgmigrate.codemods.rules import RULES, Invalid, example_source, selected
+from bgmigrate.codemods.rules._base import Effect
 from bgmigrate.codemods.runner import load_evidence
 from tests.codemods.report_schema import load_report
 
@@ -198,3 +199,13 @@ def order(order_id: int, background_tasks: BackgroundTasks) -> None:
         (9, "db.commit()"),
         (11, "db.commit()"),
     ]
+
+
+def test_the_verdicts_section_of_the_rules_page_names_every_blocker() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    bullet = text[text.index("- `migrate-after-fix`") : text.index("- `manual`")]
+    named = set()
+    for first, last in re.findall(r"BGM(\d+)(?:-BGM(\d+))?", bullet):
+        named |= {f"BGM{n}" for n in range(int(first), int(last or first) + 1)}
+    blockers = {code for code, spec in RULES.items() if spec.effect is Effect.FIX}
+    assert blockers <= named, f"docs/rules.md does not list {sorted(blockers - named)}"

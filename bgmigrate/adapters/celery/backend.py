@@ -28,7 +28,6 @@ from celery import Celery, signals
 from celery.backends.base import KeyValueStoreBackend
 from celery.exceptions import CeleryError
 from kombu.exceptions import KombuError
-from kombu.utils.json import dumps
 
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
@@ -213,7 +212,8 @@ class CeleryBackend(TaskBackend):
                 like = (job.task.name, *sorted(options.items()), *sorted(carrier))
                 template = templates.get(like) if copying else None
                 if batch is not None and template is not None:
-                    batch.push_like(template, job.id, _call(job, changed), _shown(job), carrier)
+                    parts = _json_parts(job)
+                    batch.push_like(template, job.id, _call(parts, changed), _shown(parts), carrier)
                     continue
                 payload = job.decoded_payload()
                 kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
@@ -222,7 +222,7 @@ class CeleryBackend(TaskBackend):
                 declared.add(queue)
                 if carrier:
                     extra["headers"] = dict(carrier)
-                argsrepr, kwargsrepr = _shown(job)
+                argsrepr, kwargsrepr = _shown(_json_parts(job))
                 self.app.send_task(
                     job.task.name,
                     args=payload["args"],
@@ -333,26 +333,25 @@ def _builds_only(app: Celery) -> bool:
     )
 
 
-def _call(job: Job, changed: dict[str, Any]) -> tuple[str, str]:
-    """The JSON texts of the job's args and kwargs, with its call options in the kwargs."""
+def _json_parts(job: Job) -> tuple[str, str]:
+    """The job's ``args`` and ``kwargs`` as JSON texts: as the outbox stored them, else encoded
+    now."""
     if job.encoded is not None:  # already JSON: no need to encode it again
-        args, kwargs = job.encoded
-    else:
-        payload = job.decoded_payload()
-        args, kwargs = dumps(payload["args"]), dumps(payload["kwargs"])
+        return job.encoded.args, job.encoded.kwargs
+    payload = job.decoded_payload()
+    args, kwargs = (json.dumps(payload[p], separators=(",", ":")) for p in ("args", "kwargs"))
+    return args, kwargs
+
+
+def _call(parts: tuple[str, str], changed: dict[str, Any]) -> tuple[str, str]:
+    """A job's JSON ``parts`` with its call options added to the kwargs."""
+    args, kwargs = parts
     return args, with_fields(kwargs, {FIELD: changed}) if changed else kwargs
 
 
-def _shown(job: Job) -> tuple[str, str]:
-    """The job's ``args`` and ``kwargs`` as JSON, each shortened to ``ARGS_SHOWN`` characters."""
-    if job.encoded is not None:  # already JSON: no need to encode it again
-        args, kwargs = job.encoded
-    else:
-        payload = job.decoded_payload()
-        args, kwargs = (
-            json.dumps(payload[part], separators=(",", ":")) for part in ("args", "kwargs")
-        )
-    return _shortened(args), _shortened(kwargs)
+def _shown(parts: tuple[str, str]) -> tuple[str, str]:
+    """A job's JSON ``parts``, each shortened to ``ARGS_SHOWN`` characters."""
+    return _shortened(parts[0]), _shortened(parts[1])
 
 
 def _shortened(text: str) -> str:

@@ -70,12 +70,23 @@ def with_fields(obj: str, fields: Mapping[str, Any]) -> str:
     A field that ``obj`` also has appears twice; JSON decoders keep the last, so ``fields``
     win, as in ``{**obj, **fields}``.
     """
-    if not fields:
+    return with_members(obj, members(fields))
+
+
+def members(fields: Mapping[str, Any]) -> str:
+    """The JSON text of ``fields``' members, without the braces (``"a":1,"b":[2]``): what
+    :func:`with_members` adds to an object, encoded once for many."""
+    return _COMPACT.encode(fields)[1:-1]
+
+
+def with_members(obj: str, added: str) -> str:
+    """The JSON object ``obj`` (text) with the ``added`` members (text, see :func:`members`)
+    after its own, which they override as in :func:`with_fields`."""
+    if not added:
         return obj
-    added = _COMPACT.encode(fields)
     if obj.strip() == "{}":
-        return added
-    return f"{obj.rstrip()[:-1]},{added[1:]}"
+        return f"{{{added}}}"
+    return f"{obj.rstrip()[:-1]},{added}}}"
 
 
 BY_NAME = Version(PYDANTIC_VERSION) >= Version("2.11")

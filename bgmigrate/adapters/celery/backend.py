@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from amqp.exceptions import AMQPError
@@ -36,7 +36,7 @@ from bgmigrate.adapters.celery.redis_batch import Template, one_round_trip
 from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
-from bgmigrate.codec import with_fields
+from bgmigrate.codec import members, with_members
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
@@ -198,25 +198,30 @@ class CeleryBackend(TaskBackend):
             # Celery declares the target queue on every publish (a kombu entity copy and a cache
             # lookup each time): once per queue and batch is enough on one producer.
             declared: set[str | None] = set()
+            # A batch's jobs share few tasks (and one publication id, from the relay): what is
+            # sent for a task is worked out once per batch.
+            sends: dict[tuple[int, str | None], _Send] = {}
             # Where send_task does nothing per message but build it, Celery builds the first
             # message of each task and options, and the others are copies of it.
             templates: dict[tuple[Any, ...], Template | None] = {}
             copying = batch is not None and _builds_only(self.app)
             for job in jobs:
-                changed = changed_options(job.task)
-                if job.publish_id is not None:
-                    changed[ONCE] = job.publish_id
-                options = self._options(job, changed)
+                send = sends.get((id(job.task), job.publish_id))
+                if send is None:
+                    send = sends[id(job.task), job.publish_id] = self._send(job)
                 # The enqueue span's trace context, where Celery's instrumentation puts it.
                 carrier = carriers.get(job.id, NO_CARRIER)
-                like = (job.task.name, *sorted(options.items()), *sorted(carrier))
+                like = (*send.like, *sorted(carrier)) if carrier else send.like
                 template = templates.get(like) if copying else None
                 if batch is not None and template is not None:
                     parts = _json_parts(job)
-                    batch.push_like(template, job.id, _call(parts, changed), _shown(parts), carrier)
+                    call = (parts[0], with_members(parts[1], send.members))
+                    batch.push_like(template, job.id, call, _shown(parts), carrier)
                     continue
                 payload = job.decoded_payload()
-                kwargs = {**payload["kwargs"], FIELD: changed} if changed else payload["kwargs"]
+                kwargs = payload["kwargs"]
+                if send.changed:
+                    kwargs = {**kwargs, FIELD: send.changed}
                 queue = job.task.options.queue
                 extra: dict[str, Any] = {"declare": []} if queue in declared else {}
                 declared.add(queue)
@@ -232,12 +237,26 @@ class CeleryBackend(TaskBackend):
                     # What Flower and the worker log show; JSON is cheaper than saferepr.
                     argsrepr=argsrepr,
                     kwargsrepr=kwargsrepr,
-                    **options,
+                    **send.options,
                     **extra,
                 )
                 if batch is not None and copying and not job.task.options.deferred:
                     # A deferred job's message holds its due time: it is no template.
                     templates[like] = batch.template(carrier)
+
+    def _send(self, job: Job) -> _Send:
+        """What is sent for ``job``'s task beside its arguments (the same for every job of
+        that task object and publication)."""
+        changed = changed_options(job.task)
+        if job.publish_id is not None:
+            changed[ONCE] = job.publish_id
+        options = self._options(job, changed)
+        return _Send(
+            changed=changed,
+            options=options,
+            like=(job.task.name, *sorted(options.items())),
+            members=members({FIELD: changed}) if changed else "",
+        )
 
     def _queue_of(self, job: Job) -> str:
         return str(job.task.options.queue or self.app.conf.task_default_queue)
@@ -317,6 +336,19 @@ class CeleryBackend(TaskBackend):
             time.sleep(POLL_INTERVAL)
 
 
+class _Send(NamedTuple):
+    """What is sent for a task beside a job's arguments."""
+
+    changed: dict[str, Any]
+    """The call options that travel in the message (see ``call_options``)."""
+    options: dict[str, Any]
+    """``send_task``'s options."""
+    like: tuple[Any, ...]
+    """What, with the trace headers' names, tells which jobs' messages are copies of one."""
+    members: str
+    """The JSON text of what ``changed`` adds to the kwargs (see ``codec.members``)."""
+
+
 def _builds_only(app: Celery) -> bool:
     """Whether ``send_task`` does nothing per message but build and publish it: no publish
     signal has a receiver (OpenTelemetry's Celery instrumentation is one), no task routes, no
@@ -341,12 +373,6 @@ def _json_parts(job: Job) -> tuple[str, str]:
     payload = job.decoded_payload()
     args, kwargs = (json.dumps(payload[p], separators=(",", ":")) for p in ("args", "kwargs"))
     return args, kwargs
-
-
-def _call(parts: tuple[str, str], changed: dict[str, Any]) -> tuple[str, str]:
-    """A job's JSON ``parts`` with its call options added to the kwargs."""
-    args, kwargs = parts
-    return args, with_fields(kwargs, {FIELD: changed}) if changed else kwargs
 
 
 def _shown(parts: tuple[str, str]) -> tuple[str, str]:

@@ -23,11 +23,13 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quoted
+from operator import itemgetter
 from typing import Any
 
 from kombu.transport.redis import Channel as RedisChannel
@@ -42,6 +44,10 @@ MAX_PUSHED = 1000
 """Most messages pushed by one ``LPUSH``."""
 SHOWN = ("argsrepr", "kwargsrepr")
 """The headers (and, as Celery sends them, properties) that show a message's arguments."""
+VALUES = ("id", "body", "delivery_tag", *SHOWN)
+"""What differs between two messages of one template, in the order :meth:`RedisBatch.push_like`
+gives them; the trace headers follow."""
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,14 @@ class Template:
 
     key: str
     """The Redis list it went to (its queue, with the priority's suffix)."""
-    parts: tuple[str, ...]
-    """The text between the differing values."""
-    fields: tuple[str, ...]
-    """The names of the differing values, one between each two parts."""
+    text: str
+    """The message's JSON text with a ``%s`` where each differing value goes (its own ``%``
+    doubled)."""
+    pick: Callable[[Sequence[str]], tuple[str, ...]]
+    """Takes the differing values (:data:`VALUES`, then the trace headers) and returns them
+    in the order :attr:`text` holds them, repeated where it holds one more than once."""
+    headers: tuple[str, ...]
+    """The names of the trace headers, in the order their values follow :data:`VALUES`."""
     embed: str
     """The JSON text of the body's third part (callbacks, errbacks, chain, chord)."""
 
@@ -130,7 +140,14 @@ class RedisBatch:
             },
         }
         cut = _PLACEHOLDER.split(dumps(marked))
-        return Template(key, tuple(cut[::2]), tuple(cut[1::2]), json.dumps(body[2]))
+        names = (*VALUES, *("header:" + name for name in headers))
+        return Template(
+            key,
+            "%s".join(part.replace("%", "%%") for part in cut[::2]),
+            itemgetter(*(names.index(field) for field in cut[1::2])),
+            tuple(headers),
+            json.dumps(body[2]),
+        )
 
     def push_like(
         self,
@@ -143,20 +160,25 @@ class RedisBatch:
         """Push a copy of ``template`` for another job: its id, its ``call`` (the JSON texts of
         its args and kwargs), what is ``shown`` of them (``argsrepr``, ``kwargsrepr``) and its
         trace ``headers`` (the same names as the template's); the copy gets its own delivery
-        tag, as kombu gives every message."""
+        tag, a random UUID as kombu gives every message."""
         body = f"[{call[0]}, {call[1]}, {template.embed}]"
-        values = {
-            "id": job_id,
-            "body": base64.b64encode(body.encode()).decode(),
-            "delivery_tag": uuid(),
-            **dict(zip(SHOWN, shown, strict=True)),
-            **{"header:" + name: value for name, value in headers.items()},
-        }
-        parts = template.parts
-        text = [parts[0]]
-        for field, part in zip(template.fields, parts[1:], strict=True):
-            text += [_quoted(values[field]), part]
-        self._push(template.key, "".join(text))
+        values = (
+            job_id,
+            base64.b64encode(body.encode()).decode(),
+            _uuid4(),
+            *shown,
+            *(headers[name] for name in template.headers),
+        )
+        self._push(template.key, template.text % template.pick(tuple(map(_quoted, values))))
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID's text, like ``str(uuid.uuid4())`` in a third of its time."""
+    digits = os.urandom(16).hex()
+    return (
+        f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
 
 
 @contextmanager

@@ -96,16 +96,20 @@ def test_a_copied_message_is_the_message_celery_builds_for_that_job(server: Redi
         "argsrepr": call[0],
         "kwargsrepr": call[1],
     }
+    # A header the jobs share is kept as it is, "%" and all.
+    shared = {"note": "100%s %d"}
     with app.producer_or_acquire() as producer:
         with one_round_trip(producer.channel) as batch:
             assert batch is not None
             app.send_task(
-                tasks.add.name, task_id="a", producer=producer, headers={"t": "1"}, **sent
+                tasks.add.name, task_id="a", producer=producer, headers={"t": "1", **shared}, **sent
             )
             template = batch.template({"t": "1"})
             assert template is not None
             batch.push_like(template, "b", call, call, {"t": "2"})
-        app.send_task(tasks.add.name, task_id="b", producer=producer, headers={"t": "2"}, **sent)
+        app.send_task(
+            tasks.add.name, task_id="b", producer=producer, headers={"t": "2", **shared}, **sent
+        )
     with redis.Redis.from_url(server.url) as client:
         first, copied, built = _messages(client, "q")
     assert copied["properties"]["delivery_tag"] != first["properties"]["delivery_tag"]

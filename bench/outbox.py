@@ -3,26 +3,31 @@
 Run it (a private ``redis-server`` is the broker; the database is a new one on the test
 PostgreSQL, ``BGMIGRATE_TEST_POSTGRES_URL``, dropped at the end)::
 
-    .venv/bin/python bench/outbox.py [--jobs 20000] [--batch 1000] [--requests 300] [--rounds 5]
+    .venv/bin/python bench/outbox.py [--jobs 20000] [--batch 1000] [--requests 300] [--rounds 6]
+        [--client-jobs 2000]
 
 - relay: ``bgmigrate relay``'s loop (``Relay.relay_batch``) moving ``--jobs`` rows to ARQ and
   to Celery, against a raw loop over the same rows: ``SELECT ... FOR UPDATE SKIP LOCKED``,
   ``LPUSH`` of each row's payload (pipelined), ``DELETE``, ``COMMIT``. Goal: >= 0.8x the raw
   throughput, and >= 5,000 jobs/s. A second baseline per backend is the same loop publishing
   each row with the queue's own client (arq's ``ArqRedis.enqueue_job``, Celery's
-  ``send_task`` on one producer): what the queue's own message format costs.
+  ``send_task`` on one producer) over ``--client-jobs`` rows: what the queue's own message
+  format costs.
 - insert: a request's transaction (insert an order row, add its task, commit) with
   ``OutboxBatch.add_task`` against the same transaction writing the same outbox row with a
   plain ``INSERT``, the two taking turns request by request. Goal: <= 1.2x (medians of all
   requests).
 
-Rates are medians over ``--rounds`` interleaved rounds. Timings are not asserted anywhere.
+Rates are medians over ``--rounds`` interleaved rounds, in which the two relays and the raw
+loop take turns at going first; each loop starts on a vacuumed table, and the process's garbage
+collector is set as ``bgmigrate relay`` sets it. Timings are not asserted anywhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -57,13 +62,17 @@ Rows = list[tuple[int, str, str, dict[str, Any]]]
 
 
 def fill(url: str, jobs: int) -> None:
-    """Commit ``jobs`` outbox rows, 500 per transaction."""
+    """Commit ``jobs`` outbox rows, 500 per transaction, then ``VACUUM`` the table: every loop
+    starts on the same table, without the dead rows of the loop before (which autovacuum
+    would otherwise clear at some moment during one loop or another)."""
     for start in range(0, jobs, 500):
         with Session(engine(url)) as session:
             tasks = OutboxBatch(session)
             for n in range(start, min(start + 500, jobs)):
                 tasks.add_task(record, "bench", n)
             session.commit()
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE bgmigrate_outbox")
 
 
 def relay_rate(url: str, backend: str, broker: str, jobs: int, batch: int) -> float:
@@ -195,8 +204,12 @@ def with_plain_insert(session: Session, n: int) -> None:
     session.execute(insert(table()), [row])
 
 
-BASELINES = {"raw": lpush_rate, "arq-client": arq_client_rate, "celery-client": celery_client_rate}
-"""The loops the relay is compared with (see the module docs)."""
+RELAYS = ("arq", "celery")
+"""The backends the relay is measured with."""
+CLIENTS = {"arq-client": arq_client_rate, "celery-client": celery_client_rate}
+"""The loops with the queues' own clients (see the module docs)."""
+BASELINES = ("raw", *CLIENTS)
+"""The loops the relay is compared with."""
 
 
 def print_rates(rates: dict[str, list[float]]) -> None:
@@ -228,7 +241,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument(
+        "--client-jobs",
+        type=int,
+        default=2_000,
+        help="rows moved by the loops with the queues' own clients (each 20-30x slower)",
+    )
     parser.add_argument("--db-prefix", default="bgm_ob_bench", help="name prefix of the database")
     args = parser.parse_args()
     servers = RedisServerFactory()
@@ -237,14 +256,25 @@ def main() -> None:
     try:
         create_tables(url)
         broker = servers().url
-        rates: dict[str, list[float]] = {name: [] for name in ("arq", "celery", *BASELINES)}
+        rates: dict[str, list[float]] = {name: [] for name in (*RELAYS, *BASELINES)}
+        # As `bgmigrate relay` does once it has started: the garbage collector leaves what this
+        # process loaded alone, for every loop measured here.
+        gc.collect()
+        gc.freeze()
         costs: dict[str, list[float]] = {"outbox": [], "plain": []}
-        for _ in range(args.rounds):
-            for backend in ("arq", "celery"):
-                rates[backend].append(relay_rate(url, backend, broker, args.jobs, args.batch))
-            bgmigrate.configure(backend="arq", broker_url=broker, outbox_url=url)
-            for name, baseline in BASELINES.items():
-                rates[name].append(baseline(url, broker, args.jobs, args.batch))
+        for number in range(args.rounds):
+            # The relays and the raw loop take turns at going first, so that no loop always
+            # meets the same state of the machine.
+            loops = [*RELAYS, "raw"]
+            for name in loops[number % 3 :] + loops[: number % 3]:
+                if name in RELAYS:
+                    rate = relay_rate(url, name, broker, args.jobs, args.batch)
+                else:
+                    bgmigrate.configure(backend="arq", broker_url=broker, outbox_url=url)
+                    rate = lpush_rate(url, broker, args.jobs, args.batch)
+                rates[name].append(rate)
+            for name, baseline in CLIENTS.items():
+                rates[name].append(baseline(url, broker, args.client_jobs, args.batch))
             for name, values in request_costs(url, args.requests).items():
                 costs[name] += values
         print_rates(rates)

@@ -35,20 +35,25 @@ from bgmigrate.errors import SerializationError
 
 ENQUEUE_SCRIPT = """
 local added, queued = {}, {}
-for i = 1, #KEYS, 3 do
-  local n = (i - 1) / 3 * 4
-  if redis.call('EXISTS', KEYS[i], KEYS[i + 1]) == 0 then
-    redis.call('PSETEX', KEYS[i], ARGV[n + 3], ARGV[n + 4])
-    local members = queued[KEYS[i + 2]]
-    if members == nil then
-      members = {}
-      queued[KEYS[i + 2]] = members
+local runs = tonumber(ARGV[1])
+local k, a = 1, 2 + 2 * runs
+for run = 1, runs do
+  local queue, expiry = KEYS[#KEYS - runs + run], ARGV[2 * run + 1]
+  local members = queued[queue]
+  if members == nil then
+    members = {}
+    queued[queue] = members
+  end
+  for _ = 1, tonumber(ARGV[2 * run]) do
+    if redis.call('EXISTS', KEYS[k], KEYS[k + 1]) == 0 then
+      redis.call('PSETEX', KEYS[k], expiry, ARGV[a + 2])
+      members[#members + 1] = ARGV[a + 1]
+      members[#members + 1] = ARGV[a]
+      added[#added + 1] = 1
+    else
+      added[#added + 1] = 0
     end
-    members[#members + 1] = ARGV[n + 2]
-    members[#members + 1] = ARGV[n + 1]
-    added[#added + 1] = 1
-  else
-    added[#added + 1] = 0
+    k, a = k + 2, a + 3
   end
 end
 for queue, members in pairs(queued) do
@@ -58,7 +63,11 @@ for queue, members in pairs(queued) do
 end
 return added
 """
-"""KEYS: (job key, result key, queue) per job; ARGV: (job id, score, expiry ms, data) per job."""
+"""KEYS: (job key, result key) per job, then the queue of each run of jobs; ARGV: the number
+of runs, (job count, expiry ms) per run, then (job id, score, data) per job. A run is jobs that
+follow one another with the same queue and expiry (usually a whole batch), which then need not
+be sent with every job: reading its arguments costs the script about as much as its calls into
+Redis (3.4 of 6.8 ms of server time for 1,000 jobs)."""
 
 
 class ArqJob(NamedTuple):
@@ -148,14 +157,22 @@ def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
     now_us = now_ns // 1000
     keys: list[str] = []
     argv: list[Any] = []
+    runs: list[list[Any]] = []  # [queue, expiry, count]
     for index, job in enumerate(jobs):
         job_id, defer_ms = job.job_id, job.defer_ms
-        keys += [job_key_prefix + job_id, result_key_prefix + job_id, job.queue]
+        keys += [job_key_prefix + job_id, result_key_prefix + job_id]
+        expiry = defer_ms + expires_extra_ms
+        if runs and runs[-1][0] == job.queue and runs[-1][1] == expiry:
+            runs[-1][2] += 1
+        else:
+            runs.append([job.queue, expiry, 1])
         # arq orders jobs with equal scores (whole milliseconds) by their random ids. Scores
         # with microseconds, one more per job of a batch, keep jobs in the order they were sent.
         score = (now_us + index) / 1000 + defer_ms
-        argv += [job_id, repr(score), defer_ms + expires_extra_ms, _serialized(job, now_ms)]
-    return keys, argv
+        argv += [job_id, repr(score), _serialized(job, now_ms)]
+    keys += [queue for queue, _, _ in runs]
+    head = [len(runs), *(value for _, expiry, count in runs for value in (count, expiry))]
+    return keys, head + argv
 
 
 def _serialized(job: ArqJob, now_ms: int) -> str | bytes:

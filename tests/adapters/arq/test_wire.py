@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 import redis
 import redis.asyncio
+from arq.constants import expires_extra_ms
 from arq.jobs import Job, JobDef, JobStatus
 
 from bgmigrate.adapters.arq.wire import (
@@ -77,6 +78,24 @@ def test_a_large_batch_over_two_queues_queues_every_job_in_order(server: RedisSe
     assert commands["cmdstat_zadd"]["calls"] == 4  # 601 and 600 jobs: two ZADDs of 500 at most
     assert _queued(client, "q0") == [job.job_id for job in jobs[::2]]
     assert _queued(client, "q1") == [job.job_id for job in jobs[1::2]]
+    client.close()
+
+
+def test_each_job_gets_its_own_queue_and_expiry_in_a_batch_that_mixes_them(
+    server: RedisServer,
+) -> None:
+    client = redis.Redis.from_url(server.url)
+    spec = [("a", "q0", 0), ("b", "q0", 0), ("c", "q0", 60_000), ("d", "q1", 0), ("e", "q0", 0)]
+    jobs = [
+        ArqJob(job_id=i, queue=q, function="f", args=[], kwargs={}, defer_ms=defer)
+        for i, q, defer in spec
+    ]
+    assert _run(client, jobs) == [1] * 5
+    assert _queued(client, "q0") == ["a", "b", "e", "c"]  # c starts a minute later
+    assert _queued(client, "q1") == ["d"]
+    for job_id, _, defer in spec:
+        expiry = cast(int, client.pttl(f"arq:job:{job_id}"))
+        assert defer + expires_extra_ms - 5_000 < expiry <= defer + expires_extra_ms
     client.close()
 
 

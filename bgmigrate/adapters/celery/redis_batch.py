@@ -25,6 +25,7 @@ import functools
 import json
 import os
 import re
+from binascii import b2a_base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,14 +162,15 @@ class RedisBatch:
         its args and kwargs), what is ``shown`` of them (``argsrepr``, ``kwargsrepr``) and its
         trace ``headers`` (the same names as the template's); the copy gets its own delivery
         tag, a random UUID as kombu gives every message."""
-        body = f"[{call[0]}, {call[1]}, {template.embed}]"
-        values = (
+        body = f"[{call[0]}, {call[1]}, {template.embed}]".encode()
+        values: tuple[str, ...] = (
             job_id,
-            base64.b64encode(body.encode()).decode(),
+            b2a_base64(body, newline=False).decode(),
             _uuid4(),
             *shown,
-            *(headers[name] for name in template.headers),
         )
+        if template.headers:
+            values += tuple(headers[name] for name in template.headers)
         self._push(template.key, template.text % template.pick(tuple(map(_quoted, values))))
 
 

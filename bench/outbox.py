@@ -31,7 +31,8 @@ import gc
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -59,6 +60,22 @@ RAW_SELECT = (
     "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
 )
 Rows = list[tuple[int, str, str, dict[str, Any]]]
+
+
+@contextmanager
+def outbox_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """A new database on the test PostgreSQL with the outbox and orders tables (its SQLAlchemy
+    URL) and a private Redis (its URL), both gone at the end."""
+    servers = RedisServerFactory()
+    database = create_database(configured_test_postgres_url(), prefix=prefix)
+    url = database.replace("://", "+psycopg://", 1)
+    try:
+        create_tables(url)
+        yield url, servers().url
+    finally:
+        engine(url).dispose()
+        drop_database(database)
+        servers.close()
 
 
 def fill(url: str, jobs: int) -> None:
@@ -250,12 +267,7 @@ def main() -> None:
     )
     parser.add_argument("--db-prefix", default="bgm_ob_bench", help="name prefix of the database")
     args = parser.parse_args()
-    servers = RedisServerFactory()
-    database = create_database(configured_test_postgres_url(), prefix=args.db_prefix)
-    url = database.replace("://", "+psycopg://", 1)
-    try:
-        create_tables(url)
-        broker = servers().url
+    with outbox_database(args.db_prefix) as (url, broker):
         rates: dict[str, list[float]] = {name: [] for name in (*RELAYS, *BASELINES)}
         # As `bgmigrate relay` does once it has started: the garbage collector leaves what this
         # process loaded alone, for every loop measured here.
@@ -284,10 +296,6 @@ def main() -> None:
             f"request with OutboxBatch              {outbox:9.0f} us   "
             f"x{outbox / plain:.2f} (goal <= 1.2)"
         )
-    finally:
-        engine(url).dispose()
-        drop_database(database)
-        servers.close()
 
 
 if __name__ == "__main__":

@@ -29,17 +29,11 @@ import psycopg
 import redis
 
 import bgmigrate
-from bench.outbox import RAW_SELECT, fill
+from bench.outbox import RAW_SELECT, fill, outbox_database
 from bgmigrate.backend import new_job_id
 from bgmigrate.outbox.relay import Relay
 from bgmigrate.outbox.table import row_job
-from bgmigrate.testing.outbox_app import create_tables, engine, record
-from bgmigrate.testing.postgres_servers import (
-    configured_test_postgres_url,
-    create_database,
-    drop_database,
-)
-from bgmigrate.testing.redis_servers import RedisServerFactory
+from bgmigrate.testing.outbox_app import record
 
 RAW_DELETE = "DELETE FROM bgmigrate_outbox WHERE id = ANY(%s)"
 
@@ -119,21 +113,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    servers = RedisServerFactory()
-    database = create_database(configured_test_postgres_url(), prefix="bgm_ob_costs")
-    url = database.replace("://", "+psycopg://", 1)
-    try:
-        create_tables(url)
-        broker = servers().url
+    with outbox_database("bgm_ob_costs") as (url, broker):
         taken = database_ms(url, broker, args.jobs, args.repeat * 4)
         print(f"taking {args.jobs} rows: relay {taken['relay']:.2f} ms, raw {taken['raw']:.2f} ms")
         for name, publish in publishers(broker, args.jobs).items():
             python, server = publishing_ms(broker, publish, args.repeat)
             print(f"{name:<16} Python {python:6.2f} ms   Redis server {server:6.2f} ms")
-    finally:
-        engine(url).dispose()
-        drop_database(database)
-        servers.close()
 
 
 if __name__ == "__main__":

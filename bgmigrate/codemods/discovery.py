@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -52,27 +53,24 @@ _PROBE_BYTES = 65_536
 """How much of each file it reads: imports come first."""
 
 
-def _probe_files(directory: Path) -> Iterator[Path]:
-    """Regular ``.py`` files (no links, FIFOs or devices) in ``directory`` and its
-    non-hidden subdirectories."""
+def _sorted_entries(directory: str | Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` by name; none if it cannot be read."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        return sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
-        return
-    subdirectories = []
-    for entry in entries:
+        return []
+
+
+def _probe_files(entries: list[os.DirEntry[str]]) -> Iterator[Path]:
+    """Regular ``.py`` files (no links, FIFOs or devices) among a directory's ``entries``, then
+    in its non-hidden subdirectories (read only when these are reached)."""
+    subdirectories = [
+        e.path for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+    ]
+    inner = (entry for sub in subdirectories for entry in _sorted_entries(sub))
+    for entry in itertools.chain(entries, inner):
         if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
             yield Path(entry.path)
-        elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
-            subdirectories.append(entry.path)
-    for sub in subdirectories:
-        try:
-            found = sorted(os.scandir(sub), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in found:
-            if entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                yield Path(entry.path)
 
 
 def imports_itself(directory: Path) -> bool:
@@ -83,19 +81,15 @@ def imports_itself(directory: Path) -> bool:
     if not directory.name.isidentifier():
         return False
     pattern = re.compile(rf"^[ \t]*(?:from|import)[ \t]+{directory.name}\.(\w+)", re.MULTILINE)
-    try:
-        entries = {Path(e.name).stem for e in os.scandir(directory)}
-    except OSError:
-        return False
-    for index, path in enumerate(_probe_files(directory)):
-        if index == _PROBE_FILES:
-            break
+    entries = _sorted_entries(directory)
+    names = {Path(e.name).stem for e in entries}
+    for path in itertools.islice(_probe_files(entries), _PROBE_FILES):
         try:
             with path.open("rb") as file:
                 text = file.read(_PROBE_BYTES).decode("utf-8", errors="replace")
         except OSError:
             continue
-        if any(match in entries for match in pattern.findall(text)):
+        if any(match in names for match in pattern.findall(text)):
             return True
     return False
 
@@ -159,11 +153,7 @@ def _walk(
     if config.respect_gitignore:
         own = GitIgnore.load(directory)
         stack = [*stack, own] if own is not None else stack
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
+    for entry in _sorted_entries(directory):
         path = Path(entry.path)
         relative = path.relative_to(root).as_posix()
         is_dir = entry.is_dir(follow_symlinks=False)

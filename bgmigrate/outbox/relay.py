@@ -9,6 +9,11 @@ publishes them again under the same job ids: ARQ keeps one job per id, and Celer
 one publication per id (see :mod:`bgmigrate.adapters.celery.once`). A broker that refuses a
 batch rolls it back; the rows wait and the relay tries again.
 
+While a full batch is published, the next one is already being taken on a second connection
+(sent in pipeline mode, it runs in PostgreSQL meanwhile): the broker's and the database's work
+overlap when there is a backlog. The batch taken ahead is published only after the one before
+it committed, and rolled back with it when it fails, so the order stays the rows' ``id`` order.
+
 A row that cannot become a job (its task is not registered here, its options are invalid) gets
 its ``error`` column set and is skipped from then on; nothing is deleted unrelayed.
 """
@@ -56,9 +61,9 @@ def table_identifier(name: str) -> sql.Identifier:
     return sql.Identifier(*name.split("."))
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    """An autocommit psycopg connection to the outbox database at ``url``."""
-    return psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5)
+def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+    """A psycopg connection to the outbox database at ``url`` (autocommit unless told)."""
+    return psycopg.connect(libpq_url(url), autocommit=autocommit, connect_timeout=5)
 
 
 class Relay:
@@ -73,7 +78,14 @@ class Relay:
         self.settings = settings
         self._url = settings.outbox_url
         self._runtime = runtime or Runtime(settings)
-        self._conn: psycopg.Connection[Any] | None = None
+        # Two connections: a batch is published and committed on one while the next is taken
+        # on the other. Neither autocommits: a batch's transaction spans two calls when it was
+        # taken ahead.
+        self._conns: list[psycopg.Connection[Any] | None] = [None, None]
+        self._current = 0
+        """Index of the connection whose transaction holds the next batch to publish."""
+        self._ahead: list[Any] | None = None
+        """That batch's rows when it was taken ahead (locked and deleted, uncommitted)."""
         table = table_identifier(settings.outbox_table)
         self._take, self._select = (
             sql.SQL(query).format(table, table) for query in (_TAKE, _SELECT)
@@ -81,46 +93,83 @@ class Relay:
         self._delete, self._refuse = (sql.SQL(query).format(table) for query in (_DELETE, _REFUSE))
 
     def close(self) -> None:
-        """Close the database connection and the brokers' clients."""
-        self._close_connection()
+        """Close the database connections (a batch taken ahead goes back to the outbox) and
+        the brokers' clients."""
+        self._ahead = None
+        for index in range(len(self._conns)):
+            self._close_connection(index)
         asyncio.run(self._runtime.close())
 
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _close_connection(self, index: int) -> None:
+        conn, self._conns[index] = self._conns[index], None
+        if conn is not None:
+            conn.close()  # an open transaction is rolled back
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self._url)
-        return self._conn
+    def _connection(self, index: int) -> psycopg.Connection[Any]:
+        conn = self._conns[index]
+        if conn is None or conn.closed:
+            conn = self._conns[index] = connect(self._url, autocommit=False)
+        return conn
 
     def relay_batch(self) -> int:
         """Move one batch to the brokers; the number of rows it took off the outbox.
 
-        A batch is taken and deleted in one statement and committed once the brokers have it.
-        A batch with a row that cannot become a job is rolled back and taken again the careful
-        way: selected, its bad rows marked, the others published and deleted.
+        A batch is taken and deleted in one statement and committed once the brokers have it;
+        when it is full, the next batch is taken meanwhile on the other connection, ready for
+        the next call. A batch with a row that cannot become a job is rolled back and taken
+        again the careful way: selected, its bad rows marked, the others published and deleted.
+        Whatever fails rolls back both connections' batches: their rows wait in the outbox.
         """
-        conn = self._connection()
         size = self.settings.outbox_batch_size
-        with conn.transaction():
-            rows = conn.execute(self._take, (size,)).fetchall()
+        rows, self._ahead = self._ahead, None
+        try:
+            conn = self._conns[self._current]
+            if rows is None or conn is None or conn.closed:
+                # Nothing was taken ahead, or its connection was lost (and with it, the batch).
+                conn = self._connection(self._current)
+                rows = conn.execute(self._take, (size,)).fetchall()
             rows.sort()  # RETURNING follows no order; ids are unique, and rows go in id order
             groups, refused = self._jobs(rows)
-            if not refused:
+            if refused:
+                conn.rollback()  # nothing was published: the rows are back, unlocked
+                return self._relay_carefully(conn, size)
+            if len(rows) < size:  # no backlog: the next batch is taken when it is due
                 self._publish(groups)
+                conn.commit()
                 return len(rows)
-            raise psycopg.Rollback()  # nothing was published: the rows are back, unlocked
-        with conn.transaction():
-            rows = conn.execute(self._select, (size,)).fetchall()
-            groups, refused = self._jobs(rows)
-            for row_id, (what, error) in refused.items():
-                logger.error("%s cannot be relayed: %s", what, error)
-                conn.execute(self._refuse, (error, row_id))
-            self._publish(groups)
-            conn.execute(self._delete, ([row[0] for row in rows if row[0] not in refused],))
+            other = self._connection(1 - self._current)
+            with other.pipeline():
+                ahead = other.execute(self._take, (size,))  # PostgreSQL runs it meanwhile
+                self._publish(groups)
+                conn.commit()
+                taken = ahead.fetchall()
+        except BaseException:
+            self._roll_back()
+            raise
+        self._ahead, self._current = taken, 1 - self._current
         return len(rows)
+
+    def _relay_carefully(self, conn: psycopg.Connection[Any], size: int) -> int:
+        rows = conn.execute(self._select, (size,)).fetchall()
+        groups, refused = self._jobs(rows)
+        for row_id, (what, error) in refused.items():
+            logger.error("%s cannot be relayed: %s", what, error)
+            conn.execute(self._refuse, (error, row_id))
+        self._publish(groups)
+        conn.execute(self._delete, ([row[0] for row in rows if row[0] not in refused],))
+        conn.commit()
+        return len(rows)
+
+    def _roll_back(self) -> None:
+        """Roll back both connections' transactions; close a connection that cannot (it was
+        lost: the server rolled back what it held)."""
+        for index, conn in enumerate(self._conns):
+            if conn is None:
+                continue
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                self._close_connection(index)
 
     def _jobs(self, rows: Sequence[Any]) -> tuple[dict[str, list[Job]], dict[int, tuple[str, str]]]:
         """The rows' jobs by backend, and what and why of the rows that cannot become jobs."""
@@ -160,17 +209,12 @@ class Relay:
                 taken = self.relay_batch()
             except (EnqueueError, psycopg.OperationalError) as exc:
                 logger.warning("outbox relay: %s; trying again in %.1f s", _describe(exc), backoff)
-                self._drop_broken_connection()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
             backoff = self.settings.outbox_poll_interval
             if taken < self.settings.outbox_batch_size:
                 stop.wait(self.settings.outbox_poll_interval)
-
-    def _drop_broken_connection(self) -> None:
-        if self._conn is not None and self._conn.broken:
-            self._close_connection()
 
 
 def _describe(exc: Exception) -> str:

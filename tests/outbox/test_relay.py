@@ -1,9 +1,15 @@
 """The relay moves committed rows to real brokers, in order, and deletes them; a job it
-publishes twice (it died before deleting its rows) runs once on real workers."""
+publishes twice (it died before deleting its rows) runs once on real workers; the batch it
+takes ahead goes back to the outbox with a failed batch, and when it stops."""
 
 from __future__ import annotations
 
+import base64
+import json
+from typing import cast
+
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -15,6 +21,7 @@ from bgmigrate.outbox.relay import Relay
 from bgmigrate.testing.conformance_tasks import REDIS_URL_ENV
 from bgmigrate.testing.outbox_app import engine, ran, record
 from bgmigrate.testing.polling import wait_until
+from bgmigrate.testing.redis_servers import RedisServerFactory
 from bgmigrate.testing.workers import WorkerFactory, WorkerProcess, bgmigrate_command
 
 FAIL_DELETES = """
@@ -52,6 +59,19 @@ def start_worker(worker_factory: WorkerFactory, backend: str, redis_url: str) ->
 def relay_all(relay: Relay) -> None:
     while relay.relay_batch():
         pass
+
+
+def free_rows(url: str) -> int:
+    """Rows another relay could take now (not locked by a batch in flight)."""
+    return outbox_count(url, "id IN (SELECT id FROM bgmigrate_outbox FOR UPDATE SKIP LOCKED)")
+
+
+def celery_numbers(broker_url: str) -> list[int]:
+    """The ``n`` of each ``record(log, n)`` message in Celery's default queue, in the order a
+    worker takes them."""
+    with redis.Redis.from_url(broker_url) as client:
+        raw = cast(list[bytes], client.lrange("celery", 0, -1))
+    return [json.loads(base64.b64decode(json.loads(item)["body"]))[0][1] for item in raw[::-1]]
 
 
 @pytest.mark.parametrize("backend", ["arq", "celery"])
@@ -152,3 +172,54 @@ def test_relay_without_a_database_url_stops_the_worker_at_start(
     result = CliRunner().invoke(app, ["worker", "--backend", "arq", "--relay"])
     assert result.exit_code == 2
     assert "--relay needs BGMIGRATE_OUTBOX_URL" in result.output
+
+
+def test_a_failed_batch_takes_the_batch_taken_ahead_back_with_it(
+    outbox_url: str, redis_server_factory: RedisServerFactory, task_log: str
+) -> None:
+    broker_url = redis_server_factory().url
+    runtime = bgmigrate.configure(
+        backend="celery", broker_url=broker_url, outbox_url=outbox_url, outbox_batch_size=3
+    )
+    commit_tasks(outbox_url, task_log, range(7))
+    with engine(outbox_url).begin() as conn:
+        conn.exec_driver_sql(FAIL_DELETES)
+    relay = Relay(runtime.settings, runtime)
+    try:
+        with pytest.raises(Exception, match="relay died before committing"):
+            relay.relay_batch()  # 0-2 published, 3-5 taken ahead, then the commit failed
+        assert celery_numbers(broker_url) == [0, 1, 2]
+        assert free_rows(outbox_url) == 7
+        with engine(outbox_url).begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER fail_delete ON bgmigrate_outbox")
+        relay_all(relay)
+    finally:
+        relay.close()
+    assert outbox_count(outbox_url) == 0
+    # The failed batch again, then the rest in order: nothing of 3-5 went before it.
+    assert celery_numbers(broker_url) == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6]
+
+
+def test_a_stopped_relay_leaves_the_batch_it_took_ahead_in_the_outbox(
+    outbox_url: str, redis_server_factory: RedisServerFactory, task_log: str
+) -> None:
+    broker_url = redis_server_factory().url
+    runtime = bgmigrate.configure(
+        backend="arq", broker_url=broker_url, outbox_url=outbox_url, outbox_batch_size=3
+    )
+    commit_tasks(outbox_url, task_log, range(7))
+    relay = Relay(runtime.settings, runtime)
+    try:
+        assert relay.relay_batch() == 3
+        assert free_rows(outbox_url) == 1  # 3-5 are taken ahead, uncommitted
+    finally:
+        relay.close()
+    assert free_rows(outbox_url) == 4
+    relay = Relay(runtime.settings, runtime)
+    try:
+        relay_all(relay)
+    finally:
+        relay.close()
+    assert outbox_count(outbox_url) == 0
+    with redis.Redis.from_url(broker_url) as client:
+        assert client.zcard("arq:queue") == 7

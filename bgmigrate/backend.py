@@ -194,6 +194,16 @@ class TaskBackend(abc.ABC):
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Durably hand ``jobs`` over, in order, or raise ``EnqueueError`` (none accepted)."""
 
+    def relay(self, jobs: Sequence[Job]) -> None:
+        """Hand over jobs from the outbox relay, in order, or raise ``EnqueueError``.
+
+        Unlike :meth:`enqueue`, a failure may leave some of them accepted: the relay then hands
+        the batch over again under the same job ids (and new publication ids), which a backend
+        runs once. This default calls :meth:`enqueue`; a backend overrides it where a batch
+        handed over in parts costs less.
+        """
+        self.enqueue(jobs)
+
     async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Async form of :meth:`enqueue`."""
         return await anyio.to_thread.run_sync(self.enqueue, jobs)

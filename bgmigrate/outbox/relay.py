@@ -189,7 +189,7 @@ class Relay:
 
     def _publish(self, groups: dict[str, list[Job]]) -> None:
         for name, jobs in groups.items():
-            self._runtime.backend(name).enqueue(jobs)
+            self._runtime.backend(name).relay(jobs)
 
     def check(self) -> None:
         """Fail (``ConfigError``) if a relayed job could run twice: Celery needs Redis for that."""

@@ -1,14 +1,15 @@
 """ARQ's storage format, spoken directly: JSON jobs, one-round-trip batch enqueue, status.
 
 arq's own ``enqueue_job`` costs a WATCH/EXISTS/MULTI/EXEC exchange per job. A request's batch
-is instead written by one Lua script call that does, atomically, what ``enqueue_job`` does per
-job: skip the job when its job or result key exists (``_job_id`` uniqueness), else ``PSETEX``
-the job and ``ZADD`` it to its queue (one ``ZADD`` per queue and 500 jobs: Lua's calls into
-Redis are most of a batch's cost). A job's bytes come from
-arq's own ``serialize_job`` (with the JSON serializer :func:`dumps`) and its keys from arq's
-key prefixes, so an unmodified arq worker (configured with :func:`dumps`/:func:`loads`) runs
-them. What the script writes where is arq's internal layout: it is tested against the arq
-versions that ``pyproject.toml`` allows (see docs/backends.md).
+is instead written by one Lua script call (the outbox relay's larger batches by several, sent
+back to back) that does, atomically, what ``enqueue_job`` does per job: skip the job when its
+job or result key exists (``_job_id`` uniqueness), else ``PSETEX`` the job and ``ZADD`` it to
+its queue (one ``ZADD`` per queue and 500 jobs: Lua's calls into Redis are most of a batch's
+cost). A job's bytes come from arq's own ``serialize_job`` (with the JSON serializer
+:func:`dumps`) and its keys from arq's key prefixes, so an unmodified arq worker (configured
+with :func:`dumps`/:func:`loads`) runs them. What the script writes where is arq's internal
+layout: it is tested against the arq versions that ``pyproject.toml`` allows (see
+docs/backends.md).
 """
 
 from __future__ import annotations
@@ -150,15 +151,22 @@ def _exception_to_json(value: object) -> dict[str, str]:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def script_arguments(jobs: Sequence[ArqJob]) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for ``jobs``, stamped with the current time."""
-    now_ns = time.time_ns()
+def script_arguments(
+    jobs: Sequence[ArqJob], *, now_ns: int | None = None, first: int = 0
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of :data:`ENQUEUE_SCRIPT` for ``jobs``, stamped with the current time.
+
+    A batch written in several calls gives each the batch's time (``now_ns``) and the index of
+    its first job in the batch (``first``): the jobs' scores then follow the batch's order.
+    """
+    if now_ns is None:
+        now_ns = time.time_ns()
     now_ms = now_ns // 1_000_000
     now_us = now_ns // 1000
     keys: list[str] = []
     argv: list[Any] = []
     runs: list[list[Any]] = []  # [queue, expiry, count]
-    for index, job in enumerate(jobs):
+    for index, job in enumerate(jobs, first):
         job_id, defer_ms = job.job_id, job.defer_ms
         keys += [job_key_prefix + job_id, result_key_prefix + job_id]
         expiry = defer_ms + expires_extra_ms

@@ -11,7 +11,7 @@ from arq.worker import Worker
 from fastapi.testclient import TestClient
 
 import bgmigrate
-from bgmigrate.adapters.arq.backend import CLIENT_NAME, ArqBackend
+from bgmigrate.adapters.arq.backend import CLIENT_NAME, RELAY_RUN, ArqBackend
 from bgmigrate.adapters.arq.wire import dumps, load_job
 from bgmigrate.adapters.arq.worker import (
     ARQ_MAX_TRIES,
@@ -20,7 +20,8 @@ from bgmigrate.adapters.arq.worker import (
     make_worker,
 )
 from bgmigrate.adapters.worker_options import WorkerOptions
-from bgmigrate.backend import TaskHandle
+from bgmigrate.backend import Job, TaskHandle
+from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
@@ -79,6 +80,55 @@ def test_one_connection_pool_serves_every_request_of_the_app(
         names = [c["name"] for c in observer.client_list()]
         assert names.count(CLIENT_NAME) == 1
         assert observer.zcard("unconsumed") == 15
+
+
+def _relayed(count: int) -> list[Job]:
+    """Jobs as the outbox relay makes them: JSON arguments, a publication id."""
+    return [
+        Job(
+            task=tasks.add,
+            args=(),
+            kwargs={},
+            encoded=EncodedCall(f"[{n}, 0]", "{}"),
+            id=f"relayed{n:04}",
+            publish_id="publication",
+        )
+        for n in range(count)
+    ]
+
+
+def test_the_relay_writes_a_large_batch_in_several_calls_that_keep_its_order(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    url = redis_server_factory().url
+    backend = bgmigrate.configure(backend="arq", broker_url=url).backend("arq")
+    jobs = _relayed(2 * RELAY_RUN + 1)
+    with redis.Redis.from_url(url) as client:
+        client.config_resetstat()
+        backend.relay(jobs)
+        backend.relay(jobs)  # published again (a relay that died before its commit): no change
+        commands = client.info("commandstats")
+        assert commands["cmdstat_eval"]["calls"] == 6
+        assert commands["cmdstat_psetex"]["calls"] == len(jobs)
+        assert [m.decode() for m in client.zrange("arq:queue", 0, -1)] == [j.id for j in jobs]
+    asyncio.run(backend.close())
+
+
+def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_written(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    url = redis_server_factory().url
+    backend = bgmigrate.configure(backend="arq", broker_url=url).backend("arq")
+    jobs = _relayed(2 * RELAY_RUN + 1)
+    with redis.Redis.from_url(url) as client:
+        client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+        with pytest.raises(EnqueueError, match=r"did not accept 501 task\(s\).*OutOfMemoryError"):
+            backend.relay(jobs)
+        assert client.zcard("arq:queue") == 0
+        client.config_set("maxmemory", 0)
+        backend.relay(jobs)  # on a new connection: the refused calls' replies are not read
+        assert [m.decode() for m in client.zrange("arq:queue", 0, -1)] == [j.id for j in jobs]
+    asyncio.run(backend.close())
 
 
 def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> None:

@@ -32,7 +32,7 @@ from kombu.exceptions import KombuError
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.once import ONCE
-from bgmigrate.adapters.celery.redis_batch import Template, one_round_trip
+from bgmigrate.adapters.celery.redis_batch import Stream, Template, one_round_trip
 from bgmigrate.adapters.redelivery import time_limits
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
@@ -100,6 +100,8 @@ class CeleryBackend(TaskBackend):
         self._store: redis.Redis | None = None
         # Sync endpoints enqueue from many threads: two first requests must build one client.
         self._store_lock = threading.Lock()
+        self._stream = Stream()
+        """The outbox relay's connection to a Redis broker (see :meth:`relay`)."""
 
     def validate_task(self, task: Task[Any, Any]) -> None:
         """Also refuse idempotency keys and results when no Redis is configured for them,
@@ -122,7 +124,8 @@ class CeleryBackend(TaskBackend):
             return self._store
 
     async def close(self) -> None:
-        """Release the broker connection pool and the Redis client."""
+        """Release the broker connection pool and the Redis clients."""
+        self._stream.close()
         self.app.close()
         if self._store is not None:
             self._store.close()
@@ -132,6 +135,16 @@ class CeleryBackend(TaskBackend):
 
     def enqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Claim keys, mark jobs queued, then publish the batch over one connection."""
+        claimed = self._enqueue(jobs, None)
+        return [TaskHandle(claimed.get(job.id, job.id), self) for job in jobs]
+
+    def relay(self, jobs: Sequence[Job]) -> None:
+        """:meth:`enqueue` for the outbox relay: on a Redis broker, each ``LPUSH`` is sent as
+        soon as it is full, on the relay's own connection (see ``redis_batch.Stream``)."""
+        self._enqueue(jobs, self._stream)
+
+    def _enqueue(self, jobs: Sequence[Job], stream: Stream | None) -> dict[str, str]:
+        """Claim, mark and publish; the ids of the jobs holding the keyed jobs' keys."""
         try:
             claimed = self._claim(jobs)
         except (redis.RedisError, OSError) as exc:
@@ -140,14 +153,14 @@ class CeleryBackend(TaskBackend):
         for job in to_send:
             self._warn_long_delay(job)
         try:
-            self._publish(to_send)
+            self._publish(to_send, stream)
         except _BROKER_ERRORS as exc:
             self._release(to_send)
             raise self._enqueue_error(self.settings.broker_url, jobs, exc) from exc
         except (TypeError, ValueError) as exc:  # kombu could not serialize a message
             self._release(to_send)
             raise SerializationError(f"a task message could not be encoded: {exc}") from exc
-        return [TaskHandle(claimed.get(job.id, job.id), self) for job in jobs]
+        return claimed
 
     def _claim(self, jobs: Sequence[Job]) -> dict[str, str]:
         """Claim idempotency keys and mark jobs queued: one round trip for the batch.
@@ -185,7 +198,7 @@ class CeleryBackend(TaskBackend):
             except (redis.RedisError, OSError):
                 logger.warning("could not release %d idempotency key(s)", len(names))
 
-    def _publish(self, jobs: Sequence[Job]) -> None:
+    def _publish(self, jobs: Sequence[Job], stream: Stream | None) -> None:
         if not jobs:
             return
         traced = not celery_instrumented()
@@ -193,7 +206,7 @@ class CeleryBackend(TaskBackend):
             sending(self.alias, jobs, self._queue_of, traced=traced) as carriers,
             self.app.producer_or_acquire() as producer,
             # One message gains nothing from a transaction; a batch is sent in one round trip.
-            one_round_trip(producer.channel) if len(jobs) > 1 else nullcontext() as batch,
+            one_round_trip(producer.channel, stream) if len(jobs) > 1 else nullcontext() as batch,
         ):
             # Celery declares the target queue on every publish (a kombu entity copy and a cache
             # lookup each time): once per queue and batch is enough on one producer.

@@ -1,5 +1,6 @@
 """A Celery batch on a Redis broker: one MULTI/EXEC round trip, all or nothing, its messages
-copied from the first one Celery builds wherever Celery would do nothing more per message."""
+copied from the first one Celery builds wherever Celery would do nothing more per message; the
+outbox relay's batches streamed, an LPUSH at a time."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from celery import signals
 
 import bgmigrate
 from bgmigrate.adapters.celery.backend import CeleryBackend
-from bgmigrate.adapters.celery.redis_batch import one_round_trip
+from bgmigrate.adapters.celery.redis_batch import STREAMED, one_round_trip
 from bgmigrate.backend import Job
-from bgmigrate.errors import SerializationError
+from bgmigrate.codec import EncodedCall
+from bgmigrate.errors import EnqueueError, SerializationError
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
@@ -84,6 +86,50 @@ def _without_delivery_tag(message: dict[str, Any]) -> dict[str, Any]:
     tag = message["properties"].pop("delivery_tag")
     assert uuid.UUID(tag).version == 4
     return message
+
+
+def _relayed(count: int) -> list[Job]:
+    """Jobs as the outbox relay makes them: JSON arguments, a publication id."""
+    return [
+        Job(
+            task=tasks.add,
+            args=(),
+            kwargs={},
+            encoded=EncodedCall(f"[{n}, 0]", "{}"),
+            id=f"relayed{n:04}",
+            publish_id="publication",
+        )
+        for n in range(count)
+    ]
+
+
+def test_the_relay_streams_a_batch_an_lpush_at_a_time_in_its_order(server: RedisServer) -> None:
+    backend = _celery(server.url)
+    first, *jobs = _relayed(2 * STREAMED + 2)
+    backend.relay([first])  # declares the queue, as any first publish does
+    with redis.Redis.from_url(server.url) as client:
+        client.config_resetstat()
+        backend.relay(jobs)
+        assert (_calls(client, "lpush"), _calls(client, "exec")) == (3, 0)
+        messages = _messages(client, "q")[1:]
+    assert [m["headers"]["id"] for m in messages] == [job.id for job in jobs]
+    assert [m["body"][0] for m in messages] == [[n, 0] for n in range(1, len(jobs) + 1)]
+
+
+def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_sent(
+    server: RedisServer,
+) -> None:
+    backend = _celery(server.url)
+    jobs = _relayed(2 * STREAMED + 1)
+    backend.relay(jobs[:1])  # declares the queue, as any first publish does
+    with redis.Redis.from_url(server.url) as client:
+        client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+        with pytest.raises(EnqueueError, match="did not accept 501 task"):
+            backend.relay(jobs)
+        client.config_set("maxmemory", 0)
+        backend.relay(jobs)  # on a new connection: the refused pushes' replies are not read
+        messages = _messages(client, "q")
+    assert [m["headers"]["id"] for m in messages] == [job.id for job in jobs[:1] + jobs]
 
 
 def test_a_copied_message_is_the_message_celery_builds_for_that_job(server: RedisServer) -> None:

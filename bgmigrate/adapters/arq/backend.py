@@ -33,6 +33,7 @@ from bgmigrate.adapters.arq.wire import (
     status_keys,
 )
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
+from bgmigrate.adapters.own_connection import own_connection
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import EncodedCall, with_fields
@@ -193,7 +194,7 @@ class ArqBackend(TaskBackend):
         now_ns = time.time_ns()
         with sending(self.alias, jobs, self._queue_of) as carriers:
             if self._relay_connection is None:  # the relay's own: never shared with requests
-                self._relay_connection = self._sync().connection_pool.make_connection()
+                self._relay_connection = own_connection(self._sync().connection_pool)
             connection = self._relay_connection
             try:
                 for first in range(0, len(jobs), RELAY_RUN):

@@ -40,6 +40,8 @@ from kombu.utils.json import dumps
 from kombu.utils.uuid import uuid
 from redis.connection import ConnectionInterface
 
+from bgmigrate.adapters.own_connection import own_connection
+
 _MARK = f"bgmigrate-{uuid()}:"
 """Prefix of the placeholders a template's JSON text is cut at (random: no Celery value holds
 it)."""
@@ -202,7 +204,7 @@ class Stream:
     def bind(self, channel: RedisChannel) -> None:
         """Connect (once) as ``channel``'s connections do."""
         if self._connection is None:
-            self._connection = channel.pool.make_connection()
+            self._connection = own_connection(channel.pool)
 
     def lpush(self, key: str, *values: str) -> None:
         """Send an ``LPUSH`` now; its reply is read by :meth:`execute`."""

@@ -4,6 +4,7 @@ outbox relay's batches streamed, an LPUSH at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -130,6 +131,18 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
         backend.relay(jobs)  # on a new connection: the refused pushes' replies are not read
         messages = _messages(client, "q")
     assert [m["headers"]["id"] for m in messages] == [job.id for job in jobs[:1] + jobs]
+
+
+def test_relays_of_many_apps_in_one_process_take_no_connection_from_kombus_pool(
+    server: RedisServer,
+) -> None:
+    # kombu's channel pools, which every app of a process shares for one broker, allow 10.
+    for _ in range(12):
+        backend = _celery(server.url)
+        backend.relay(_relayed(2))
+        asyncio.run(backend.close())
+    with redis.Redis.from_url(server.url) as client:
+        assert client.llen("q") == 24
 
 
 def test_a_copied_message_is_the_message_celery_builds_for_that_job(server: RedisServer) -> None:

@@ -80,10 +80,11 @@ def relay(
 
     Reads BGMIGRATE_OUTBOX_URL's table in batches of BGMIGRATE_OUTBOX_BATCH_SIZE with SELECT
     ... FOR UPDATE SKIP LOCKED (several relays may run side by side), publishes each batch
-    under the rows' job ids and deletes the rows in the same transaction. A relay killed
-    mid-batch leaves its rows for the next one, and no job runs twice (ARQ keeps one job per
-    id; Celery workers run one publication per id). Database and broker outages are waited
-    out. Configure it as the worker: BGMIGRATE_TASK_MODULES and the broker settings.
+    under the rows' job ids and deletes the rows in the same transaction. It holds two
+    database connections: with a backlog, the next batch is read while one is published. A
+    relay killed mid-batch leaves its rows for the next one, and no job runs twice (ARQ keeps
+    one job per id; Celery workers run one publication per id). Database and broker outages
+    are waited out. Configure it as the worker: BGMIGRATE_TASK_MODULES and the broker settings.
 
     Exit codes: 0 after SIGTERM or Ctrl-C, 2 for a configuration error.
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import cast
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import pytest
 import redis
@@ -56,6 +58,29 @@ def start_worker(worker_factory: WorkerFactory, backend: str, redis_url: str) ->
     return worker_factory(bgmigrate_command(backend, concurrency=1), env=env)
 
 
+@contextmanager
+def relay_to(backend: str, broker_url: str, outbox_url: str, **settings: Any) -> Iterator[Relay]:
+    """A relay to ``backend`` (configured so, with ``settings``), closed at the end."""
+    runtime = bgmigrate.configure(
+        backend=backend, broker_url=broker_url, outbox_url=outbox_url, **settings
+    )
+    relay = Relay(runtime.settings, runtime)
+    try:
+        yield relay
+    finally:
+        relay.close()
+
+
+@contextmanager
+def failing_commits(url: str) -> Iterator[None]:
+    """Inside, a relay's commit fails after it published: as if it died before committing."""
+    with engine(url).begin() as conn:
+        conn.exec_driver_sql(FAIL_DELETES)
+    yield
+    with engine(url).begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER fail_delete ON bgmigrate_outbox")
+
+
 def relay_all(relay: Relay) -> None:
     while relay.relay_batch():
         pass
@@ -78,15 +103,9 @@ def celery_numbers(broker_url: str) -> list[int]:
 def test_committed_jobs_run_in_order_and_their_rows_are_deleted(
     backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
 ) -> None:
-    runtime = bgmigrate.configure(
-        backend=backend, broker_url=redis_url, outbox_url=outbox_url, outbox_batch_size=7
-    )
-    commit_tasks(outbox_url, task_log, range(20))
-    relay = Relay(runtime.settings, runtime)
-    try:
+    with relay_to(backend, redis_url, outbox_url, outbox_batch_size=7) as relay:
+        commit_tasks(outbox_url, task_log, range(20))
         relay_all(relay)
-    finally:
-        relay.close()
     assert outbox_count(outbox_url) == 0
     start_worker(worker_factory, backend, redis_url)
     wait_until(lambda: len(ran(task_log)) >= 20, timeout=60, what="20 jobs to run")
@@ -97,20 +116,13 @@ def test_committed_jobs_run_in_order_and_their_rows_are_deleted(
 def test_a_batch_published_again_after_a_failed_commit_runs_once(
     backend: str, outbox_url: str, redis_url: str, task_log: str, worker_factory: WorkerFactory
 ) -> None:
-    runtime = bgmigrate.configure(backend=backend, broker_url=redis_url, outbox_url=outbox_url)
-    commit_tasks(outbox_url, task_log, range(5))
-    with engine(outbox_url).begin() as conn:
-        conn.exec_driver_sql(FAIL_DELETES)
-    relay = Relay(runtime.settings, runtime)
-    try:
-        with pytest.raises(Exception, match="relay died before committing"):
-            relay.relay_batch()  # published, then the transaction rolled back: rows stay
-        assert outbox_count(outbox_url) == 5
-        with engine(outbox_url).begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER fail_delete ON bgmigrate_outbox")
+    with relay_to(backend, redis_url, outbox_url) as relay:
+        commit_tasks(outbox_url, task_log, range(5))
+        with failing_commits(outbox_url):
+            with pytest.raises(Exception, match="relay died before committing"):
+                relay.relay_batch()  # published, then the transaction rolled back: rows stay
+            assert outbox_count(outbox_url) == 5
         relay_all(relay)  # the same jobs, published a second time
-    finally:
-        relay.close()
     assert outbox_count(outbox_url) == 0
     worker = start_worker(worker_factory, backend, redis_url)
     wait_until(lambda: len(ran(task_log)) >= 5, timeout=60, what="5 jobs to run")
@@ -129,20 +141,16 @@ def test_a_batch_published_again_after_a_failed_commit_runs_once(
 def test_a_row_that_cannot_become_a_job_keeps_its_error_and_is_skipped(
     task: str, payload: str, error: str, outbox_url: str, redis_url: str, task_log: str
 ) -> None:
-    runtime = bgmigrate.configure(backend="arq", broker_url=redis_url, outbox_url=outbox_url)
-    with engine(outbox_url).begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO bgmigrate_outbox (job_id, task, backend, payload) "
-            "VALUES ('j1', %(task)s, 'arq', %(payload)s)",
-            {"task": task, "payload": payload},
-        )
-    commit_tasks(outbox_url, task_log, range(1))
-    relay = Relay(runtime.settings, runtime)
-    try:
+    with relay_to("arq", redis_url, outbox_url) as relay:
+        with engine(outbox_url).begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO bgmigrate_outbox (job_id, task, backend, payload) "
+                "VALUES ('j1', %(task)s, 'arq', %(payload)s)",
+                {"task": task, "payload": payload},
+            )
+        commit_tasks(outbox_url, task_log, range(1))
         assert relay.relay_batch() == 2
         assert relay.relay_batch() == 0
-    finally:
-        relay.close()
     assert outbox_count(outbox_url, f"error LIKE '{error}'") == 1
     assert outbox_count(outbox_url) == 1
 
@@ -178,23 +186,14 @@ def test_a_failed_batch_takes_the_batch_taken_ahead_back_with_it(
     outbox_url: str, redis_server_factory: RedisServerFactory, task_log: str
 ) -> None:
     broker_url = redis_server_factory().url
-    runtime = bgmigrate.configure(
-        backend="celery", broker_url=broker_url, outbox_url=outbox_url, outbox_batch_size=3
-    )
-    commit_tasks(outbox_url, task_log, range(7))
-    with engine(outbox_url).begin() as conn:
-        conn.exec_driver_sql(FAIL_DELETES)
-    relay = Relay(runtime.settings, runtime)
-    try:
-        with pytest.raises(Exception, match="relay died before committing"):
-            relay.relay_batch()  # 0-2 published, 3-5 taken ahead, then the commit failed
-        assert celery_numbers(broker_url) == [0, 1, 2]
-        assert free_rows(outbox_url) == 7
-        with engine(outbox_url).begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER fail_delete ON bgmigrate_outbox")
+    with relay_to("celery", broker_url, outbox_url, outbox_batch_size=3) as relay:
+        commit_tasks(outbox_url, task_log, range(7))
+        with failing_commits(outbox_url):
+            with pytest.raises(Exception, match="relay died before committing"):
+                relay.relay_batch()  # 0-2 published, 3-5 taken ahead, then the commit failed
+            assert celery_numbers(broker_url) == [0, 1, 2]
+            assert free_rows(outbox_url) == 7
         relay_all(relay)
-    finally:
-        relay.close()
     assert outbox_count(outbox_url) == 0
     # The failed batch again, then the rest in order: nothing of 3-5 went before it.
     assert celery_numbers(broker_url) == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6]
@@ -204,22 +203,13 @@ def test_a_stopped_relay_leaves_the_batch_it_took_ahead_in_the_outbox(
     outbox_url: str, redis_server_factory: RedisServerFactory, task_log: str
 ) -> None:
     broker_url = redis_server_factory().url
-    runtime = bgmigrate.configure(
-        backend="arq", broker_url=broker_url, outbox_url=outbox_url, outbox_batch_size=3
-    )
-    commit_tasks(outbox_url, task_log, range(7))
-    relay = Relay(runtime.settings, runtime)
-    try:
+    with relay_to("arq", broker_url, outbox_url, outbox_batch_size=3) as relay:
+        commit_tasks(outbox_url, task_log, range(7))
         assert relay.relay_batch() == 3
         assert free_rows(outbox_url) == 1  # 3-5 are taken ahead, uncommitted
-    finally:
-        relay.close()
     assert free_rows(outbox_url) == 4
-    relay = Relay(runtime.settings, runtime)
-    try:
+    with relay_to("arq", broker_url, outbox_url, outbox_batch_size=3) as relay:
         relay_all(relay)
-    finally:
-        relay.close()
     assert outbox_count(outbox_url) == 0
     with redis.Redis.from_url(broker_url) as client:
         assert client.zcard("arq:queue") == 7

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -20,8 +22,7 @@ from bgmigrate.adapters.arq.worker import (
     make_worker,
 )
 from bgmigrate.adapters.worker_options import WorkerOptions
-from bgmigrate.backend import Job, TaskHandle
-from bgmigrate.codec import EncodedCall
+from bgmigrate.backend import TaskBackend, TaskHandle
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
@@ -35,6 +36,7 @@ from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import dead_url
 from bgmigrate.testing.conformance_app import make_app
 from bgmigrate.testing.redis_servers import RedisServerFactory
+from tests.adapters.relayed import relayed_jobs
 
 
 def test_the_arq_backend_refuses_a_broker_that_is_not_redis() -> None:
@@ -82,53 +84,47 @@ def test_one_connection_pool_serves_every_request_of_the_app(
         assert observer.zcard("unconsumed") == 15
 
 
-def _relayed(count: int) -> list[Job]:
-    """Jobs as the outbox relay makes them: JSON arguments, a publication id."""
-    return [
-        Job(
-            task=tasks.add,
-            args=(),
-            kwargs={},
-            encoded=EncodedCall(f"[{n}, 0]", "{}"),
-            id=f"relayed{n:04}",
-            publish_id="publication",
-        )
-        for n in range(count)
-    ]
+@pytest.fixture
+def relaying(redis_server_factory: RedisServerFactory) -> Iterator[tuple[TaskBackend, redis.Redis]]:
+    """An ARQ backend on a private Redis and a client of that Redis; the backend closed after."""
+    url = redis_server_factory().url
+    backend = bgmigrate.configure(backend="arq", broker_url=url).backend("arq")
+    with redis.Redis.from_url(url) as client:
+        yield backend, client
+    asyncio.run(backend.close())
+
+
+def _queued(client: redis.Redis) -> list[str]:
+    members = cast(list[bytes], client.zrange("arq:queue", 0, -1))
+    return [member.decode() for member in members]
 
 
 def test_the_relay_writes_a_large_batch_in_several_calls_that_keep_its_order(
-    redis_server_factory: RedisServerFactory,
+    relaying: tuple[TaskBackend, redis.Redis],
 ) -> None:
-    url = redis_server_factory().url
-    backend = bgmigrate.configure(backend="arq", broker_url=url).backend("arq")
-    jobs = _relayed(2 * RELAY_RUN + 1)
-    with redis.Redis.from_url(url) as client:
-        client.config_resetstat()
-        backend.relay(jobs)
-        backend.relay(jobs)  # published again (a relay that died before its commit): no change
-        commands = client.info("commandstats")
-        assert commands["cmdstat_eval"]["calls"] == 6
-        assert commands["cmdstat_psetex"]["calls"] == len(jobs)
-        assert [m.decode() for m in client.zrange("arq:queue", 0, -1)] == [j.id for j in jobs]
-    asyncio.run(backend.close())
+    backend, client = relaying
+    jobs = relayed_jobs(2 * RELAY_RUN + 1)
+    client.config_resetstat()
+    backend.relay(jobs)
+    backend.relay(jobs)  # published again (a relay that died before its commit): no change
+    commands = cast(dict[str, Any], client.info("commandstats"))
+    assert commands["cmdstat_eval"]["calls"] == 6
+    assert commands["cmdstat_psetex"]["calls"] == len(jobs)
+    assert _queued(client) == [job.id for job in jobs]
 
 
 def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_written(
-    redis_server_factory: RedisServerFactory,
+    relaying: tuple[TaskBackend, redis.Redis],
 ) -> None:
-    url = redis_server_factory().url
-    backend = bgmigrate.configure(backend="arq", broker_url=url).backend("arq")
-    jobs = _relayed(2 * RELAY_RUN + 1)
-    with redis.Redis.from_url(url) as client:
-        client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
-        with pytest.raises(EnqueueError, match=r"did not accept 501 task\(s\).*OutOfMemoryError"):
-            backend.relay(jobs)
-        assert client.zcard("arq:queue") == 0
-        client.config_set("maxmemory", 0)
-        backend.relay(jobs)  # on a new connection: the refused calls' replies are not read
-        assert [m.decode() for m in client.zrange("arq:queue", 0, -1)] == [j.id for j in jobs]
-    asyncio.run(backend.close())
+    backend, client = relaying
+    jobs = relayed_jobs(2 * RELAY_RUN + 1)
+    client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+    with pytest.raises(EnqueueError, match=r"did not accept 501 task\(s\).*OutOfMemoryError"):
+        backend.relay(jobs)
+    assert _queued(client) == []
+    client.config_set("maxmemory", 0)
+    backend.relay(jobs)  # on a new connection: the refused calls' replies are not read
+    assert _queued(client) == [job.id for job in jobs]
 
 
 def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> None:

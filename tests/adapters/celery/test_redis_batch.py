@@ -19,11 +19,11 @@ import bgmigrate
 from bgmigrate.adapters.celery.backend import CeleryBackend
 from bgmigrate.adapters.celery.redis_batch import STREAMED, one_round_trip
 from bgmigrate.backend import Job
-from bgmigrate.codec import EncodedCall
 from bgmigrate.errors import EnqueueError, SerializationError
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
+from tests.adapters.relayed import relayed_jobs
 
 
 @pytest.fixture
@@ -89,24 +89,9 @@ def _without_delivery_tag(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _relayed(count: int) -> list[Job]:
-    """Jobs as the outbox relay makes them: JSON arguments, a publication id."""
-    return [
-        Job(
-            task=tasks.add,
-            args=(),
-            kwargs={},
-            encoded=EncodedCall(f"[{n}, 0]", "{}"),
-            id=f"relayed{n:04}",
-            publish_id="publication",
-        )
-        for n in range(count)
-    ]
-
-
 def test_the_relay_streams_a_batch_an_lpush_at_a_time_in_its_order(server: RedisServer) -> None:
     backend = _celery(server.url)
-    first, *jobs = _relayed(2 * STREAMED + 2)
+    first, *jobs = relayed_jobs(2 * STREAMED + 2)
     backend.relay([first])  # declares the queue, as any first publish does
     with redis.Redis.from_url(server.url) as client:
         client.config_resetstat()
@@ -121,7 +106,7 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
     server: RedisServer,
 ) -> None:
     backend = _celery(server.url)
-    jobs = _relayed(2 * STREAMED + 1)
+    jobs = relayed_jobs(2 * STREAMED + 1)
     backend.relay(jobs[:1])  # declares the queue, as any first publish does
     with redis.Redis.from_url(server.url) as client:
         client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
@@ -139,7 +124,7 @@ def test_relays_of_many_apps_in_one_process_take_no_connection_from_kombus_pool(
     # kombu's channel pools, which every app of a process shares for one broker, allow 10.
     for _ in range(12):
         backend = _celery(server.url)
-        backend.relay(_relayed(2))
+        backend.relay(relayed_jobs(2))
         asyncio.run(backend.close())
     with redis.Redis.from_url(server.url) as client:
         assert client.llen("q") == 24

@@ -41,6 +41,27 @@ FAIL_EVERY = 5
 UNACKED = "unacked"
 """kombu's Redis hash of delivered, unacknowledged messages."""
 RELAY_READY = re.compile(r"relay started")
+HOLD_COMMITS = """
+CREATE FUNCTION bgmigrate_hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('bgmigrate.held', true) IS DISTINCT FROM 'yes' THEN
+    PERFORM set_config('bgmigrate.held', 'yes', true);
+    PERFORM pg_sleep(60);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER bgmigrate_hold_commit AFTER DELETE ON bgmigrate_outbox
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bgmigrate_hold_commit();
+"""
+"""Holds the commit of a transaction that deleted outbox rows (a relay's batch, published by
+then) for up to a minute: the moment to kill the relay."""
+HELD = (
+    "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"
+)
+RELEASE_COMMITS = """
+DROP TRIGGER bgmigrate_hold_commit ON bgmigrate_outbox;
+DROP FUNCTION bgmigrate_hold_commit();
+"""
 WEB_READY = re.compile(r"Application startup complete")
 
 
@@ -183,6 +204,26 @@ class Rig:
         with psycopg.connect(libpq_url(self.database_url)) as conn:
             return conn.execute(query, params).fetchall()
 
+    def _execute(self, statements: str) -> None:
+        with psycopg.connect(libpq_url(self.database_url), autocommit=True) as conn:
+            conn.execute(statements.encode())
+
+    def hold_commits(self) -> None:
+        """From now on, hold the commit of each transaction that deletes outbox rows (see
+        :data:`HOLD_COMMITS`)."""
+        self._execute(HOLD_COMMITS)
+
+    def held_commits(self) -> list[int]:
+        """The server processes whose commit is held."""
+        return [int(pid) for (pid,) in self._query(HELD)]
+
+    def release_commits(self) -> None:
+        """End the processes whose commit is held (their transactions roll back, as when
+        PostgreSQL notices their client gone) and hold no more."""
+        for pid in self.held_commits():
+            self._query("SELECT pg_terminate_backend(%s)", pid)
+        self._execute(RELEASE_COMMITS)
+
     def outbox_rows(self) -> int:
         """Rows waiting in the outbox."""
         return int(self._query("SELECT count(*) FROM bgmigrate_outbox")[0][0])
@@ -273,20 +314,21 @@ def kill_web(rig: Rig, requests: int = 100) -> Tally:
 
 
 def kill_relay(rig: Rig, jobs: int = 3000) -> tuple[Tally, int]:
-    """SIGKILL the relay while it works through a backlog of ``jobs``, then start another.
+    """SIGKILL the relay between publishing a batch and committing it, while it works through
+    a backlog of ``jobs``, then start another.
 
-    Also returns how many second publications Celery workers dropped (ARQ keeps one job per
-    id without a trace).
+    The batch's commit is held in PostgreSQL (:meth:`Rig.hold_commits`) until the relay is
+    killed, so that the kill always falls in that window, however fast the relay. Also returns
+    how many second publications Celery workers dropped (ARQ keeps one job per id without a
+    trace).
     """
     rig.commit_directly(range(jobs))
     worker = rig.start_worker()
+    rig.hold_commits()
     relay = rig.start_relay()
-    wait_until(
-        lambda: rig.outbox_rows() <= jobs - 2 * rig.batch_size,
-        timeout=60,
-        what="the relay to move two batches",
-    )
+    wait_until(rig.held_commits, timeout=60, what="the relay to commit a published batch")
     relay.kill()
+    rig.release_commits()
     rig.start_relay()
     rig.settle()
     return rig.tally(jobs), worker.log().count("published again by the outbox relay")

@@ -206,9 +206,12 @@ class ArqBackend(TaskBackend):
                     )
                 for _ in range(0, len(jobs), RELAY_RUN):
                     connection.read_response()  # type: ignore[no-untyped-call]
-            except (redis.RedisError, OSError) as exc:
-                connection.disconnect()  # type: ignore[no-untyped-call]  # replies may be unread
-                raise self._enqueue_error(jobs, exc) from exc
+            except BaseException as exc:
+                # Replies may be left unread: the next batch must not read them as its own.
+                connection.disconnect()  # type: ignore[no-untyped-call]
+                if isinstance(exc, redis.RedisError | OSError):
+                    raise self._enqueue_error(jobs, exc) from exc
+                raise
 
     async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Async form of :meth:`enqueue`, on the application's pool."""

@@ -205,7 +205,8 @@ class CeleryBackend(TaskBackend):
         with (
             sending(self.alias, jobs, self._queue_of, traced=traced) as carriers,
             self.app.producer_or_acquire() as producer,
-            # One message gains nothing from a transaction; a batch is sent in one round trip.
+            # One message gains nothing from a transaction; a batch is sent in one round trip
+            # (the relay's, in parts: see redis_batch.Stream).
             one_round_trip(producer.channel, stream) if len(jobs) > 1 else nullcontext() as batch,
         ):
             # Celery declares the target queue on every publish (a kombu entity copy and a cache

@@ -22,10 +22,11 @@ from bgmigrate.adapters.arq.worker import (
     make_worker,
 )
 from bgmigrate.adapters.worker_options import WorkerOptions
-from bgmigrate.backend import TaskBackend, TaskHandle
+from bgmigrate.backend import Job, TaskBackend, TaskHandle
 from bgmigrate.errors import (
     ConfigError,
     EnqueueError,
+    SerializationError,
     StatusError,
     UnknownJobError,
     UnsupportedOption,
@@ -125,6 +126,19 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
     client.config_set("maxmemory", 0)
     backend.relay(jobs)  # on a new connection: the refused calls' replies are not read
     assert _queued(client) == [job.id for job in jobs]
+
+
+def test_a_relayed_batch_that_fails_to_build_leaves_no_reply_for_the_next(
+    relaying: tuple[TaskBackend, redis.Redis],
+) -> None:
+    backend, client = relaying
+    jobs = relayed_jobs(RELAY_RUN + 1)
+    broken = Job(task=tasks.add, args=(), kwargs={}, payload={"args": [object()], "kwargs": {}})
+    with pytest.raises(SerializationError):
+        backend.relay([*jobs[:RELAY_RUN], broken])  # its first call was sent, then it failed
+    client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+    with pytest.raises(EnqueueError, match="OutOfMemoryError"):
+        backend.relay(jobs[RELAY_RUN:])  # its own reply is read, not the first call's
 
 
 def test_waiting_for_a_result_that_does_not_come_times_out(redis_url: str) -> None:

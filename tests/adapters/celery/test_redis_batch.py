@@ -118,6 +118,22 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
     assert [m["headers"]["id"] for m in messages] == [job.id for job in jobs[:1] + jobs]
 
 
+def test_a_relayed_batch_that_fails_to_build_leaves_no_reply_for_the_next(
+    server: RedisServer,
+) -> None:
+    backend = _celery(server.url)
+    first, second, third = (STREAMED + 1, STREAMED + 3, STREAMED + 5)
+    jobs = relayed_jobs(third)
+    broken = Job(task=tasks.add, args=(), kwargs={}, payload={"args": [object()], "kwargs": {}})
+    with pytest.raises(SerializationError):
+        backend.relay([*jobs[:first], broken])  # its first LPUSH was sent, then it failed
+    backend.relay(jobs[first:second])  # declares the queue again (kombu forgot it)
+    with redis.Redis.from_url(server.url) as client:
+        client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+        with pytest.raises(EnqueueError, match="OutOfMemoryError"):
+            backend.relay(jobs[second:third])  # its own reply is read, not an earlier one
+
+
 def test_relays_of_many_apps_in_one_process_take_no_connection_from_kombus_pool(
     server: RedisServer,
 ) -> None:

@@ -331,7 +331,17 @@ def kill_relay(rig: Rig, jobs: int = 3000) -> tuple[Tally, int]:
     rig.release_commits()
     rig.start_relay()
     rig.settle()
-    return rig.tally(jobs), worker.log().count("published again by the outbox relay")
+
+    def dropped() -> int:
+        return worker.log().count("published again by the outbox relay")
+
+    if rig.backend == "celery":  # a worker may log its last drop after the queue is empty
+        wait_until(
+            lambda: dropped() >= rig.batch_size,
+            timeout=30,
+            what=f"the workers to drop the {rig.batch_size} second publications",
+        )
+    return rig.tally(jobs), dropped()
 
 
 def restart_database(rig: Rig, server: PostgresServer, requests: int = 50) -> Tally:

@@ -58,10 +58,12 @@ then) for up to a minute: the moment to kill the relay."""
 HELD = (
     "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"
 )
+"""The server processes whose commit :data:`HOLD_COMMITS` holds."""
 RELEASE_COMMITS = """
 DROP TRIGGER bgmigrate_hold_commit ON bgmigrate_outbox;
 DROP FUNCTION bgmigrate_hold_commit();
 """
+"""Undoes :data:`HOLD_COMMITS`."""
 WEB_READY = re.compile(r"Application startup complete")
 
 

@@ -37,7 +37,7 @@ from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.conformance import dead_url
 from bgmigrate.testing.conformance_app import make_app
 from bgmigrate.testing.redis_servers import RedisServerFactory
-from tests.adapters.relayed import relayed_jobs
+from tests.adapters.relayed import relayed_jobs, wait_for_refusals
 
 
 def test_the_arq_backend_refuses_a_broker_that_is_not_redis() -> None:
@@ -120,8 +120,10 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
     backend, client = relaying
     jobs = relayed_jobs(2 * RELAY_RUN + 1)
     client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+    client.config_resetstat()
     with pytest.raises(EnqueueError, match=r"did not accept 501 task\(s\).*OutOfMemoryError"):
         backend.relay(jobs)
+    wait_for_refusals(client, 3)
     assert _queued(client) == []
     client.config_set("maxmemory", 0)
     backend.relay(jobs)  # on a new connection: the refused calls' replies are not read

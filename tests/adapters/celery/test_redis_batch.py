@@ -23,7 +23,7 @@ from bgmigrate.errors import EnqueueError, SerializationError
 from bgmigrate.runtime import Runtime
 from bgmigrate.testing import conformance_tasks as tasks
 from bgmigrate.testing.redis_servers import RedisServer, RedisServerFactory
-from tests.adapters.relayed import relayed_jobs
+from tests.adapters.relayed import relayed_jobs, wait_for_refusals
 
 
 @pytest.fixture
@@ -110,8 +110,10 @@ def test_a_relayed_batch_that_redis_refuses_is_an_enqueue_error_and_the_next_is_
     backend.relay(jobs[:1])  # declares the queue, as any first publish does
     with redis.Redis.from_url(server.url) as client:
         client.config_set("maxmemory", 1)  # with no eviction policy, every write is refused
+        client.config_resetstat()
         with pytest.raises(EnqueueError, match="did not accept 501 task"):
             backend.relay(jobs)
+        wait_for_refusals(client, 3)
         client.config_set("maxmemory", 0)
         backend.relay(jobs)  # on a new connection: the refused pushes' replies are not read
         messages = _messages(client, "q")

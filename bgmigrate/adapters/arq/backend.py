@@ -22,7 +22,6 @@ from typing import Any
 import redis
 import redis.asyncio
 from arq.constants import default_queue_name
-from redis.connection import ConnectionInterface
 
 from bgmigrate.adapters.arq.wire import (
     ENQUEUE_SCRIPT,
@@ -33,7 +32,7 @@ from bgmigrate.adapters.arq.wire import (
     status_keys,
 )
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
-from bgmigrate.adapters.own_connection import own_connection
+from bgmigrate.adapters.redis_stream import Stream
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import EncodedCall, with_fields
@@ -79,7 +78,8 @@ class ArqBackend(TaskBackend):
         self._client_lock = threading.Lock()
         self._aclient: redis.asyncio.Redis | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
-        self._relay_connection: ConnectionInterface | None = None
+        self._stream = Stream()
+        """The outbox relay's connection (see :meth:`relay`)."""
 
     def validate_task(self, task: Task[Any, Any]) -> None:
         """Also refuse per-call options a worker could not apply (see ``check_call_options``)."""
@@ -127,9 +127,7 @@ class ArqBackend(TaskBackend):
         if self._aclient is not None and self._aclient_loop is asyncio.get_running_loop():
             await self._aclient.aclose()
         self._aclient = self._aclient_loop = None
-        if self._relay_connection is not None:
-            self._relay_connection.disconnect()  # type: ignore[no-untyped-call]
-            self._relay_connection = None
+        self._stream.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -193,25 +191,18 @@ class ArqBackend(TaskBackend):
         """
         now_ns = time.time_ns()
         with sending(self.alias, jobs, self._queue_of) as carriers:
-            if self._relay_connection is None:  # the relay's own: never shared with requests
-                self._relay_connection = own_connection(self._sync().connection_pool)
-            connection = self._relay_connection
+            self._stream.bind(self._sync().connection_pool)
             try:
                 for first in range(0, len(jobs), RELAY_RUN):
                     run = jobs[first : first + RELAY_RUN]
                     arq_jobs = [self._arq_job(job, carriers.get(job.id, NO_CARRIER)) for job in run]
                     keys, argv = script_arguments(arq_jobs, now_ns=now_ns, first=first)
-                    connection.send_command(  # type: ignore[no-untyped-call]
-                        "EVAL", ENQUEUE_SCRIPT, len(keys), *keys, *argv
-                    )
-                for _ in range(0, len(jobs), RELAY_RUN):
-                    connection.read_response()  # type: ignore[no-untyped-call]
-            except BaseException as exc:
-                # Replies may be left unread: the next batch must not read them as its own.
-                connection.disconnect()  # type: ignore[no-untyped-call]
-                if isinstance(exc, redis.RedisError | OSError):
-                    raise self._enqueue_error(jobs, exc) from exc
-                raise
+                    self._stream.send("EVAL", ENQUEUE_SCRIPT, len(keys), *keys, *argv)
+                self._stream.execute()
+            except (redis.RedisError, OSError) as exc:
+                raise self._enqueue_error(jobs, exc) from exc
+            finally:
+                self._stream.reset()
 
     async def aenqueue(self, jobs: Sequence[Job]) -> list[TaskHandle]:
         """Async form of :meth:`enqueue`, on the application's pool."""

@@ -32,8 +32,9 @@ from kombu.exceptions import KombuError
 from bgmigrate.adapters.call_options import FIELD, changed_options, check_call_options
 from bgmigrate.adapters.celery.app_factory import broker_priority, make_app
 from bgmigrate.adapters.celery.once import ONCE
-from bgmigrate.adapters.celery.redis_batch import Stream, Template, one_round_trip
+from bgmigrate.adapters.celery.redis_batch import Template, one_round_trip
 from bgmigrate.adapters.redelivery import time_limits
+from bgmigrate.adapters.redis_stream import Stream
 from bgmigrate.adapters.results import decode_registered, task_failed
 from bgmigrate.backend import Capabilities, Job, TaskBackend, TaskHandle, TaskStatus
 from bgmigrate.codec import members, with_members
@@ -140,7 +141,7 @@ class CeleryBackend(TaskBackend):
 
     def relay(self, jobs: Sequence[Job]) -> None:
         """:meth:`enqueue` for the outbox relay: on a Redis broker, each ``LPUSH`` is sent as
-        soon as it is full, on the relay's own connection (see ``redis_batch.Stream``)."""
+        soon as it is full, on the relay's own connection (see ``redis_stream.Stream``)."""
         self._enqueue(jobs, self._stream)
 
     def _enqueue(self, jobs: Sequence[Job], stream: Stream | None) -> dict[str, str]:
@@ -206,7 +207,7 @@ class CeleryBackend(TaskBackend):
             sending(self.alias, jobs, self._queue_of, traced=traced) as carriers,
             self.app.producer_or_acquire() as producer,
             # One message gains nothing from a transaction; a batch is sent in one round trip
-            # (the relay's, in parts: see redis_batch.Stream).
+            # (the relay's, in parts: see redis_stream.Stream).
             one_round_trip(producer.channel, stream) if len(jobs) > 1 else nullcontext() as batch,
         ):
             # Celery declares the target queue on every publish (a kombu entity copy and a cache

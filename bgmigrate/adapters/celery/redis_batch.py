@@ -4,9 +4,9 @@ kombu's Redis transport costs two round trips per message: it reads the exchange
 (``SMEMBERS``) and then ``LPUSH``-es the message. For a request's batch, bgmigrate queues the
 pushes in one ``MULTI``/``EXEC`` transaction (messages that follow one another to the same list
 in one ``LPUSH``) and reads each exchange's bindings once, so the batch costs one round trip
-and is all or nothing, like an ARQ batch. The outbox relay's batches are instead a
-:class:`Stream`: each ``LPUSH`` of up to :data:`STREAMED` messages is sent as soon as it is
-full, and Redis stores it while the next is built.
+and is all or nothing, like an ARQ batch. The outbox relay's batches instead go to a
+:class:`~bgmigrate.adapters.redis_stream.Stream`: each ``LPUSH`` of up to :data:`STREAMED`
+messages is sent as soon as it is full, and Redis stores it while the next is built.
 
 This overrides two methods of one ``kombu.transport.redis.Channel`` (``_put`` and
 ``get_table``) while the batch is published, and restores them after. kombu is pinned to
@@ -38,9 +38,8 @@ from typing import Any
 from kombu.transport.redis import Channel as RedisChannel
 from kombu.utils.json import dumps
 from kombu.utils.uuid import uuid
-from redis.connection import ConnectionInterface
 
-from bgmigrate.adapters.own_connection import own_connection
+from bgmigrate.adapters.redis_stream import Stream
 
 _MARK = f"bgmigrate-{uuid()}:"
 """Prefix of the placeholders a template's JSON text is cut at (random: no Celery value holds
@@ -49,7 +48,7 @@ _PLACEHOLDER = re.compile(f'"{re.escape(_MARK)}([^"]*)"')
 MAX_PUSHED = 1000
 """Most messages pushed by one ``LPUSH``."""
 STREAMED = 250
-"""Most messages pushed by one ``LPUSH`` of a :class:`Stream`."""
+"""Most messages pushed by one ``LPUSH`` to a ``Stream``."""
 SHOWN = ("argsrepr", "kwargsrepr")
 """The headers (and, as Celery sends them, properties) that show a message's arguments."""
 VALUES = ("id", "body", "delivery_tag", *SHOWN)
@@ -191,48 +190,6 @@ def _uuid4() -> str:
     )
 
 
-class Stream:
-    """``LPUSH``-es sent as soon as they are given, on a connection of their own, and their
-    replies read at the end: Redis stores one while the next is built. Not a transaction: a
-    failure leaves the pushes before it done (the outbox relay then publishes its whole batch
-    again, which workers run once)."""
-
-    def __init__(self) -> None:
-        self._connection: ConnectionInterface | None = None
-        self._sent = 0
-
-    def bind(self, channel: RedisChannel) -> None:
-        """Connect (once) as ``channel``'s connections do."""
-        if self._connection is None:
-            self._connection = own_connection(channel.pool)
-
-    def lpush(self, key: str, *values: str) -> None:
-        """Send an ``LPUSH`` now; its reply is read by :meth:`execute`."""
-        assert self._connection is not None, "bind() comes first"
-        self._connection.send_command("LPUSH", key, *values)  # type: ignore[no-untyped-call]
-        self._sent += 1
-
-    def execute(self) -> None:
-        """Read the replies of the pushes sent (raising the first error)."""
-        assert self._connection is not None, "bind() comes first"
-        while self._sent:
-            self._connection.read_response()  # type: ignore[no-untyped-call]
-            self._sent -= 1
-
-    def reset(self) -> None:
-        """Disconnect if replies are left unread (a push or a reply failed): the next push
-        reconnects."""
-        if self._sent and self._connection is not None:
-            self._connection.disconnect()  # type: ignore[no-untyped-call]
-        self._sent = 0
-
-    def close(self) -> None:
-        """Disconnect."""
-        if self._connection is not None:
-            self._connection.disconnect()  # type: ignore[no-untyped-call]
-            self._connection = None
-
-
 @contextmanager
 def one_round_trip(channel: Any, stream: Stream | None = None) -> Iterator[RedisBatch | None]:
     """Buffer what is published on ``channel`` inside the block; send it all at the end, in
@@ -246,7 +203,7 @@ def one_round_trip(channel: Any, stream: Stream | None = None) -> Iterator[Redis
         return
     pipe: Any = stream or channel._create_client().pipeline(transaction=True)
     if stream is not None:
-        stream.bind(channel)
+        stream.bind(channel.pool)
     batch = RedisBatch(channel, pipe, MAX_PUSHED if stream is None else STREAMED)
     channel._put, channel.get_table = batch.put, functools.cache(channel.get_table)
     try:

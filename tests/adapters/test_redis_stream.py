@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from bgmigrate.adapters.own_connection import own_connection
+from bgmigrate.adapters.redis_stream import own_connection
 from bgmigrate.testing.redis_servers import RedisServerFactory
 
 
